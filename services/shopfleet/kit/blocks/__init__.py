@@ -1,0 +1,37 @@
+"""Building blocks: the ports (`ports`) and their adapters (`local`, later `dapr`)."""
+
+from shopfleet.kit.blocks.ports import (
+    JSON,
+    CloudEvent,
+    Delivery,
+    ETagMismatch,
+    EventHandler,
+    InvokeResponse,
+    Invoker,
+    PubSub,
+    Secrets,
+    ServiceUnavailable,
+    StateItem,
+    StateOp,
+    StateStore,
+    Subscription,
+    new_event_id,
+)
+
+__all__ = [
+    "JSON",
+    "CloudEvent",
+    "Delivery",
+    "ETagMismatch",
+    "EventHandler",
+    "InvokeResponse",
+    "Invoker",
+    "PubSub",
+    "Secrets",
+    "ServiceUnavailable",
+    "StateItem",
+    "StateOp",
+    "StateStore",
+    "Subscription",
+    "new_event_id",
+]

@@ -1,0 +1,121 @@
+"""One async database per service: engine, sessions and alembic migrations.
+
+PostgreSQL (asyncpg) in a cluster, SQLite (aiosqlite) in the embedded platform. On SQLite
+a writing transaction begins with `BEGIN IMMEDIATE`, so two writers queue on the lock
+(with a busy timeout) instead of one failing when it upgrades a read lock.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from alembic import command, context
+from alembic.config import Config
+from fastapi import Depends, Request
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+_READ_ONLY = "shopfleet_read_only"
+
+
+def _prepare_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves, below
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        read_only = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+class Database:
+    """A service's database: `session()` for work that writes, `reader()` for reads."""
+
+    def __init__(self, url: str, *, service: str, migrations: Path, pool_size: int = 10) -> None:
+        self.service = service
+        self.migrations = migrations
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_async_engine(url, connect_args={"timeout": 10})
+            _prepare_sqlite(self.engine)
+        else:
+            self.engine = create_async_engine(
+                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            )
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = async_sessionmaker(
+            self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False
+        )
+
+    def session(self) -> AsyncSession:
+        return self._sessions()
+
+    def reader(self) -> AsyncSession:
+        return self._readers()
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest alembic revision (safe to run from many replicas)."""
+        async with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                lock_id = zlib.crc32(f"shopfleet-migrate-{self.service}".encode())
+                await conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": lock_id})
+            try:
+                await conn.run_sync(self._upgrade)
+                await conn.commit()
+            finally:
+                if not self.is_sqlite:
+                    await conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": lock_id})
+                    await conn.commit()
+
+    def _upgrade(self, sync_conn: Connection) -> None:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(self.migrations))
+        cfg.attributes["connection"] = sync_conn
+        command.upgrade(cfg, "head")
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def run_migrations_env() -> None:
+    """The body of every service's `migrations/env.py`: run on the connection we hand in."""
+    connection = context.config.attributes["connection"]
+    context.configure(
+        connection=connection,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.db.session() as session:
+        yield session
+
+
+async def get_reader(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.db.reader() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+ReaderDep = Annotated[AsyncSession, Depends(get_reader)]

@@ -1,0 +1,56 @@
+"""Settings for every part, read from `SHOPFLEET_*` environment variables.
+
+Settings objects are built in app factories and the CLI, never at import time, so a test
+can build an app with exactly the settings it wants.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PlatformSettings(BaseSettings):
+    """What every part of one deployment shares."""
+
+    model_config = SettingsConfigDict(env_prefix="SHOPFLEET_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path(".shopfleet"),
+        description="Where the embedded platform keeps its SQLite files, keys and route table.",
+    )
+    blocks: Literal["local", "dapr"] = Field(
+        default="local", description="Building-block adapters: in-process (local) or the Dapr sidecar."
+    )
+    log_level: str = "INFO"
+    log_format: Literal["console", "json"] = "console"
+    access_log: bool = True
+    platform_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer credential for internal platform endpoints (tenant bootstrap, routes).",
+    )
+    jwt_issuer: str = "shopfleet"
+    jwt_audience: str = "shopfleet"
+    call_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of a service-to-service call.")
+
+
+class ServiceSettings(BaseSettings):
+    """Base of each service's settings: its own database plus the platform settings."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; default: a SQLite file `<service>.db` in the data dir.",
+    )
+    db_pool_size: int = Field(default=10, ge=1)
+    platform: PlatformSettings = Field(default_factory=PlatformSettings)
+
+    def resolved_database_url(self, service: str) -> str:
+        if self.database_url:
+            return self.database_url
+        path = self.platform.data_dir.resolve() / f"{service}.db"
+        return f"sqlite+aiosqlite:///{path}"

@@ -1,0 +1,102 @@
+"""Fixtures every tier shares: real PostgreSQL databases made fresh for this run.
+
+The machine's PostgreSQL (127.0.0.1:5432), Redis and RabbitMQ are used for real. A service
+that is down fails the run loudly with the command that starts it; it never skips.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+PG_HOST = os.environ.get("SHOPFLEET_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("SHOPFLEET_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("SHOPFLEET_TEST_PG_USER", "postgres")
+RUN_ID = uuid.uuid4().hex[:8]
+
+START_COMMANDS = {
+    "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+    "Redis": "redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save '' --appendonly no",
+    "RabbitMQ": "rabbitmq-server -detached",
+}
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Fail (never skip) when a backing service is not listening."""
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return
+    except OSError as exc:
+        pytest.fail(
+            f"{name} is not reachable at {host}:{port} ({exc}). Start it with: {START_COMMANDS[name]}",
+            pytrace=False,
+        )
+
+
+class PostgresDatabases:
+    """Creates uniquely named databases for this test run and drops them at the end."""
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+
+    def _admin_dsn(self) -> str:
+        return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/postgres"
+
+    async def create(self, label: str) -> str:
+        name = f"sf_test_{RUN_ID}_{label}_{uuid.uuid4().hex[:6]}"
+        conn = await asyncpg.connect(self._admin_dsn())
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        self.created.append(name)
+        return f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+
+    async def drop_all(self) -> None:
+        conn = await asyncpg.connect(self._admin_dsn())
+        try:
+            for name in self.created:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def postgres() -> AsyncIterator[PostgresDatabases]:
+    require_service("PostgreSQL", PG_HOST, PG_PORT)
+    dbs = PostgresDatabases()
+    yield dbs
+    await dbs.drop_all()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Parametrize a test over both relational backends."""
+    return request.param
+
+
+@pytest.fixture
+async def database_url_factory(
+    backend: str, postgres: PostgresDatabases, tmp_path: Path
+) -> Callable[[str], object]:
+    """`await make_url("identity")` → a fresh database URL on the chosen backend."""
+
+    async def make(label: str) -> str:
+        if backend == "sqlite":
+            return f"sqlite+aiosqlite:///{tmp_path / f'{label}.db'}"
+        return await postgres.create(label)
+
+    return make
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "data"
+    path.mkdir()
+    yield path
