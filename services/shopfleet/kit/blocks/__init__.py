@@ -2,6 +2,7 @@
 
 from shopfleet.kit.blocks.ports import (
     JSON,
+    Blocks,
     CloudEvent,
     Delivery,
     ETagMismatch,
@@ -20,6 +21,7 @@ from shopfleet.kit.blocks.ports import (
 
 __all__ = [
     "JSON",
+    "Blocks",
     "CloudEvent",
     "Delivery",
     "ETagMismatch",

@@ -247,3 +247,16 @@ class Secrets(ABC):
 
     @abstractmethod
     async def get(self, shop: str, name: str) -> str | None: ...
+
+
+# ----------------------------------------------------------------------------- all four
+
+
+@dataclass(slots=True)
+class Blocks:
+    """The four ports one service (or the whole embedded platform) is given."""
+
+    state: StateStore
+    pubsub: PubSub
+    invoker: Invoker
+    secrets: Secrets
