@@ -1,0 +1,1 @@
+"""Shared DTOs: event payloads (`events`) and cross-service request/response models."""

@@ -1,0 +1,157 @@
+"""Structured logs with request id / shop / trace id, Prometheus metrics, health endpoints.
+
+`RequestContext` is a pure ASGI middleware (Starlette's BaseHTTPMiddleware costs far more
+per request): it takes or makes the request id and W3C trace context, binds them to the
+log context, echoes `X-Request-ID`, and records one counter and one histogram sample.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import APIRouter
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shopfleet.kit.errors import problem_response
+
+REQUESTS = Counter(
+    "shopfleet_http_requests_total", "HTTP requests answered.", ["service", "method", "route", "status"]
+)
+LATENCY = Histogram(
+    "shopfleet_http_request_duration_seconds", "Time to answer an HTTP request.", ["service", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_access_log = structlog.get_logger("shopfleet.access")
+
+
+def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
+    """Route structlog and stdlib logging through one renderer (JSON in clusters)."""
+    renderer: Any = (
+        structlog.processors.JSONRenderer(serializer=lambda o, **_: orjson.dumps(o).decode())
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+
+
+def trace_ids(traceparent: str | None) -> tuple[str, str]:
+    """(trace id, traceparent to pass on): continue the caller's trace or start one."""
+    if traceparent:
+        match = _TRACEPARENT.match(traceparent)
+        if match:
+            return match.group(1), traceparent
+    trace_id = secrets.token_hex(16)
+    return trace_id, f"00-{trace_id}-{secrets.token_hex(8)}-01"
+
+
+def _shop_of(path: str) -> str | None:
+    if path.startswith("/shops/"):
+        return path[7:].split("/", 1)[0] or None
+    return None
+
+
+class RequestContext:
+    """ASGI middleware: request id, trace context, log context, access log, metrics."""
+
+    def __init__(self, app: ASGIApp, *, service: str, access_log: bool = True) -> None:
+        self.app = app
+        self.service = service
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = dict(scope["headers"])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1")
+        if not _REQUEST_ID.match(request_id):
+            request_id = secrets.token_hex(8)
+        trace_id, traceparent = trace_ids(headers.get(b"traceparent", b"").decode("latin-1") or None)
+        state = scope.setdefault("state", {})
+        state["request_id"], state["traceparent"] = request_id, traceparent
+        shop = state.get("shop") or _shop_of(scope["path"])
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=trace_id, shop=shop)
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or state.get("route") or "unmatched"
+            REQUESTS.labels(self.service, scope["method"], template, str(status)).inc()
+            LATENCY.labels(self.service, template).observe(elapsed)
+            if self.access_log:
+                _access_log.info(
+                    "request", method=scope["method"], path=scope["path"], status=status,
+                    ms=round(elapsed * 1000, 2),
+                )
+
+
+ReadyCheck = Callable[[], Awaitable[None]]
+
+
+def health_router(checks: Mapping[str, ReadyCheck], *, timeout_s: float = 2.0) -> APIRouter:
+    """`/healthz` (the process lives), `/readyz` (its dependencies answer), `/metrics`."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz() -> Response:
+        failures: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                await asyncio.wait_for(check(), timeout_s)
+            except Exception as exc:  # any failure means not ready; say which and why
+                failures[name] = str(exc) or type(exc).__name__
+        if failures:
+            return problem_response(
+                503, "Not ready: " + ", ".join(f"{k} ({v})" for k, v in failures.items()),
+                slug="not-ready", checks=failures,
+            )
+        return Response(orjson.dumps({"status": "ready", "checks": list(checks)}), media_type="application/json")
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
