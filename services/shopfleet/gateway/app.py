@@ -1,0 +1,82 @@
+"""The gateway: `create_app(settings, blocks, ...)` returns its ASGI app.
+
+Layers, outside in: request context (ids, logs, metrics) → CORS → the shop proxy, which
+forwards shop requests and hands everything else to the platform app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
+
+from shopfleet.gateway.api import platform_router
+from shopfleet.gateway.openapi import OpenApiAggregator
+from shopfleet.gateway.proxy import ShopProxy
+from shopfleet.gateway.routes import RouteFile
+from shopfleet.gateway.settings import GatewaySettings
+from shopfleet.kit.auth import TokenVerifier
+from shopfleet.kit.blocks import Blocks
+from shopfleet.kit.errors import install_problem_handlers
+from shopfleet.kit.service import identity_jwks_verifier
+from shopfleet.kit.telemetry import RequestContext, health_router
+
+
+class Gateway:
+    """The gateway's ASGI app, with handles on its parts for the platform and tests."""
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        blocks: Blocks,
+        *,
+        services: frozenset[str],
+        verifier: TokenVerifier | None = None,
+    ) -> None:
+        self.routes = RouteFile(settings.resolved_routes_file(), reload_s=settings.routes_reload_s)
+        self.verifier = verifier or identity_jwks_verifier(blocks, settings.platform)
+        aggregator = OpenApiAggregator(blocks.invoker, services, cache_s=settings.openapi_cache_s)
+
+        async def services_ready() -> None:
+            down = []
+            for service in sorted(services):
+                answer = await blocks.invoker.invoke(service, "GET", "/readyz", timeout_s=2)
+                if answer.status != 200:
+                    down.append(service)
+            if down:
+                raise RuntimeError("not ready: " + ", ".join(down))
+
+        @asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            self.routes.start()
+            try:
+                yield
+            finally:
+                await self.routes.stop()
+
+        platform = FastAPI(title="shopfleet gateway", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+        platform.state.platform_token = (
+            settings.platform.platform_token.get_secret_value() if settings.platform.platform_token else None
+        )
+        install_problem_handlers(platform)
+        platform.include_router(health_router({"services": services_ready}))
+        platform.include_router(platform_router(self.routes, blocks.invoker, aggregator))
+        self.platform_app = platform
+        self.proxy = ShopProxy(settings, self.routes, blocks.invoker, self.verifier, services, platform)
+        app: ASGIApp = CORSMiddleware(
+            self.proxy, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"], max_age=600,
+        )
+        self.app = RequestContext(app, service="gateway", access_log=settings.platform.access_log)
+
+    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        await self.app(scope, receive, send)
+
+
+def create_app(
+    settings: GatewaySettings, blocks: Blocks, *, services: frozenset[str], verifier: TokenVerifier | None = None
+) -> Gateway:
+    return Gateway(settings, blocks, services=services, verifier=verifier)

@@ -1,0 +1,306 @@
+"""`LocalPubSub`: durable, at-least-once pub/sub on a SQLite file.
+
+Like a RabbitMQ exchange with durable queues: each declared (topic, consumer) is a queue
+recorded in the file, and `publish` inserts one delivery row per queue of the topic in
+one transaction (no queue: the event is dropped, as an exchange with no binding does).
+A dispatcher task claims due rows and runs handlers, at most `max_concurrency` at once
+per subscription. SUCCESS deletes the row; RETRY or an exception reschedules it with
+exponential back-off; DROP, or the last of `max_attempts`, dead-letters it.
+
+Dead-lettering matches Dapr: the original CloudEvent (same id, shop, data and `topic`
+naming the topic it failed on) is published unchanged to the subscription's dead-letter
+topic, and the failure is recorded with its consumer, attempts, reason and last error in
+`dead_letters()`. Rows claimed when a process died are delivered again by the next
+instance's `start()`; one live instance per (file, consumer) is assumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiosqlite
+import structlog
+
+from shopfleet.kit.blocks.local.sqlite import SqliteFile
+from shopfleet.kit.blocks.ports import CloudEvent, Delivery, PubSub, Subscription
+
+log = structlog.get_logger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS queues (
+    topic TEXT NOT NULL, consumer TEXT NOT NULL, PRIMARY KEY (topic, consumer)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deliveries (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic      TEXT NOT NULL,
+    consumer   TEXT NOT NULL,
+    event      BLOB NOT NULL,              -- CloudEvent JSON
+    attempts   INTEGER NOT NULL DEFAULT 0, -- failed deliveries so far
+    due_at     REAL NOT NULL,              -- unix seconds
+    claimed    INTEGER NOT NULL DEFAULT 0, -- 1 while a handler has it
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (claimed, due_at);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, consumer TEXT NOT NULL,
+    event BLOB NOT NULL, attempts INTEGER NOT NULL, reason TEXT NOT NULL, error TEXT,
+    dead_at REAL NOT NULL
+);
+"""
+
+QueueKey = tuple[str, str]  # (topic, consumer)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An event a consumer gave up on: for operators, and for tests."""
+
+    event: CloudEvent  # as published; `event.topic` is the topic it failed on
+    topic: str
+    consumer: str
+    attempts: int
+    reason: str  # "drop" (the handler answered DROP) or "max_attempts"
+    error: str | None  # the last failure: an exception, or the handler's answer
+    dead_at: datetime
+
+
+class LocalPubSub(PubSub):
+    """Open with `await LocalPubSub.open(path)`; `subscribe`, `start`, and `stop` at the end."""
+
+    def __init__(
+        self, db: SqliteFile, *, max_concurrency: int, retry_base_s: float,
+        retry_max_s: float, poll_s: float,
+    ) -> None:  # fmt: skip
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self._db = db
+        self._max_concurrency = max_concurrency
+        self._retry_base_s = retry_base_s
+        self._retry_max_s = retry_max_s
+        self._poll_s = poll_s
+        self._subs: dict[QueueKey, Subscription] = {}
+        self._declared: set[QueueKey] = set()
+        self._inflight: dict[QueueKey, set[asyncio.Task[None]]] = {}
+        self._wake = asyncio.Event()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._stopped = False
+
+    @classmethod
+    async def open(
+        cls, path: str | os.PathLike[str], *, max_concurrency: int = 8,
+        retry_base_s: float = 0.5, retry_max_s: float = 30.0, poll_s: float = 1.0,
+    ) -> LocalPubSub:  # fmt: skip
+        db = await SqliteFile.open(path, SCHEMA)
+        return cls(
+            db, max_concurrency=max_concurrency, retry_base_s=retry_base_s,
+            retry_max_s=retry_max_s, poll_s=poll_s,
+        )  # fmt: skip
+
+    def subscribe(self, subscription: Subscription) -> None:
+        if self._dispatcher is not None:
+            raise RuntimeError("declare subscriptions before start()")
+        key = (subscription.topic, subscription.consumer)
+        if key in self._subs:
+            raise ValueError(f"{subscription.consumer!r} already subscribes to {key[0]!r}")
+        self._subs[key] = subscription
+
+    async def publish(self, event: CloudEvent) -> None:
+        if not event.topic:
+            raise ValueError("an event needs a topic")
+        async with self._db.transaction() as conn:
+            await self._declare(conn)
+            routed = await _route(conn, event.topic, event.to_json(), time.time())
+        if not routed:
+            log.debug("pubsub.unrouted", topic=event.topic, event_id=event.id)
+        self._wake.set()  # deliver now, not at the next poll
+
+    async def start(self) -> None:
+        if self._dispatcher is not None or self._stopping:
+            return
+        async with self._db.transaction() as conn:
+            await self._declare(conn)
+            # Still claimed means its handler never answered: the last process died mid-delivery.
+            await conn.executemany(
+                "UPDATE deliveries SET claimed = 0 WHERE topic = ? AND consumer = ? AND claimed = 1",
+                list(self._subs),
+            )
+        self._dispatcher = asyncio.create_task(self._run(), name="local-pubsub-dispatcher")
+
+    async def stop(self, *, grace_s: float | None = None) -> None:
+        """Stop delivering and close the file. In-flight handlers finish first; with `grace_s`,
+        those still running after it are cancelled and their events delivered again later."""
+        if self._stopped:
+            return
+        self._stopping = self._stopped = True
+        self._wake.set()
+        if self._dispatcher is not None:
+            await self._dispatcher
+        tasks = {task for tasks in self._inflight.values() for task in tasks}
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self._db.close()
+
+    async def close(self) -> None:
+        await self.stop()
+
+    async def dead_letters(self) -> list[DeadLetter]:
+        rows = await self._db.fetchall(
+            "SELECT event, topic, consumer, attempts, reason, error, dead_at "
+            "FROM dead_letters ORDER BY id"
+        )
+        return [
+            DeadLetter(CloudEvent.from_json(event), topic, consumer, attempts, reason, error,
+                       datetime.fromtimestamp(dead_at, UTC))
+            for event, topic, consumer, attempts, reason, error, dead_at in rows
+        ]  # fmt: skip
+
+    # ------------------------------------------------------------------------- dispatch
+
+    async def _declare(self, conn: aiosqlite.Connection) -> None:
+        new = self._subs.keys() - self._declared
+        if new:
+            await conn.executemany("INSERT OR IGNORE INTO queues VALUES (?, ?)", sorted(new))
+            self._declared |= new
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                next_due = await self._dispatch_due()
+            except Exception:
+                log.exception("pubsub.dispatch_failed")  # e.g. the file stayed locked; poll again
+                next_due = None
+            delay = self._poll_s if next_due is None else next_due - time.time()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.0, min(self._poll_s, delay)))
+
+    async def _dispatch_due(self) -> float | None:
+        """Claim due rows for subscriptions with free slots; returns when the next one is due."""
+        free = {key: self._max_concurrency - len(self._inflight.get(key, ())) for key in self._subs}
+        free = {key: slots for key, slots in free.items() if slots > 0}
+        if not free:
+            return None  # a finishing handler wakes us
+        limit, now = sum(free.values()), time.time()
+        async with self._db.transaction() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT id, topic, consumer, event, attempts FROM deliveries WHERE claimed = 0 "
+                f"AND due_at <= ? AND (topic, consumer) IN ({_values(free)}) "
+                "ORDER BY due_at, id LIMIT ?",
+                (now, *_flat(free), limit),
+            )
+            chosen = []
+            for row in rows:
+                if free[(row[1], row[2])] > 0:
+                    free[(row[1], row[2])] -= 1
+                    chosen.append(row)
+            await conn.executemany(
+                "UPDATE deliveries SET claimed = 1 WHERE id = ?", [(row[0],) for row in chosen]
+            )
+            free = {key: slots for key, slots in free.items() if slots > 0}
+            next_due = None
+            if free:
+                ((next_due,),) = await conn.execute_fetchall(
+                    "SELECT MIN(due_at) FROM deliveries WHERE claimed = 0 "
+                    f"AND (topic, consumer) IN ({_values(free)})",
+                    _flat(free),
+                )
+        for delivery_id, topic, consumer, event, attempts in chosen:
+            self._spawn(self._subs[(topic, consumer)], delivery_id, event, attempts)
+        if len(rows) == limit:
+            self._wake.set()  # there may be more due than we fetched
+        return next_due
+
+    def _spawn(self, sub: Subscription, delivery_id: int, event: bytes, attempts: int) -> None:
+        tasks = self._inflight.setdefault((sub.topic, sub.consumer), set())
+        task = asyncio.create_task(self._deliver(sub, delivery_id, event, attempts))
+        tasks.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            tasks.discard(finished)
+            self._wake.set()  # a slot is free
+
+        task.add_done_callback(done)
+
+    async def _deliver(self, sub: Subscription, delivery_id: int, raw: bytes, failed: int) -> None:
+        event = CloudEvent.from_json(raw)
+        outcome, error = await _call(sub, event, attempt=failed + 1)
+        attempts = failed + 1 if outcome is not Delivery.SUCCESS else failed
+        try:
+            async with self._db.transaction() as conn:
+                if outcome is Delivery.SUCCESS:
+                    await conn.execute("DELETE FROM deliveries WHERE id = ?", (delivery_id,))
+                elif outcome is Delivery.DROP or attempts >= sub.max_attempts:
+                    reason = "drop" if outcome is Delivery.DROP else "max_attempts"
+                    await self._dead_letter(conn, sub, delivery_id, raw, attempts, reason, error)
+                else:
+                    delay = min(self._retry_max_s, self._retry_base_s * 2 ** (attempts - 1))
+                    await conn.execute(
+                        "UPDATE deliveries SET claimed = 0, attempts = ?, due_at = ?, "
+                        "last_error = ? WHERE id = ?",
+                        (attempts, time.time() + delay, error, delivery_id),
+                    )
+        except Exception:
+            # The row stays claimed, so the next start() delivers it again.
+            log.exception("pubsub.settle_failed", topic=sub.topic, consumer=sub.consumer)
+
+    async def _dead_letter(
+        self, conn: aiosqlite.Connection, sub: Subscription, delivery_id: int, raw: bytes,
+        attempts: int, reason: str, error: str | None,
+    ) -> None:  # fmt: skip
+        now = time.time()
+        await conn.execute("DELETE FROM deliveries WHERE id = ?", (delivery_id,))
+        await conn.execute(
+            "INSERT INTO dead_letters (topic, consumer, event, attempts, reason, error, dead_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (sub.topic, sub.consumer, raw, attempts, reason, error, now),
+        )
+        # A dead-letter consumer failing on its own topic would loop: record it only.
+        if sub.dead_letter_topic and sub.dead_letter_topic != sub.topic:
+            await _route(conn, sub.dead_letter_topic, raw, now)
+        log.warning(
+            "pubsub.dead_lettered", topic=sub.topic, consumer=sub.consumer, attempts=attempts,
+            reason=reason, error=error, dead_letter_topic=sub.dead_letter_topic,
+        )  # fmt: skip
+
+
+async def _call(sub: Subscription, event: CloudEvent, *, attempt: int) -> tuple[Delivery, str]:
+    """Run the handler; an exception or an answer that is not a Delivery counts as RETRY."""
+    fields = {"topic": sub.topic, "consumer": sub.consumer, "event_id": event.id, "attempt": attempt}
+    try:
+        answer = await sub.handler(event)
+    except Exception as exc:
+        log.exception("pubsub.handler_failed", **fields)
+        return Delivery.RETRY, f"{type(exc).__name__}: {exc}"
+    try:
+        outcome = Delivery(answer)
+    except ValueError:
+        log.error("pubsub.handler_bad_answer", answer=repr(answer), **fields)
+        return Delivery.RETRY, f"handler answered {answer!r}, not a Delivery"
+    return outcome, f"handler answered {outcome.value}"
+
+
+async def _route(conn: aiosqlite.Connection, topic: str, raw: bytes, now: float) -> int:
+    """Queue `raw` for every consumer of `topic`; returns how many."""
+    cursor = await conn.execute(
+        "INSERT INTO deliveries (topic, consumer, event, due_at) "
+        "SELECT topic, consumer, ?, ? FROM queues WHERE topic = ?",
+        (raw, now, topic),
+    )
+    return cursor.rowcount
+
+
+def _values(keys: dict[QueueKey, int]) -> str:
+    return ",".join(["(?, ?)"] * len(keys))
+
+
+def _flat(keys: dict[QueueKey, int]) -> tuple[str, ...]:
+    return tuple(part for key in keys for part in key)

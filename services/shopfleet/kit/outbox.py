@@ -1,0 +1,380 @@
+"""Transactional outbox, its relay, and the inbox: how events leave and enter a service.
+
+A service writes its domain rows and the events they cause in one transaction
+(`Outbox.add`); `OutboxRelay` publishes committed events, then marks them published. A
+crash between the two publishes an event again but never loses one (at-least-once), so
+consumers de-duplicate by event id in the same transaction as their effect
+(`Inbox.claim`, `idempotent_handler`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import structlog
+from alembic import op
+from pydantic import BaseModel
+from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import delete, event, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect, Engine, Row
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeDecorator
+
+from shopfleet.kit.blocks.ports import CloudEvent, Delivery, EventHandler, PubSub, new_event_id
+from shopfleet.kit.db import Database
+
+log = structlog.get_logger("shopfleet.outbox")
+
+
+class _UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both backends (SQLite stores them naive, always in UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return _as_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return _as_utc(value)
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Columns are built by functions so the migration helpers and the Tables share one definition.
+def _outbox_columns() -> list[Column[Any]]:
+    return [
+        Column("id", String(255), primary_key=True),  # the CloudEvent id
+        Column("topic", String(255), nullable=False),
+        Column("shop", String(255), nullable=False),
+        Column("payload", Text, nullable=False),  # the event data as JSON
+        Column("traceparent", String(255), nullable=True),
+        Column("created_at", _UTCDateTime, nullable=False),
+        Column("published_at", _UTCDateTime, nullable=True),
+        Column("attempts", Integer, nullable=False, server_default="0"),
+        Column("last_error", Text, nullable=True),
+    ]
+
+
+def _inbox_columns() -> list[Column[Any]]:
+    return [
+        Column("consumer", String(255), primary_key=True),
+        Column("event_id", String(255), primary_key=True),
+        Column("processed_at", _UTCDateTime, nullable=False),
+    ]
+
+
+_PENDING_INDEX = "ix_outbox_published_at_created_at"
+METADATA = MetaData()
+OUTBOX = Table("outbox", METADATA, *_outbox_columns(), Index(_PENDING_INDEX, "published_at", "created_at"))
+INBOX = Table("inbox", METADATA, *_inbox_columns())
+
+
+def create_outbox_tables() -> None:
+    """Create `outbox` and `inbox`; call from a service's first alembic migration."""
+    op.create_table("outbox", *_outbox_columns())
+    op.create_index(_PENDING_INDEX, "outbox", ["published_at", "created_at"])
+    op.create_table("inbox", *_inbox_columns())
+
+
+def drop_outbox_tables() -> None:
+    """Undo `create_outbox_tables` (the migration's downgrade)."""
+    op.drop_table("inbox")
+    op.drop_index(_PENDING_INDEX, table_name="outbox")
+    op.drop_table("outbox")
+
+
+_last_created = datetime.min.replace(tzinfo=UTC)
+
+
+def _created_now() -> datetime:
+    """Strictly increasing within the process: events added together keep their order."""
+    global _last_created
+    now = datetime.now(UTC)
+    _last_created = now if now > _last_created else _last_created + timedelta(microseconds=1)
+    return _last_created
+
+
+# Running relays by engine, so a commit that added events wakes them at once.
+_RELAYS: weakref.WeakKeyDictionary[Engine, set[OutboxRelay]] = weakref.WeakKeyDictionary()
+_NOTIFY_KEY = "shopfleet.outbox.notify"
+
+
+def _notify_on_commit(session: AsyncSession) -> None:
+    sync = session.sync_session
+    if sync.info.get(_NOTIFY_KEY):
+        return
+    sync.info[_NOTIFY_KEY] = True
+    engine = session.get_bind().engine
+
+    def wake(_session: Any) -> None:
+        for relay in list(_RELAYS.get(engine, ())):
+            relay.notify()
+
+    event.listen(sync, "after_commit", wake)
+
+
+class Outbox:
+    @staticmethod
+    async def add(
+        session: AsyncSession,
+        topic: str,
+        data: BaseModel | dict[str, Any],
+        *,
+        shop: str,
+        event_id: str | None = None,
+        traceparent: str | None = None,
+    ) -> str:
+        """Queue an event in the caller's transaction; returns its id. Nothing leaves until commit."""
+        event_id = event_id or new_event_id()
+        body = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
+        await session.execute(
+            insert(OUTBOX).values(
+                id=event_id,
+                topic=topic,
+                shop=shop,
+                payload=orjson.dumps(body).decode(),
+                traceparent=traceparent,
+                created_at=_created_now(),
+                attempts=0,
+            )
+        )
+        _notify_on_commit(session)
+        return event_id
+
+
+_MAX_FAILURE_STREAK = 2  # this many failures in a row: the broker is down, end the round
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in created order, then marks them published.
+
+    On PostgreSQL each round claims its batch with `FOR UPDATE SKIP LOCKED`, so replicas
+    share the work without publishing the same rows at once; on SQLite the round's
+    `BEGIN IMMEDIATE` serializes relays. A failed row is retried after a per-row backoff
+    while later rows go on; a round with failures only backs off as a whole.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        pubsub: PubSub,
+        *,
+        source: str,
+        batch_size: int = 100,
+        poll_interval_s: float = 1.0,
+        max_backoff_s: float = 30.0,
+        publish_timeout_s: float = 10.0,
+        retention: timedelta = timedelta(days=7),
+        inbox_retention: timedelta | None = timedelta(days=30),
+        purge_interval_s: float = 3600.0,
+    ) -> None:
+        self.db, self.pubsub, self.source = db, pubsub, source
+        self.batch_size, self.poll_interval_s, self.max_backoff_s = batch_size, poll_interval_s, max_backoff_s
+        self.publish_timeout_s = publish_timeout_s
+        self.retention, self.inbox_retention = retention, inbox_retention
+        self.purge_interval_s = purge_interval_s
+        self._wake, self._stop = asyncio.Event(), asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._retry_at: dict[str, float] = {}  # event id -> monotonic time it may be tried again
+        self._next_purge = 0.0
+
+    def notify(self) -> None:
+        """Wake the relay now (events were just committed) instead of at the next poll."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        if self._task is not None:
+            return
+        self._stop.clear()
+        _RELAYS.setdefault(self.db.engine.sync_engine, set()).add(self)
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.db.service}")
+
+    async def stop(self, timeout_s: float = 5.0) -> None:
+        """Publish what is pending (at most `timeout_s`), then stop."""
+        if self._task is None:
+            return
+        _RELAYS.get(self.db.engine.sync_engine, set()).discard(self)
+        self._stop.set()
+        self._wake.set()
+        try:
+            await asyncio.wait_for(self._task, timeout_s)
+        except TimeoutError:
+            log.warning("outbox.relay.stop_timeout", service=self.db.service, timeout_s=timeout_s)
+        finally:
+            self._task = None
+
+    async def _run(self) -> None:
+        failed_rounds = 0
+        while True:
+            self._wake.clear()  # before the round: a notify during it is not lost
+            stopping = self._stop.is_set()
+            try:
+                seen, published, failed = await self._round()
+            except Exception:
+                log.exception("outbox.relay.round_failed", service=self.db.service)
+                seen, published, failed = 0, 0, 1
+            failed_rounds = failed_rounds + 1 if failed and not published else 0
+            if stopping:
+                if failed_rounds or seen < self.batch_size:
+                    return  # drained, or cannot drain now: the rows wait for the next start
+                continue
+            await self._maybe_purge()
+            if failed_rounds:  # back off, deaf to notify, so a down broker is not hammered
+                delay = min(self.max_backoff_s, self.poll_interval_s * 2**failed_rounds)
+                await _wait(self._stop, delay)
+            elif seen < self.batch_size:
+                await _wait(self._wake, self.poll_interval_s)
+            # else: a full batch, more may be pending: go again at once
+
+    async def _round(self) -> tuple[int, int, int]:
+        """One batch: returns (rows claimed, published, failed)."""
+        now = time.monotonic()
+        self._retry_at = {k: at for k, at in self._retry_at.items() if at > now}
+        query = select(OUTBOX).where(OUTBOX.c.published_at.is_(None))
+        if self._retry_at:
+            query = query.where(OUTBOX.c.id.not_in(list(self._retry_at)))
+        query = query.order_by(OUTBOX.c.created_at, OUTBOX.c.id).limit(self.batch_size)
+        published: list[str] = []
+        failed = streak = 0
+        async with self.db.session() as session, session.begin():
+            rows = (await session.execute(query.with_for_update(skip_locked=True))).all()
+            for row in rows:
+                try:
+                    async with asyncio.timeout(self.publish_timeout_s):
+                        await self.pubsub.publish(self._event(row))
+                except Exception as exc:
+                    failed, streak = failed + 1, streak + 1
+                    await self._record_failure(session, row, exc)
+                    if streak >= _MAX_FAILURE_STREAK:
+                        break
+                    continue
+                streak = 0
+                published.append(row.id)
+            if published:
+                mark = update(OUTBOX).where(OUTBOX.c.id.in_(published))
+                await session.execute(mark.values(published_at=datetime.now(UTC)))
+        return len(rows), len(published), failed
+
+    def _event(self, row: Row[Any]) -> CloudEvent:
+        return CloudEvent(
+            id=row.id,
+            topic=row.topic,
+            data=orjson.loads(row.payload),
+            shop=row.shop,
+            source=self.source,
+            time=row.created_at.isoformat(),
+            traceparent=row.traceparent,
+        )
+
+    async def _record_failure(self, session: AsyncSession, row: Row[Any], exc: Exception) -> None:
+        attempts = row.attempts + 1
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        bump = update(OUTBOX).where(OUTBOX.c.id == row.id)
+        await session.execute(bump.values(attempts=OUTBOX.c.attempts + 1, last_error=error))
+        delay = min(self.max_backoff_s, self.poll_interval_s * 2**attempts)
+        self._retry_at[row.id] = time.monotonic() + delay
+        log.warning(
+            "outbox.publish_failed", event_id=row.id, topic=row.topic, attempts=attempts, error=error
+        )
+
+    async def _maybe_purge(self) -> None:
+        if time.monotonic() < self._next_purge:
+            return
+        self._next_purge = time.monotonic() + self.purge_interval_s
+        try:
+            purged = await self.purge(self.retention)
+            if self.inbox_retention is not None:
+                purged += await Inbox.purge(self.db, self.inbox_retention)
+        except Exception:
+            log.exception("outbox.purge_failed", service=self.db.service)
+        else:
+            if purged:
+                log.info("outbox.purged", service=self.db.service, rows=purged)
+
+    async def purge(self, older_than: timedelta) -> int:
+        """Delete outbox rows published more than `older_than` ago; returns how many."""
+        return await _delete_before(self.db, OUTBOX.c.published_at, older_than)
+
+
+async def _wait(flag: asyncio.Event, timeout_s: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            await flag.wait()
+
+
+async def _delete_before(db: Database, column: Column[Any], older_than: timedelta) -> int:
+    async with db.session() as session, session.begin():
+        result = await session.execute(delete(column.table).where(column < datetime.now(UTC) - older_than))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+class PermanentEventError(Exception):
+    """Raised by a handler for an event that can never be processed: it is dropped (dead-letter)."""
+
+
+class Inbox:
+    """The event ids one consumer has processed, written in the same transaction as the effect."""
+
+    def __init__(self, consumer: str) -> None:
+        self.consumer = consumer
+
+    async def claim(self, session: AsyncSession, event_id: str) -> bool:
+        """Record the event in the caller's transaction; False if it was processed already.
+
+        On PostgreSQL a concurrent claim of the same id waits for ours to commit or roll back.
+        """
+        dialect = session.get_bind().dialect.name
+        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert_(INBOX).values(
+            consumer=self.consumer, event_id=event_id, processed_at=datetime.now(UTC)
+        )
+        result = await session.execute(stmt.on_conflict_do_nothing())
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    @staticmethod
+    async def purge(db: Database, older_than: timedelta) -> int:
+        """Forget ids processed more than `older_than` ago (longer than any redelivery)."""
+        return await _delete_before(db, INBOX.c.processed_at, older_than)
+
+
+def idempotent_handler(
+    db: Database, consumer: str, fn: Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+) -> EventHandler:
+    """Wrap `fn(session, event)` so each event id takes effect once for `consumer`.
+
+    The inbox row and `fn`'s writes commit together: an already seen event answers SUCCESS
+    without calling `fn`; an exception rolls both back and answers RETRY;
+    `PermanentEventError` answers DROP.
+    """
+    inbox = Inbox(consumer)
+
+    async def handle(event: CloudEvent) -> Delivery:
+        ctx = {"consumer": consumer, "event_id": event.id, "topic": event.topic, "shop": event.shop}
+        try:
+            async with db.session() as session, session.begin():
+                if not await inbox.claim(session, event.id):
+                    log.debug("inbox.duplicate", **ctx)
+                    return Delivery.SUCCESS
+                await fn(session, event)
+        except PermanentEventError as exc:
+            log.warning("inbox.dropped", error=str(exc), **ctx)
+            return Delivery.DROP
+        except Exception:
+            log.exception("inbox.handler_failed", **ctx)
+            return Delivery.RETRY
+        return Delivery.SUCCESS
+
+    return handle

@@ -1,0 +1,159 @@
+"""The embedded platform: the gateway and every service in one process.
+
+Local building blocks (SQLite state and pub/sub, in-process invocation), one SQLite
+database per service, all in one data directory. It behaves like the cluster: the same
+apps, the same routes, the same events; only the adapters differ.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import secrets
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import structlog
+from fastapi import FastAPI
+from pydantic import SecretStr
+from starlette.types import Receive, Scope, Send
+
+from shopfleet.gateway.app import Gateway
+from shopfleet.gateway.routes import Route, RouteFile
+from shopfleet.gateway.settings import GatewaySettings
+from shopfleet.kit.blocks import Blocks
+from shopfleet.kit.blocks.local import LocalPubSub, LocalSecrets, LocalStateStore
+from shopfleet.kit.blocks.local.invoker import LocalInvoker
+from shopfleet.kit.service import identity_jwks_verifier
+from shopfleet.kit.settings import PlatformSettings
+from shopfleet.services import SERVICES
+
+log = structlog.get_logger("shopfleet.platform")
+
+
+
+def ensure_platform_token(platform: PlatformSettings) -> PlatformSettings:
+    """Use SHOPFLEET_PLATFORM_TOKEN, or a random token kept (0600) in the data dir."""
+    if platform.platform_token is not None:
+        return platform
+    path = platform.data_dir / "platform-token"
+    if not path.exists():
+        platform.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32))
+    return platform.model_copy(update={"platform_token": SecretStr(path.read_text().strip())})
+
+
+@dataclass(frozen=True)
+class DemoCredentials:
+    admin_email: str
+    admin_password: str
+    shopper_email: str
+    shopper_password: str
+
+    @classmethod
+    def load_or_create(cls, data_dir: Path) -> DemoCredentials:
+        path = data_dir / "demo-credentials.json"
+        if path.exists():
+            return cls(**orjson.loads(path.read_bytes()))
+        creds = cls(
+            admin_email="admin@demo.shopfleet.dev", admin_password=secrets.token_urlsafe(12),
+            shopper_email="shopper@demo.shopfleet.dev", shopper_password=secrets.token_urlsafe(12),
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(orjson.dumps(creds.__dict__, option=orjson.OPT_INDENT_2))
+        return creds
+
+
+class EmbeddedPlatform:
+    """An ASGI app (for uvicorn) whose lifespan starts every service, then the gateway."""
+
+    def __init__(
+        self,
+        platform: PlatformSettings,
+        *,
+        gateway_settings: GatewaySettings | None = None,
+        services: Sequence[str] | None = None,
+        seed_demo: bool = True,
+        freeze_gc: bool = False,
+    ) -> None:
+        self.platform = ensure_platform_token(platform)
+        self.gateway_settings = gateway_settings or GatewaySettings(platform=self.platform)
+        self.gateway_settings = self.gateway_settings.model_copy(update={"platform": self.platform})
+        self.service_names = list(services or SERVICES)
+        self.seed_demo = seed_demo
+        self.freeze_gc = freeze_gc
+        self.apps: dict[str, FastAPI] = {}
+        self.gateway: Gateway | None = None
+        self.blocks: Blocks | None = None
+        self.demo: DemoCredentials | None = None
+        self._stack: AsyncExitStack | None = None
+
+    @property
+    def routes(self) -> RouteFile:
+        return RouteFile(self.gateway_settings.resolved_routes_file())
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[EmbeddedPlatform]:
+        data = self.platform.data_dir
+        data.mkdir(parents=True, exist_ok=True)
+        async with AsyncExitStack() as stack:
+            state = await LocalStateStore.open(data / "state.db")
+            stack.push_async_callback(state.close)
+            pubsub = LocalPubSub(data / "pubsub.db")
+            stack.push_async_callback(pubsub.stop)  # runs after the services stopped their relays
+            invoker = LocalInvoker(default_timeout_s=self.platform.call_timeout_s)
+            self.blocks = Blocks(state=state, pubsub=pubsub, invoker=invoker, secrets=LocalSecrets(data / "secrets.json"))
+            verifier = identity_jwks_verifier(self.blocks, self.platform)
+            # Services log no access lines of their own here: the gateway logs each request once.
+            quiet = self.platform.model_copy(update={"access_log": False})
+            for name in self.service_names:
+                spec = SERVICES[name]
+                app = spec.build(spec.settings_type()(platform=quiet), self.blocks, verifier=verifier)
+                await stack.enter_async_context(app.router.lifespan_context(app))
+                invoker.register(name, app)
+                self.apps[name] = app
+            self.gateway = Gateway(
+                self.gateway_settings, self.blocks, services=frozenset(self.service_names), verifier=verifier
+            )
+            await stack.enter_async_context(self.gateway.platform_app.router.lifespan_context(self.gateway.platform_app))
+            await pubsub.start()  # after every service declared its subscriptions
+            if self.seed_demo:
+                from shopfleet.seed import seed_demo_shop
+
+                self.demo = await seed_demo_shop(self)
+            if self.freeze_gc:
+                # Start-up objects live forever: keep the collector from rescanning them.
+                gc.collect()
+                gc.freeze()
+            yield self
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        assert self.gateway is not None, "the platform has not started"
+        await self.gateway(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self._stack = AsyncExitStack()
+                try:
+                    await self._stack.enter_async_context(self.running())
+                except Exception as exc:
+                    log.exception("platform failed to start")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._stack:
+                    await self._stack.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return

@@ -1,0 +1,138 @@
+"""Fixtures for the building-block contract suite: every adapter behind the same fixtures.
+
+A contract test uses only the port API plus the small helpers here, for what an adapter
+does its own way: letting time pass for TTLs, restarting or crashing a broker, listing
+dead letters. A new adapter adds its name to the fixture params and a branch to each.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from shopfleet.kit.blocks.local import DeadLetter, LocalPubSub, LocalSecrets, LocalStateStore
+from shopfleet.kit.blocks.local.secrets import env_name
+from shopfleet.kit.blocks.ports import PubSub, Secrets, StateStore
+
+# ----------------------------------------------------------------------------- state
+
+
+class FakeClock:
+    """Wall-clock time that only moves when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class StateHarness:
+    store: StateStore
+    advance: Callable[[float], Awaitable[None]]  # let `seconds` pass, as TTLs see time
+
+
+@pytest.fixture(params=["local"])
+async def state_harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StateHarness]:
+    if request.param == "local":
+        clock = FakeClock()
+        store = await LocalStateStore.open(tmp_path / "state.db", clock=clock)
+
+        async def advance(seconds: float) -> None:
+            clock.now += seconds
+
+        yield StateHarness(store=store, advance=advance)
+        await store.close()
+
+
+@pytest.fixture
+def state_store(state_harness: StateHarness) -> StateStore:
+    return state_harness.store
+
+
+@pytest.fixture
+def advance_time(state_harness: StateHarness) -> Callable[[float], Awaitable[None]]:
+    return state_harness.advance
+
+
+# ----------------------------------------------------------------------------- pub/sub
+
+
+@dataclass
+class PubSubFactory:
+    """Makes pub/sub instances on one durable broker; a second `make()` is a restarted process.
+
+    `retry_window_s` is long enough for a rescheduled delivery to have happened, so a test
+    can check that something did *not* arrive again.
+    """
+
+    _open: Callable[[], Awaitable[PubSub]]
+    crash: Callable[[PubSub], Awaitable[None]]  # die at once: in-flight deliveries stay unacked
+    dead_letters: Callable[[PubSub], Awaitable[list[DeadLetter]]]
+    retry_window_s: float
+    made: list[PubSub] = field(default_factory=list)
+
+    async def make(self) -> PubSub:
+        pubsub = await self._open()
+        self.made.append(pubsub)
+        return pubsub
+
+
+@pytest.fixture(params=["local"])
+async def pubsub_factory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[PubSubFactory]:
+    if request.param == "local":
+        path = tmp_path / "pubsub.db"
+
+        async def open_local() -> PubSub:
+            # A long poll proves delivery is driven by wake-ups, never by the fallback poll.
+            return await LocalPubSub.open(
+                path, retry_base_s=0.01, retry_max_s=0.04, poll_s=30.0, max_concurrency=8
+            )
+
+        async def crash(pubsub: PubSub) -> None:
+            assert isinstance(pubsub, LocalPubSub)
+            await pubsub.stop(grace_s=0)
+
+        async def dead_letters(pubsub: PubSub) -> list[DeadLetter]:
+            assert isinstance(pubsub, LocalPubSub)
+            return await pubsub.dead_letters()
+
+        factory = PubSubFactory(open_local, crash, dead_letters, retry_window_s=0.2)
+        yield factory
+        for pubsub in factory.made:
+            await pubsub.stop()
+
+
+# ----------------------------------------------------------------------------- secrets
+
+
+@dataclass
+class SecretsHarness:
+    secrets: Secrets
+    store: Callable[[str, str, str], Awaitable[None]]  # how an operator sets a shop's secret
+    override: Callable[[str, str, str], None] | None  # a deployment-level override, if any
+
+
+@pytest.fixture(params=["local"])
+async def secrets_harness(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[SecretsHarness]:
+    if request.param == "local":
+        local = LocalSecrets(tmp_path / "secrets.json")
+
+        def override(shop: str, name: str, value: str) -> None:
+            monkeypatch.setenv(env_name(shop, name), value)
+
+        yield SecretsHarness(secrets=local, store=local.put, override=override)
+
+
+@pytest.fixture
+def secrets(secrets_harness: SecretsHarness) -> Secrets:
+    return secrets_harness.secrets

@@ -1,0 +1,5 @@
+"""Alembic env for the outbox tests' throwaway schema."""
+
+from shopfleet.kit.db import run_migrations_env
+
+run_migrations_env()
