@@ -17,7 +17,8 @@ from typing import Annotated, Any
 
 import jwt
 import structlog
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Request, Security
+from fastapi.security import HTTPBearer
 
 from shopfleet.kit.errors import NotFound, Problem
 
@@ -178,7 +179,13 @@ def _shop_from_path(
 ShopId = Annotated[str, Depends(_shop_from_path)]
 
 
-async def _optional_principal(request: Request, shop: ShopId) -> Principal | None:
+# Declared so OpenAPI documents bearer auth; the header is parsed by `bearer_token`.
+_bearer_scheme = HTTPBearer(auto_error=False, scheme_name="bearer", description="An access token from /auth/login.")
+
+
+async def _optional_principal(
+    request: Request, shop: ShopId, _: Annotated[object, Security(_bearer_scheme)] = None
+) -> Principal | None:
     token = bearer_token(request)
     if token is None:
         return None

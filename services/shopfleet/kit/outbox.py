@@ -18,15 +18,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
 import structlog
 from alembic import op
 from pydantic import BaseModel
-from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table, Text
-from sqlalchemy import delete, event, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine, Row
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import TypeDecorator
 
 from shopfleet.kit.blocks.ports import CloudEvent, Delivery, EventHandler, PubSub, new_event_id
 from shopfleet.kit.db import Database
@@ -34,52 +32,49 @@ from shopfleet.kit.db import Database
 log = structlog.get_logger("shopfleet.outbox")
 
 
-class _UTCDateTime(TypeDecorator[datetime]):
+class _UTCDateTime(sa.TypeDecorator[datetime]):
     """Aware UTC datetimes on both backends (SQLite stores them naive, always in UTC)."""
 
-    impl = DateTime(timezone=True)
+    impl = sa.DateTime(timezone=True)
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return _as_utc(value)
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return _as_utc(value)
-
-
-def _as_utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    process_result_value = process_bind_param  # type: ignore[assignment]
 
 
 # Columns are built by functions so the migration helpers and the Tables share one definition.
-def _outbox_columns() -> list[Column[Any]]:
+def _outbox_columns() -> list[sa.Column[Any]]:
     return [
-        Column("id", String(255), primary_key=True),  # the CloudEvent id
-        Column("topic", String(255), nullable=False),
-        Column("shop", String(255), nullable=False),
-        Column("payload", Text, nullable=False),  # the event data as JSON
-        Column("traceparent", String(255), nullable=True),
-        Column("created_at", _UTCDateTime, nullable=False),
-        Column("published_at", _UTCDateTime, nullable=True),
-        Column("attempts", Integer, nullable=False, server_default="0"),
-        Column("last_error", Text, nullable=True),
+        sa.Column("id", sa.String(255), primary_key=True),  # the CloudEvent id
+        sa.Column("topic", sa.String(255), nullable=False),
+        sa.Column("shop", sa.String(255), nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),  # the event data as JSON
+        sa.Column("traceparent", sa.String(255), nullable=True),
+        sa.Column("created_at", _UTCDateTime, nullable=False),
+        sa.Column("published_at", _UTCDateTime, nullable=True),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("last_error", sa.Text, nullable=True),
     ]
 
 
-def _inbox_columns() -> list[Column[Any]]:
+def _inbox_columns() -> list[sa.Column[Any]]:
     return [
-        Column("consumer", String(255), primary_key=True),
-        Column("event_id", String(255), primary_key=True),
-        Column("processed_at", _UTCDateTime, nullable=False),
+        sa.Column("consumer", sa.String(255), primary_key=True),
+        sa.Column("event_id", sa.String(255), primary_key=True),
+        sa.Column("processed_at", _UTCDateTime, nullable=False),
     ]
 
 
 _PENDING_INDEX = "ix_outbox_published_at_created_at"
-METADATA = MetaData()
-OUTBOX = Table("outbox", METADATA, *_outbox_columns(), Index(_PENDING_INDEX, "published_at", "created_at"))
-INBOX = Table("inbox", METADATA, *_inbox_columns())
+METADATA = sa.MetaData()
+OUTBOX = sa.Table(
+    "outbox", METADATA, *_outbox_columns(), sa.Index(_PENDING_INDEX, "published_at", "created_at")
+)
+INBOX = sa.Table("inbox", METADATA, *_inbox_columns())
 
 
 def create_outbox_tables() -> None:
@@ -123,7 +118,7 @@ def _notify_on_commit(session: AsyncSession) -> None:
         for relay in list(_RELAYS.get(engine, ())):
             relay.notify()
 
-    event.listen(sync, "after_commit", wake)
+    sa.event.listen(sync, "after_commit", wake)
 
 
 class Outbox:
@@ -137,20 +132,12 @@ class Outbox:
         event_id: str | None = None,
         traceparent: str | None = None,
     ) -> str:
-        """Queue an event in the caller's transaction; returns its id. Nothing leaves until commit."""
+        """Queue an event in the caller's transaction; returns its id. It leaves on commit."""
         event_id = event_id or new_event_id()
         body = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
-        await session.execute(
-            insert(OUTBOX).values(
-                id=event_id,
-                topic=topic,
-                shop=shop,
-                payload=orjson.dumps(body).decode(),
-                traceparent=traceparent,
-                created_at=_created_now(),
-                attempts=0,
-            )
-        )
+        row = dict(id=event_id, topic=topic, shop=shop, traceparent=traceparent, attempts=0)
+        row |= dict(payload=orjson.dumps(body).decode(), created_at=_created_now())
+        await session.execute(sa.insert(OUTBOX).values(row))
         _notify_on_commit(session)
         return event_id
 
@@ -164,7 +151,7 @@ class OutboxRelay:
     On PostgreSQL each round claims its batch with `FOR UPDATE SKIP LOCKED`, so replicas
     share the work without publishing the same rows at once; on SQLite the round's
     `BEGIN IMMEDIATE` serializes relays. A failed row is retried after a per-row backoff
-    while later rows go on; a round with failures only backs off as a whole.
+    while later rows go on; when a round publishes nothing but failures, the relay backs off.
     """
 
     def __init__(
@@ -182,8 +169,8 @@ class OutboxRelay:
         purge_interval_s: float = 3600.0,
     ) -> None:
         self.db, self.pubsub, self.source = db, pubsub, source
-        self.batch_size, self.poll_interval_s, self.max_backoff_s = batch_size, poll_interval_s, max_backoff_s
-        self.publish_timeout_s = publish_timeout_s
+        self.batch_size, self.poll_interval_s = batch_size, poll_interval_s
+        self.max_backoff_s, self.publish_timeout_s = max_backoff_s, publish_timeout_s
         self.retention, self.inbox_retention = retention, inbox_retention
         self.purge_interval_s = purge_interval_s
         self._wake, self._stop = asyncio.Event(), asyncio.Event()
@@ -243,7 +230,7 @@ class OutboxRelay:
         """One batch: returns (rows claimed, published, failed)."""
         now = time.monotonic()
         self._retry_at = {k: at for k, at in self._retry_at.items() if at > now}
-        query = select(OUTBOX).where(OUTBOX.c.published_at.is_(None))
+        query = sa.select(OUTBOX).where(OUTBOX.c.published_at.is_(None))
         if self._retry_at:
             query = query.where(OUTBOX.c.id.not_in(list(self._retry_at)))
         query = query.order_by(OUTBOX.c.created_at, OUTBOX.c.id).limit(self.batch_size)
@@ -264,7 +251,7 @@ class OutboxRelay:
                 streak = 0
                 published.append(row.id)
             if published:
-                mark = update(OUTBOX).where(OUTBOX.c.id.in_(published))
+                mark = sa.update(OUTBOX).where(OUTBOX.c.id.in_(published))
                 await session.execute(mark.values(published_at=datetime.now(UTC)))
         return len(rows), len(published), failed
 
@@ -282,13 +269,11 @@ class OutboxRelay:
     async def _record_failure(self, session: AsyncSession, row: Row[Any], exc: Exception) -> None:
         attempts = row.attempts + 1
         error = f"{type(exc).__name__}: {exc}"[:2000]
-        bump = update(OUTBOX).where(OUTBOX.c.id == row.id)
+        bump = sa.update(OUTBOX).where(OUTBOX.c.id == row.id)
         await session.execute(bump.values(attempts=OUTBOX.c.attempts + 1, last_error=error))
         delay = min(self.max_backoff_s, self.poll_interval_s * 2**attempts)
         self._retry_at[row.id] = time.monotonic() + delay
-        log.warning(
-            "outbox.publish_failed", event_id=row.id, topic=row.topic, attempts=attempts, error=error
-        )
+        log.warning("outbox.publish_failed", event_id=row.id, attempts=attempts, error=error)
 
     async def _maybe_purge(self) -> None:
         if time.monotonic() < self._next_purge:
@@ -315,9 +300,11 @@ async def _wait(flag: asyncio.Event, timeout_s: float) -> None:
             await flag.wait()
 
 
-async def _delete_before(db: Database, column: Column[Any], older_than: timedelta) -> int:
+async def _delete_before(db: Database, column: sa.Column[Any], older_than: timedelta) -> int:
     async with db.session() as session, session.begin():
-        result = await session.execute(delete(column.table).where(column < datetime.now(UTC) - older_than))
+        result = await session.execute(
+            sa.delete(column.table).where(column < datetime.now(UTC) - older_than)
+        )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -361,14 +348,14 @@ def idempotent_handler(
     """
     inbox = Inbox(consumer)
 
-    async def handle(event: CloudEvent) -> Delivery:
-        ctx = {"consumer": consumer, "event_id": event.id, "topic": event.topic, "shop": event.shop}
+    async def handle(ev: CloudEvent) -> Delivery:
+        ctx = {"consumer": consumer, "event_id": ev.id, "topic": ev.topic, "shop": ev.shop}
         try:
             async with db.session() as session, session.begin():
-                if not await inbox.claim(session, event.id):
+                if not await inbox.claim(session, ev.id):
                     log.debug("inbox.duplicate", **ctx)
                     return Delivery.SUCCESS
-                await fn(session, event)
+                await fn(session, ev)
         except PermanentEventError as exc:
             log.warning("inbox.dropped", error=str(exc), **ctx)
             return Delivery.DROP

@@ -14,10 +14,6 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from pydantic import BaseModel
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, inspect, select, update
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from shopfleet.kit.blocks.ports import CloudEvent, Delivery, PubSub, Subscription
 from shopfleet.kit.db import Database
 from shopfleet.kit.outbox import (
@@ -29,6 +25,9 @@ from shopfleet.kit.outbox import (
     PermanentEventError,
     idempotent_handler,
 )
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, inspect, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
 
 MIGRATIONS = Path(__file__).parent / "outbox_migrations"
 
@@ -94,7 +93,9 @@ async def make_db(
 
     async def make(url: str | None = None) -> Database:
         db = Database(
-            url or await database_url_factory("outbox"), service="outbox-test", migrations=MIGRATIONS
+            url or await database_url_factory("outbox"),
+            service="outbox-test",
+            migrations=MIGRATIONS,
         )
         opened.append(db)
         if url is None:
@@ -163,7 +164,9 @@ async def test_committed_event_is_published_once_with_its_fields(
     relay = relay_for(relays, db, pubsub, poll_interval_s=30.0)
     await relay.start()
     await asyncio.sleep(0.05)  # the relay's first (empty) round is done; it now waits
-    placed = OrderPlaced(order_id="o-1", total_cents=1250, placed_at=datetime(2025, 1, 2, tzinfo=UTC))
+    placed = OrderPlaced(
+        order_id="o-1", total_cents=1250, placed_at=datetime(2025, 1, 2, tzinfo=UTC)
+    )
     trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     async with db.session() as session, session.begin():
         await increment(session)
@@ -173,8 +176,17 @@ async def test_committed_event_is_published_once_with_its_fields(
     await eventually(lambda: len(pubsub.published) == 1, timeout_s=2.0)
 
     (event,) = pubsub.published
-    assert (event.id, event.topic, event.shop, event.source) == (event_id, "orders.placed", "acme", "orders")
-    assert event.data == {"order_id": "o-1", "total_cents": 1250, "placed_at": "2025-01-02T00:00:00Z"}
+    assert (event.id, event.topic, event.shop, event.source) == (
+        event_id,
+        "orders.placed",
+        "acme",
+        "orders",
+    )
+    assert event.data == {
+        "order_id": "o-1",
+        "total_cents": 1250,
+        "placed_at": "2025-01-02T00:00:00Z",
+    }
     assert event.traceparent == trace
     assert datetime.fromisoformat(event.time).tzinfo is not None
     row = (await outbox_rows(db))[event_id]
@@ -188,7 +200,9 @@ async def test_committed_event_is_published_once_with_its_fields(
     assert pubsub.ids() == [event_id]
 
 
-async def test_rolled_back_event_is_never_published(db: Database, relays: list[OutboxRelay]) -> None:
+async def test_rolled_back_event_is_never_published(
+    db: Database, relays: list[OutboxRelay]
+) -> None:
     pubsub = FakePubSub()
     await relay_for(relays, db, pubsub).start()
     with pytest.raises(RuntimeError):
@@ -357,7 +371,10 @@ def event(event_id: str = "ev-1") -> CloudEvent:
 
 async def inbox_ids(db: Database) -> list[tuple[str, str]]:
     async with db.reader() as session:
-        return [tuple(r) for r in (await session.execute(select(INBOX.c.consumer, INBOX.c.event_id))).all()]
+        return [
+            tuple(r)
+            for r in (await session.execute(select(INBOX.c.consumer, INBOX.c.event_id))).all()
+        ]
 
 
 async def test_redelivered_event_takes_effect_once(db: Database) -> None:
@@ -428,3 +445,50 @@ async def test_claim_and_purge(db: Database) -> None:
     assert await inbox_ids(db) == [("shipping", "b")]
     async with db.reader() as session:
         assert await session.scalar(select(func.count()).select_from(INBOX)) == 1
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+async def test_relay_through_local_pubsub_into_an_idempotent_consumer(
+    make_db: Callable[[str | None], Awaitable[Database]],
+    relays: list[OutboxRelay],
+    tmp_path: Path,
+) -> None:
+    from shopfleet.kit.blocks.local import LocalPubSub
+
+    orders, shipping = await make_db(None), await make_db(None)
+    pubsub = await LocalPubSub.open(tmp_path / "pubsub.db", retry_base_s=0.02, poll_s=0.05)
+    seen: list[tuple[str, Delivery]] = []
+
+    async def ship(session: AsyncSession, ev: CloudEvent) -> None:
+        assert ev.shop == "acme" and ev.data == {"order_id": "o-9"}
+        await increment(session, "shipments")
+
+    apply = idempotent_handler(shipping, "shipping", ship)
+
+    async def handler(ev: CloudEvent) -> Delivery:
+        answer = await apply(ev)
+        seen.append((ev.id, answer))
+        return answer
+
+    pubsub.subscribe(Subscription(topic="orders.placed", consumer="shipping", handler=handler))
+    await pubsub.start()
+    try:
+        await relay_for(relays, orders, pubsub).start()
+        async with orders.session() as session, session.begin():
+            await increment(session, "orders")
+            event_id = await Outbox.add(session, "orders.placed", {"order_id": "o-9"}, shop="acme")
+        await eventually(lambda: len(seen) == 1)
+        # What a relay crash between publish and mark would do: the same event again.
+        await pubsub.publish(
+            CloudEvent(id=event_id, topic="orders.placed", data={"order_id": "o-9"}, shop="acme")
+        )
+        await eventually(lambda: len(seen) == 2)
+    finally:
+        await relays[0].stop()
+        await pubsub.stop()
+
+    assert seen == [(event_id, Delivery.SUCCESS)] * 2
+    assert await counter(shipping, "shipments") == 1
+    assert await counter(orders, "orders") == 1
