@@ -15,6 +15,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from tests.support.tokens import TokenMint
+
 PG_HOST = os.environ.get("SHOPFLEET_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("SHOPFLEET_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("SHOPFLEET_TEST_PG_USER", "postgres")
@@ -100,45 +102,6 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "data"
     path.mkdir()
     yield path
-
-
-class TokenMint:
-    """Signs RS256 access tokens the way identity does, for tests of token consumers."""
-
-    def __init__(self, issuer: str = "shopfleet", audience: str = "shopfleet") -> None:
-        from cryptography.hazmat.primitives.asymmetric import rsa
-
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.kid = uuid.uuid4().hex[:12]
-        self.issuer, self.audience = issuer, audience
-
-    def jwks(self) -> dict:
-        import json
-
-        import jwt
-
-        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
-        return {"keys": [{**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}]}
-
-    def token(self, *, shop: str, roles: list[str] | None = None, sub: str = "user-1", ttl_s: int = 900) -> str:
-        import time
-
-        import jwt
-
-        now = int(time.time())
-        claims = {
-            "iss": self.issuer, "aud": self.audience, "sub": sub, "shop": shop,
-            "roles": roles or ["User"], "jti": uuid.uuid4().hex, "iat": now, "exp": now + ttl_s,
-        }
-        return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
-
-    def verifier(self):  # -> TokenVerifier
-        from shopfleet.kit.auth import TokenVerifier
-
-        async def fetch() -> dict:
-            return self.jwks()
-
-        return TokenVerifier(fetch, issuer=self.issuer, audience=self.audience)
 
 
 @pytest.fixture(scope="session")

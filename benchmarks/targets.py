@@ -1,0 +1,104 @@
+"""The apps the benchmarks serve, each in its own uvicorn process (one worker).
+
+- `bare`: a bare FastAPI JSON endpoint, the baseline every ratio is taken against.
+- `gateway`: the gateway verifying a bearer token and forwarding to a trivial upstream
+  route over the local (in-process) invoker, as in the embedded platform.
+- `me`: the embedded platform answering `GET /users/me` (gateway + identity on SQLite).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from shopfleet.kit.settings import PlatformSettings
+from tests.support.tokens import TokenMint
+
+SHOP = "bench"
+PLATFORM_TOKEN = "bench-platform-token"
+
+
+def bare_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/ping")
+    async def ping() -> dict[str, bool]:
+        return {"ok": True}
+
+    return app
+
+
+def _settings(data_dir: Path) -> PlatformSettings:
+    return PlatformSettings(
+        data_dir=data_dir, platform_token=SecretStr(PLATFORM_TOKEN), log_level="WARNING",
+    )
+
+
+def gateway_app(data_dir: Path, *, access_log: bool) -> tuple[object, str]:
+    """The gateway in front of one trivial upstream route; returns (app, bearer token)."""
+    from shopfleet.gateway.app import Gateway
+    from shopfleet.gateway.routes import Route, RouteFile
+    from shopfleet.gateway.settings import GatewaySettings
+    from shopfleet.kit.auth import SHOP_API_PREFIX
+    from shopfleet.kit.blocks import Blocks
+    from shopfleet.kit.blocks.local.invoker import LocalInvoker
+    from shopfleet.kit.errors import install_problem_handlers
+    from shopfleet.kit.telemetry import RequestContext
+
+    platform = _settings(data_dir).model_copy(update={"access_log": access_log})
+    settings = GatewaySettings(platform=platform, client_rate_per_s=1e9, client_burst=10**9, shop_rate_per_s=1e9, shop_burst=10**9)
+    RouteFile(settings.resolved_routes_file()).put(SHOP, Route())
+    upstream = FastAPI()
+    install_problem_handlers(upstream)
+
+    @upstream.get(SHOP_API_PREFIX + "/users/ping")
+    async def ping(shop: str) -> dict[str, str]:
+        return {"shop": shop}
+
+    invoker = LocalInvoker()
+    invoker.register("identity", RequestContext(upstream, service="identity", access_log=False))
+    mint = TokenMint()
+    blocks = Blocks(state=None, pubsub=None, invoker=invoker, secrets=None)  # type: ignore[arg-type]
+    gateway = Gateway(settings, blocks, services=frozenset({"identity"}), verifier=mint.verifier())
+    return gateway, mint.token(shop=SHOP, ttl_s=3600)
+
+
+class PlatformWithUser:
+    """The embedded platform, plus a registered user whose token the benchmark sends."""
+
+    def __init__(self, data_dir: Path, *, access_log: bool) -> None:
+        from shopfleet.gateway.settings import GatewaySettings
+        from shopfleet.platform import EmbeddedPlatform
+
+        platform = _settings(data_dir).model_copy(update={"access_log": access_log})
+        gateway = GatewaySettings(platform=platform, client_rate_per_s=1e9, client_burst=10**9, shop_rate_per_s=1e9, shop_burst=10**9)
+        self.platform = EmbeddedPlatform(platform, gateway_settings=gateway, freeze_gc=True)
+        self.token = ""
+
+    @asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        async with self.platform.running():
+            transport = httpx.ASGITransport(self.platform.gateway)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+                api = "/shops/demo/api/v1"
+                creds = {"email": "bench@example.com", "password": "benchmark password"}
+                await client.post(f"{api}/auth/register", json={**creds, "display_name": "Bench"})
+                answer = await client.post(f"{api}/auth/login", json=creds)
+                answer.raise_for_status()
+                self.token = answer.json()["access_token"]
+            yield
+
+
+def make_temp_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="shopfleet-bench-"))
+
+
+if __name__ == "__main__":  # pragma: no cover - see run.py
+    asyncio.run(asyncio.sleep(0))

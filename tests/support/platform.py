@@ -1,0 +1,52 @@
+"""The embedded platform for tests, and a shopper's client of one shop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from pydantic import SecretStr
+
+from shopfleet.gateway.settings import GatewaySettings
+from shopfleet.kit.settings import PlatformSettings
+from shopfleet.platform import EmbeddedPlatform
+
+PLATFORM_TOKEN = "e2e-platform-token"
+
+
+def make_platform(data_dir: Path, **gateway: object) -> EmbeddedPlatform:
+    settings = PlatformSettings(
+        data_dir=data_dir, platform_token=SecretStr(PLATFORM_TOKEN), access_log=False
+    )
+    return EmbeddedPlatform(
+        settings, gateway_settings=GatewaySettings(platform=settings, **gateway)
+    )
+
+
+class Shopper:
+    """A client of one shop's API with helpers for the identity flows."""
+
+    def __init__(self, client: httpx.AsyncClient, shop: str = "demo") -> None:
+        self.client = client
+        self.api = f"/shops/{shop}/api/v1"
+
+    async def register(
+        self, email: str, password: str = "a long password", name: str = "Ada"
+    ) -> httpx.Response:
+        return await self.client.post(
+            f"{self.api}/auth/register",
+            json={"email": email, "password": password, "display_name": name},
+        )
+
+    async def login(self, email: str, password: str = "a long password") -> httpx.Response:
+        return await self.client.post(
+            f"{self.api}/auth/login", json={"email": email, "password": password}
+        )
+
+    async def tokens(self, email: str, password: str = "a long password") -> dict:
+        answer = await self.login(email, password)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def bearer(self, tokens: dict) -> dict[str, str]:
+        return {"authorization": f"Bearer {tokens['access_token']}"}
