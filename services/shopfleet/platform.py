@@ -96,6 +96,9 @@ class EmbeddedPlatform:
 
     @property
     def routes(self) -> RouteFile:
+        """The gateway's route table (so a change takes effect at once)."""
+        if self.gateway is not None:
+            return self.gateway.routes
         return RouteFile(self.gateway_settings.resolved_routes_file())
 
     @asynccontextmanager

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from shopfleet.kit.blocks.local import DeadLetter, LocalPubSub, LocalSecrets, LocalStateStore
 from shopfleet.kit.blocks.local.secrets import env_name
 from shopfleet.kit.blocks.ports import PubSub, Secrets, StateStore
@@ -38,7 +37,9 @@ class StateHarness:
 
 
 @pytest.fixture(params=["local"])
-async def state_harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StateHarness]:
+async def state_harness(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[StateHarness]:
     if request.param == "local":
         clock = FakeClock()
         store = await LocalStateStore.open(tmp_path / "state.db", clock=clock)

@@ -20,8 +20,11 @@ import asyncio
 import contextlib
 import os
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import ClassVar
 
 import aiosqlite
 import structlog
@@ -69,38 +72,82 @@ class DeadLetter:
     dead_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    max_concurrency: int = 8  # handlers running at once, per subscription
+    retry_base_s: float = 0.5  # first back-off; doubles per failed attempt
+    retry_max_s: float = 30.0
+    poll_s: float = 1.0  # fallback for rows another process queued
+
+    def backoff(self, attempts: int) -> float:
+        return min(self.retry_max_s, self.retry_base_s * 2 ** (attempts - 1))
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """A delivery row this instance has claimed and is handing to `sub`."""
+
+    id: int
+    sub: Subscription
+    raw: bytes  # the CloudEvent JSON
+    failed: int  # failed attempts before this one
+
+
 class LocalPubSub(PubSub):
-    """Open with `await LocalPubSub.open(path)`; `subscribe`, `start`, and `stop` at the end."""
+    """`LocalPubSub(path)` (the file opens on first use) or `await LocalPubSub.open(path)`;
+    then `subscribe`, `start`, and `stop` at the end.
+
+    Several instances may share one file (say one per service of the embedded platform):
+    a publish wakes the instances of this process at once; other processes poll.
+    """
+
+    _peers: ClassVar[dict[str, weakref.WeakSet[LocalPubSub]]] = {}
 
     def __init__(
-        self, db: SqliteFile, *, max_concurrency: int, retry_base_s: float,
-        retry_max_s: float, poll_s: float,
-    ) -> None:  # fmt: skip
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_concurrency: int = 8,
+        retry_base_s: float = 0.5,
+        retry_max_s: float = 30.0,
+        poll_s: float = 1.0,
+    ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
-        self._db = db
-        self._max_concurrency = max_concurrency
-        self._retry_base_s = retry_base_s
-        self._retry_max_s = retry_max_s
-        self._poll_s = poll_s
+        self.path = Path(path)
+        self._tuning = Tuning(max_concurrency, retry_base_s, retry_max_s, poll_s)
+        self._db: SqliteFile | None = None  # opened on first use (or by `open`)
+        self._opening = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._subs: dict[QueueKey, Subscription] = {}
         self._declared: set[QueueKey] = set()
         self._inflight: dict[QueueKey, set[asyncio.Task[None]]] = {}
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
-        self._stopping = False
         self._stopped = False
+        self._file_key = str(self.path.resolve())
+        self._peers.setdefault(self._file_key, weakref.WeakSet()).add(self)
 
     @classmethod
     async def open(
-        cls, path: str | os.PathLike[str], *, max_concurrency: int = 8,
-        retry_base_s: float = 0.5, retry_max_s: float = 30.0, poll_s: float = 1.0,
-    ) -> LocalPubSub:  # fmt: skip
-        db = await SqliteFile.open(path, SCHEMA)
-        return cls(
-            db, max_concurrency=max_concurrency, retry_base_s=retry_base_s,
-            retry_max_s=retry_max_s, poll_s=poll_s,
-        )  # fmt: skip
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        max_concurrency: int = 8,
+        retry_base_s: float = 0.5,
+        retry_max_s: float = 30.0,
+        poll_s: float = 1.0,
+    ) -> LocalPubSub:
+        """A LocalPubSub with its file already open (so a bad path fails here)."""
+        pubsub = cls(
+            path,
+            max_concurrency=max_concurrency,
+            retry_base_s=retry_base_s,
+            retry_max_s=retry_max_s,
+            poll_s=poll_s,
+        )
+        await pubsub._file()
+        return pubsub
 
     def subscribe(self, subscription: Subscription) -> None:
         if self._dispatcher is not None:
@@ -113,31 +160,33 @@ class LocalPubSub(PubSub):
     async def publish(self, event: CloudEvent) -> None:
         if not event.topic:
             raise ValueError("an event needs a topic")
-        async with self._db.transaction() as conn:
+        async with (await self._file()).transaction() as conn:
             await self._declare(conn)
             routed = await _route(conn, event.topic, event.to_json(), time.time())
         if not routed:
             log.debug("pubsub.unrouted", topic=event.topic, event_id=event.id)
-        self._wake.set()  # deliver now, not at the next poll
+        self._wake_peers()
 
     async def start(self) -> None:
-        if self._dispatcher is not None or self._stopping:
+        if self._dispatcher is not None:
             return
-        async with self._db.transaction() as conn:
+        async with (await self._file()).transaction() as conn:
             await self._declare(conn)
-            # Still claimed means its handler never answered: the last process died mid-delivery.
+            # Still claimed: the process that claimed it died before the handler answered.
             await conn.executemany(
-                "UPDATE deliveries SET claimed = 0 WHERE topic = ? AND consumer = ? AND claimed = 1",
+                "UPDATE deliveries SET claimed = 0 "
+                "WHERE topic = ? AND consumer = ? AND claimed = 1",
                 list(self._subs),
             )
         self._dispatcher = asyncio.create_task(self._run(), name="local-pubsub-dispatcher")
 
     async def stop(self, *, grace_s: float | None = None) -> None:
-        """Stop delivering and close the file. In-flight handlers finish first; with `grace_s`,
-        those still running after it are cancelled and their events delivered again later."""
+        """Stop delivering and close the file, once in-flight handlers finish (or, after
+        `grace_s`, are cancelled: their events are delivered again on the next start)."""
         if self._stopped:
             return
-        self._stopping = self._stopped = True
+        self._stopped = True
+        self._peers.get(self._file_key, weakref.WeakSet()).discard(self)
         self._wake.set()
         if self._dispatcher is not None:
             await self._dispatcher
@@ -147,23 +196,32 @@ class LocalPubSub(PubSub):
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        await self._db.close()
+        if self._db is not None:
+            await self._db.close()
 
     async def close(self) -> None:
         await self.stop()
 
     async def dead_letters(self) -> list[DeadLetter]:
-        rows = await self._db.fetchall(
+        rows = await (await self._file()).fetchall(
             "SELECT event, topic, consumer, attempts, reason, error, dead_at "
             "FROM dead_letters ORDER BY id"
         )
         return [
-            DeadLetter(CloudEvent.from_json(event), topic, consumer, attempts, reason, error,
-                       datetime.fromtimestamp(dead_at, UTC))
-            for event, topic, consumer, attempts, reason, error, dead_at in rows
-        ]  # fmt: skip
+            DeadLetter(CloudEvent.from_json(row[0]), *row[1:6], datetime.fromtimestamp(row[6], UTC))
+            for row in rows
+        ]
 
     # ------------------------------------------------------------------------- dispatch
+
+    async def _file(self) -> SqliteFile:
+        if self._stopped:
+            raise RuntimeError("this LocalPubSub was stopped; open a new one")
+        async with self._opening:
+            if self._db is None:
+                self._db = await SqliteFile.open(self.path, SCHEMA)
+                self._loop = asyncio.get_running_loop()
+        return self._db
 
     async def _declare(self, conn: aiosqlite.Connection) -> None:
         new = self._subs.keys() - self._declared
@@ -171,26 +229,38 @@ class LocalPubSub(PubSub):
             await conn.executemany("INSERT OR IGNORE INTO queues VALUES (?, ?)", sorted(new))
             self._declared |= new
 
+    def _wake_peers(self) -> None:
+        """Deliver new rows now, not at the next poll, in every instance on this file."""
+        for peer in list(self._peers.get(self._file_key, ())):
+            if peer._loop is None or peer._loop is asyncio.get_running_loop():
+                peer._wake.set()
+            else:
+                with contextlib.suppress(RuntimeError):  # that loop has closed
+                    peer._loop.call_soon_threadsafe(peer._wake.set)
+
     async def _run(self) -> None:
-        while not self._stopping:
+        while not self._stopped:
             self._wake.clear()
             try:
                 next_due = await self._dispatch_due()
             except Exception:
                 log.exception("pubsub.dispatch_failed")  # e.g. the file stayed locked; poll again
                 next_due = None
-            delay = self._poll_s if next_due is None else next_due - time.time()
+            delay = self._tuning.poll_s if next_due is None else next_due - time.time()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.0, min(self._poll_s, delay)))
+                await asyncio.wait_for(self._wake.wait(), max(0.0, min(self._tuning.poll_s, delay)))
 
     async def _dispatch_due(self) -> float | None:
         """Claim due rows for subscriptions with free slots; returns when the next one is due."""
-        free = {key: self._max_concurrency - len(self._inflight.get(key, ())) for key in self._subs}
+        free = {
+            key: self._tuning.max_concurrency - len(self._inflight.get(key, ()))
+            for key in self._subs
+        }
         free = {key: slots for key, slots in free.items() if slots > 0}
         if not free:
             return None  # a finishing handler wakes us
         limit, now = sum(free.values()), time.time()
-        async with self._db.transaction() as conn:
+        async with (await self._file()).transaction() as conn:
             rows = await conn.execute_fetchall(
                 "SELECT id, topic, consumer, event, attempts FROM deliveries WHERE claimed = 0 "
                 f"AND due_at <= ? AND (topic, consumer) IN ({_values(free)}) "
@@ -213,15 +283,15 @@ class LocalPubSub(PubSub):
                     f"AND (topic, consumer) IN ({_values(free)})",
                     _flat(free),
                 )
-        for delivery_id, topic, consumer, event, attempts in chosen:
-            self._spawn(self._subs[(topic, consumer)], delivery_id, event, attempts)
+        for delivery_id, topic, consumer, raw, failed in chosen:
+            self._spawn(_Claim(delivery_id, self._subs[(topic, consumer)], raw, failed))
         if len(rows) == limit:
             self._wake.set()  # there may be more due than we fetched
         return next_due
 
-    def _spawn(self, sub: Subscription, delivery_id: int, event: bytes, attempts: int) -> None:
-        tasks = self._inflight.setdefault((sub.topic, sub.consumer), set())
-        task = asyncio.create_task(self._deliver(sub, delivery_id, event, attempts))
+    def _spawn(self, claim: _Claim) -> None:
+        tasks = self._inflight.setdefault((claim.sub.topic, claim.sub.consumer), set())
+        task = asyncio.create_task(self._deliver(claim))
         tasks.add(task)
 
         def done(finished: asyncio.Task[None]) -> None:
@@ -230,60 +300,65 @@ class LocalPubSub(PubSub):
 
         task.add_done_callback(done)
 
-    async def _deliver(self, sub: Subscription, delivery_id: int, raw: bytes, failed: int) -> None:
-        event = CloudEvent.from_json(raw)
-        outcome, error = await _call(sub, event, attempt=failed + 1)
-        attempts = failed + 1 if outcome is not Delivery.SUCCESS else failed
+    async def _deliver(self, claim: _Claim) -> None:
+        outcome, error = await _call(claim.sub, CloudEvent.from_json(claim.raw), claim.failed + 1)
         try:
-            async with self._db.transaction() as conn:
-                if outcome is Delivery.SUCCESS:
-                    await conn.execute("DELETE FROM deliveries WHERE id = ?", (delivery_id,))
-                elif outcome is Delivery.DROP or attempts >= sub.max_attempts:
-                    reason = "drop" if outcome is Delivery.DROP else "max_attempts"
-                    await self._dead_letter(conn, sub, delivery_id, raw, attempts, reason, error)
-                else:
-                    delay = min(self._retry_max_s, self._retry_base_s * 2 ** (attempts - 1))
-                    await conn.execute(
-                        "UPDATE deliveries SET claimed = 0, attempts = ?, due_at = ?, "
-                        "last_error = ? WHERE id = ?",
-                        (attempts, time.time() + delay, error, delivery_id),
-                    )
+            dead_lettered = await self._settle(claim, outcome, error)
         except Exception:
             # The row stays claimed, so the next start() delivers it again.
-            log.exception("pubsub.settle_failed", topic=sub.topic, consumer=sub.consumer)
+            log.exception(
+                "pubsub.settle_failed", topic=claim.sub.topic, consumer=claim.sub.consumer
+            )
+            return
+        if dead_lettered:
+            self._wake_peers()  # the dead-letter consumer may live in another instance
 
-    async def _dead_letter(
-        self, conn: aiosqlite.Connection, sub: Subscription, delivery_id: int, raw: bytes,
-        attempts: int, reason: str, error: str | None,
-    ) -> None:  # fmt: skip
-        now = time.time()
-        await conn.execute("DELETE FROM deliveries WHERE id = ?", (delivery_id,))
-        await conn.execute(
-            "INSERT INTO dead_letters (topic, consumer, event, attempts, reason, error, dead_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (sub.topic, sub.consumer, raw, attempts, reason, error, now),
-        )
-        # A dead-letter consumer failing on its own topic would loop: record it only.
-        if sub.dead_letter_topic and sub.dead_letter_topic != sub.topic:
-            await _route(conn, sub.dead_letter_topic, raw, now)
-        log.warning(
-            "pubsub.dead_lettered", topic=sub.topic, consumer=sub.consumer, attempts=attempts,
-            reason=reason, error=error, dead_letter_topic=sub.dead_letter_topic,
-        )  # fmt: skip
+    async def _settle(self, claim: _Claim, outcome: Delivery, error: str) -> bool:
+        """Record the handler's answer; returns whether the event was dead-lettered."""
+        attempts = claim.failed + 1
+        assert self._db is not None  # stop() closes it only after the handlers finished
+        async with self._db.transaction() as conn:
+            if outcome is Delivery.SUCCESS:
+                await conn.execute("DELETE FROM deliveries WHERE id = ?", (claim.id,))
+                return False
+            if outcome is Delivery.DROP or attempts >= claim.sub.max_attempts:
+                reason = "drop" if outcome is Delivery.DROP else "max_attempts"
+                await _dead_letter(conn, claim, reason, error)
+                return True
+            await conn.execute(
+                "UPDATE deliveries SET claimed = 0, attempts = ?, due_at = ?, last_error = ? "
+                "WHERE id = ?",
+                (attempts, time.time() + self._tuning.backoff(attempts), error, claim.id),
+            )
+            return False
 
 
-async def _call(sub: Subscription, event: CloudEvent, *, attempt: int) -> tuple[Delivery, str]:
+async def _dead_letter(conn: aiosqlite.Connection, claim: _Claim, reason: str, error: str) -> None:
+    sub, now, attempts = claim.sub, time.time(), claim.failed + 1
+    await conn.execute("DELETE FROM deliveries WHERE id = ?", (claim.id,))
+    await conn.execute(
+        "INSERT INTO dead_letters (topic, consumer, event, attempts, reason, error, dead_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (sub.topic, sub.consumer, claim.raw, attempts, reason, error, now),
+    )
+    # A dead-letter consumer failing on its own topic would loop: record it only.
+    if sub.dead_letter_topic and sub.dead_letter_topic != sub.topic:
+        await _route(conn, sub.dead_letter_topic, claim.raw, now)
+    log.warning("pubsub.dead_lettered", topic=sub.topic, consumer=sub.consumer, reason=reason)
+
+
+async def _call(sub: Subscription, event: CloudEvent, attempt: int) -> tuple[Delivery, str]:
     """Run the handler; an exception or an answer that is not a Delivery counts as RETRY."""
-    fields = {"topic": sub.topic, "consumer": sub.consumer, "event_id": event.id, "attempt": attempt}
+    bound = log.bind(topic=sub.topic, consumer=sub.consumer, event_id=event.id, attempt=attempt)
     try:
         answer = await sub.handler(event)
     except Exception as exc:
-        log.exception("pubsub.handler_failed", **fields)
+        bound.exception("pubsub.handler_failed")
         return Delivery.RETRY, f"{type(exc).__name__}: {exc}"
     try:
         outcome = Delivery(answer)
     except ValueError:
-        log.error("pubsub.handler_bad_answer", answer=repr(answer), **fields)
+        bound.error("pubsub.handler_bad_answer", answer=repr(answer))
         return Delivery.RETRY, f"handler answered {answer!r}, not a Delivery"
     return outcome, f"handler answered {outcome.value}"
 

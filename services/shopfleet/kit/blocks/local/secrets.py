@@ -36,7 +36,10 @@ class LocalSecrets(Secrets):
     """Secrets for the embedded platform. `path=None` reads the environment only."""
 
     def __init__(
-        self, path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.path = Path(path) if path is not None else None
         self._environ = os.environ if environ is None else environ

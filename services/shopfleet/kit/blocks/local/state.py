@@ -168,7 +168,8 @@ async def _apply(conn: aiosqlite.Connection, item: _Prepared, now: float) -> str
         )
         return new_etag
     cursor = await conn.execute(
-        f"UPDATE state SET value = ?, etag = ?, expires_at = ? WHERE key = ? AND etag = ? AND {_LIVE}",
+        "UPDATE state SET value = ?, etag = ?, expires_at = ? "
+        f"WHERE key = ? AND etag = ? AND {_LIVE}",
         (item.blob, new_etag, item.expires_at, op.key, op.etag, now),
     )
     _check_matched(cursor.rowcount, op.key)
