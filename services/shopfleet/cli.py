@@ -24,7 +24,10 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
-shops_app = typer.Typer(help="Create and list shops (tenants) in the embedded platform's data dir.", no_args_is_help=True)
+shops_app = typer.Typer(
+    help="Create and list shops (tenants) in the embedded platform's data dir.",
+    no_args_is_help=True,
+)
 users_app = typer.Typer(help="Manage users of a shop.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage token-signing keys.", no_args_is_help=True)
 app.add_typer(shops_app, name="shops")
@@ -37,7 +40,10 @@ err = Console(stderr=True)
 DataDir = Annotated[
     Path | None,
     typer.Option(
-        "--data-dir", "-d", envvar="SHOPFLEET_DATA_DIR", show_default=".shopfleet",
+        "--data-dir",
+        "-d",
+        envvar="SHOPFLEET_DATA_DIR",
+        show_default=".shopfleet",
         help="Where the embedded platform keeps its databases, keys and route table.",
     ),
 ]
@@ -57,10 +63,14 @@ def fail(message: str) -> typer.Exit:
 
 @app.command()
 def up(
-    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
     data_dir: DataDir = None,
-    demo: Annotated[bool, typer.Option("--demo/--no-demo", help="Seed the demo shop `demo`.")] = True,
+    demo: Annotated[
+        bool, typer.Option("--demo/--no-demo", help="Seed the demo shop `demo`.")
+    ] = True,
 ) -> None:
     """Start the whole platform in one process: gateway + every service, SQLite, local blocks.
 
@@ -75,8 +85,15 @@ def up(
     platform = EmbeddedPlatform(settings, seed_demo=demo, freeze_gc=True)
     server = uvicorn.Server(
         uvicorn.Config(
-            platform, host=host, port=port, loop="uvloop", http="httptools", lifespan="on",
-            access_log=False, log_config=None, timeout_graceful_shutdown=15,
+            platform,
+            host=host,
+            port=port,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            access_log=False,
+            log_config=None,
+            timeout_graceful_shutdown=15,
         )
     )
 
@@ -109,9 +126,145 @@ def _print_welcome(platform: object, host: str, port: int) -> None:
     table.add_row("Health", f"{base}/readyz   metrics: {base}/metrics")
     if platform.demo:
         table.add_row("Demo admin", f"{platform.demo.admin_email} / {platform.demo.admin_password}")
-        table.add_row("Demo shopper", f"{platform.demo.shopper_email} / {platform.demo.shopper_password}")
+        table.add_row(
+            "Demo shopper", f"{platform.demo.shopper_email} / {platform.demo.shopper_password}"
+        )
     table.add_row("Data dir", str(platform.platform.data_dir.resolve()))
-    console.print(Panel(table, title="[bold green]shopfleet is up", subtitle="Ctrl-C stops it", expand=False))
+    console.print(
+        Panel(table, title="[bold green]shopfleet is up", subtitle="Ctrl-C stops it", expand=False)
+    )
+
+
+def run_admin(coro_factory):  # type: ignore[no-untyped-def]
+    """Run an admin coroutine, turning the domain's errors into readable messages."""
+    from pydantic import ValidationError
+
+    from shopfleet.kit.errors import Problem
+
+    try:
+        return asyncio.run(coro_factory())
+    except Problem as problem:
+        raise fail(problem.detail) from None
+    except ValidationError as invalid:
+        lines = [
+            f"--{'.'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}"
+            for e in invalid.errors()
+        ]
+        raise fail("invalid input:\n  " + "\n  ".join(lines)) from None
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+
+def _password(value: str | None, what: str) -> str:
+    if value:
+        return value
+    return typer.prompt(f"Password for {what}", hide_input=True, confirmation_prompt=True)
+
+
+@shops_app.command("create")
+def shops_create(
+    slug: Annotated[
+        str, typer.Argument(help="The shop's slug: lower-case letters, digits and dashes.")
+    ],
+    admin_email: Annotated[str, typer.Option(help="E-mail of the shop's first Admin.")],
+    name: Annotated[
+        str | None, typer.Option("--name", help="Display name (default: the slug).")
+    ] = None,
+    currency: Annotated[str, typer.Option(help="ISO 4217 currency of the shop's prices.")] = "EUR",
+    admin_password: Annotated[
+        str | None, typer.Option(help="Their password (asked for if omitted).")
+    ] = None,
+    host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--host",
+            help="A host name that serves this shop (repeatable). Default: <slug>.localhost",
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create a shop (tenant) with its Admin, and route it. Running again changes nothing."""
+    from shopfleet import admin
+    from shopfleet.kit.contracts.tenants import TenantBootstrap
+
+    settings = platform_settings(data_dir)
+    password = _password(admin_password, admin_email)
+    hosts = host or [f"{slug}.localhost"]
+
+    async def create():  # type: ignore[no-untyped-def]
+        request = TenantBootstrap(
+            shop=slug,
+            display_name=name or slug,
+            currency=currency,
+            admin_email=admin_email,
+            admin_password=password,
+        )
+        return await admin.create_shop(settings, request, hosts)
+
+    tenant = run_admin(create)
+    verb = "created" if tenant.created else "already exists"
+    console.print(
+        f"[green]shop [bold]{slug}[/] {verb}[/] ({tenant.currency}); hosts: {', '.join(hosts)}"
+    )
+    console.print(f"API: /shops/{slug}/api/v1   admin user id: {tenant.admin_user_id}")
+
+
+@shops_app.command("list")
+def shops_list(data_dir: DataDir = None) -> None:
+    """List the shops in the data dir with their hosts and state."""
+    from shopfleet import admin
+
+    rows = run_admin(lambda: admin.list_shops(platform_settings(data_dir)))
+    table = Table("shop", "name", "currency", "hosts", "state")
+    for tenant, slug, route in rows:
+        state = "no route" if route is None else ("suspended" if route.suspended else "live")
+        table.add_row(
+            slug,
+            tenant.display_name if tenant else "(no tenant)",
+            tenant.currency if tenant else "",
+            ", ".join(route.hosts) if route else "",
+            state,
+        )
+    console.print(table)
+
+
+@users_app.command("add")
+def users_add(
+    shop: Annotated[str, typer.Option(help="The shop's slug.")],
+    email: Annotated[str, typer.Option(help="The user's e-mail (unique within the shop).")],
+    password: Annotated[
+        str | None, typer.Option(help="Their password (asked for if omitted).")
+    ] = None,
+    role: Annotated[
+        list[str] | None,
+        typer.Option("--role", help="Admin, User or PlatformAdmin (repeatable). Default: User"),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Display name (default: the part before @).")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Add a user to a shop with the given roles."""
+    from shopfleet import admin
+
+    settings = platform_settings(data_dir)
+    secret = _password(password, email)
+    roles = role or ["User"]
+    user = run_admin(
+        lambda: admin.add_user(settings, shop, email, secret, name or email.split("@")[0], roles)
+    )
+    console.print(
+        f"[green]added[/] {user.email} to [bold]{shop}[/] as {', '.join(user.roles)} (id {user.id})"
+    )
+
+
+@keys_app.command("rotate")
+def keys_rotate(data_dir: DataDir = None) -> None:
+    """Start signing with a new key; the old one stays in the JWKS until its tokens expire."""
+    from shopfleet import admin
+
+    kid = run_admin(lambda: admin.rotate_key(platform_settings(data_dir)))
+    console.print(f"[green]new signing key[/] {kid}; running services pick it up within a minute")
 
 
 def main() -> None:

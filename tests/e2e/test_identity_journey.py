@@ -72,7 +72,7 @@ async def test_a_token_of_shop_a_is_refused_on_shop_b(
             "shop": "beta",
             "display_name": "Beta",
             "currency": "USD",
-            "admin_email": "boss@beta.test",
+            "admin_email": "boss@beta.com",
             "admin_password": "beta admin password",
         },
     )

@@ -1,0 +1,111 @@
+"""What the admin commands of the CLI do, on the data dir's databases (no server needed).
+
+They call identity's domain functions directly; events they cause wait in identity's
+outbox until the platform's relay (running now or at the next start) publishes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopfleet.gateway.routes import Route, RouteFile
+from shopfleet.gateway.settings import GatewaySettings
+from shopfleet.identity import service as identity
+from shopfleet.identity import tokens
+from shopfleet.identity.app import MIGRATIONS
+from shopfleet.identity.models import Shop, UserPublic
+from shopfleet.identity.passwords import PasswordHasher
+from shopfleet.identity.settings import IdentitySettings
+from shopfleet.kit.contracts.tenants import TenantBootstrap, TenantPublic
+from shopfleet.kit.db import Database
+from shopfleet.kit.settings import PlatformSettings
+
+
+@dataclass
+class IdentityAccess:
+    session: AsyncSession
+    hasher: PasswordHasher
+
+
+@asynccontextmanager
+async def identity_access(platform: PlatformSettings) -> AsyncIterator[IdentityAccess]:
+    settings = IdentitySettings(platform=platform)
+    db = Database(
+        settings.resolved_database_url("identity"), service="identity", migrations=MIGRATIONS
+    )
+    try:
+        await db.migrate()
+        hasher = PasswordHasher(
+            time_cost=settings.argon2_time_cost,
+            memory_cost_kib=settings.argon2_memory_cost_kib,
+            parallelism=settings.argon2_parallelism,
+        )
+        async with db.session() as session:
+            yield IdentityAccess(session, hasher)
+    finally:
+        await db.dispose()
+
+
+def route_file(platform: PlatformSettings) -> RouteFile:
+    return RouteFile(GatewaySettings(platform=platform).resolved_routes_file())
+
+
+async def create_shop(
+    platform: PlatformSettings, request: TenantBootstrap, hosts: list[str]
+) -> TenantPublic:
+    routes = route_file(platform)
+    routes.load()
+    taken = {h: s for s, r in routes.table.doc.shops.items() if s != request.shop for h in r.hosts}
+    clash = [h for h in hosts if h.lower() in taken]
+    if clash:
+        raise ValueError(f"host {clash[0]} already belongs to shop '{taken[clash[0].lower()]}'")
+    async with identity_access(platform) as access:
+        tenant = await identity.bootstrap_tenant(access.session, request, access.hasher)
+    existing = routes.table.shop(request.shop)
+    routes.put(
+        request.shop,
+        (existing or Route()).model_copy(
+            update={"hosts": hosts or (existing.hosts if existing else [])}
+        ),
+    )
+    return tenant
+
+
+async def list_shops(
+    platform: PlatformSettings,
+) -> list[tuple[TenantPublic | None, str, Route | None]]:
+    routes = route_file(platform)
+    routes.load()
+    async with identity_access(platform) as access:
+        slugs = sorted(
+            set(routes.table.doc.shops)
+            | set((await access.session.scalars(sa.select(Shop.slug))).all())
+        )
+        return [
+            (await identity.get_tenant(access.session, s), s, routes.table.shop(s)) for s in slugs
+        ]
+
+
+async def add_user(
+    platform: PlatformSettings,
+    shop: str,
+    email: str,
+    password: str,
+    display_name: str,
+    roles: list[str],
+) -> UserPublic:
+    async with identity_access(platform) as access:
+        return await identity.add_user(
+            access.session, shop, email, password, display_name, roles, access.hasher
+        )
+
+
+async def rotate_key(platform: PlatformSettings) -> str:
+    async with identity_access(platform) as access:
+        await tokens.ensure_signing_key(access.session)
+        return (await tokens.rotate_signing_key(access.session)).kid
