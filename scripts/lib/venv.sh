@@ -22,8 +22,14 @@ ensure_venv() {
     return 0
   fi
   echo "» installing shopfleet${extras:+[$extras]} and its dependencies into .venv (first run: about a minute)" >&2
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --progress-bar on \
-    -e "$root${extras:+[$extras]}" >&2
+  # pip's noise about this machine's extra index locations is filtered; its errors are not.
+  if ! {
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip &&
+      "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        -e "$root${extras:+[$extras]}"
+  } 2>&1 | { grep -v -e "is ignored: it is neither" -e "BuildBackendWarning" -e "^ *!!" -e "^ *$" >&2 || true; }; then
+    echo "installing into .venv failed (see above)" >&2
+    return 1
+  fi
   echo "$want:$extras" > "$stamp"
 }

@@ -7,6 +7,7 @@ the embedded platform and the admin commands at one place.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -103,15 +104,19 @@ def up(
             await asyncio.sleep(0.05)
         if server.started:
             _print_welcome(platform, host, port)
-        await task
+        try:
+            await task
+        except SystemExit:  # uvicorn's way of saying start-up failed; reported below
+            pass
 
     console.print(f"[dim]Starting shopfleet with data in {settings.data_dir.resolve()} …[/]")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve())
-    except KeyboardInterrupt:
-        pass
     if not server.started:
-        raise fail(f"the platform did not start; is port {port} free? Try --port {port + 1}.")
+        raise fail(
+            f"the platform did not start: see the error above (if port {port} is taken, "
+            f"try --port {port + 1})."
+        )
 
 
 def _print_welcome(platform: object, host: str, port: int) -> None:
