@@ -6,12 +6,16 @@ silently ignored value. Timestamps are timezone-aware UTC on both SQLite and Pos
 
 from __future__ import annotations
 
+import base64
+import re
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import sqlalchemy as sa
+import orjson
 import pydantic
+import sqlalchemy as sa
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, field_validator
 from sqlmodel import Field, SQLModel
 
@@ -51,10 +55,22 @@ def _normalize_email(value: str) -> str:
     return value.strip().lower()
 
 
+def has_control_chars(value: str) -> bool:
+    return any(unicodedata.category(char) == "Cc" for char in value)
+
+
+def _printable(value: str) -> str:
+    # PostgreSQL cannot store NUL, and no name needs a control character.
+    if has_control_chars(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
 # An email is unique per shop, compared case-insensitively: we store it lower-cased.
 Email = Annotated[EmailStr, AfterValidator(_normalize_email)]
 Password = Annotated[str, Field(min_length=10, max_length=256)]
-DisplayName = Annotated[str, Field(min_length=1, max_length=100)]
+DisplayName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_printable)]
+USER_ID_PATTERN = r"^[0-9a-f-]{1,36}$"  # ids are UUIDs: nothing else can name a user
 
 # ----------------------------------------------------------------------------- shops
 
@@ -124,6 +140,26 @@ class UsersPage(BaseModel):
     )
 
 
+def encode_cursor(created_at: datetime, user_id: str) -> str:
+    raw = orjson.dumps([created_at.astimezone(UTC).isoformat(), user_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (created_at, id) a page ended at; ValueError for anything we did not issue."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        stamp, user_id = orjson.loads(raw)
+        created_at = datetime.fromisoformat(stamp)
+    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+        raise ValueError("not a cursor issued by this API") from exc
+    if created_at.tzinfo is None or not isinstance(user_id, str):
+        raise ValueError("not a cursor issued by this API")
+    if not re.fullmatch(USER_ID_PATTERN, user_id):
+        raise ValueError("not a cursor issued by this API")
+    return created_at, user_id
+
+
 class RolesUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -136,7 +172,9 @@ class RolesUpdate(BaseModel):
             if role == Role.PLATFORM_ADMIN:
                 raise ValueError("PlatformAdmin is a platform role and cannot be granted by a shop")
             if role not in SHOP_ROLES:
-                raise ValueError(f"unknown role '{role}'; a shop grants only {', '.join(SHOP_ROLES)}")
+                raise ValueError(
+                    f"unknown role '{role}'; a shop grants only {', '.join(SHOP_ROLES)}"
+                )
         return sorted(set(roles))
 
 

@@ -9,6 +9,8 @@ from argon2 import PasswordHasher as _Argon2
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from shopfleet.identity.settings import IdentitySettings
+
 
 class PasswordHasher:
     """Hashes and verifies passwords; at most `max_concurrent` hashes run at once.
@@ -30,6 +32,14 @@ class PasswordHasher:
         )
         self._slots = asyncio.Semaphore(max_concurrent or max(2, os.cpu_count() or 2))
         self._dummy_hash: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: IdentitySettings) -> PasswordHasher:
+        return cls(
+            time_cost=settings.argon2_time_cost,
+            memory_cost_kib=settings.argon2_memory_cost_kib,
+            parallelism=settings.argon2_parallelism,
+        )
 
     async def hash(self, password: str) -> str:
         async with self._slots:

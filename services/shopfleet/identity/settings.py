@@ -31,5 +31,7 @@ class IdentitySettings(ServiceSettings):
         default=90, ge=1, description="An active signing key older than this is rotated."
     )
     signing_key_reload_s: float = Field(
-        default=60.0, gt=0, description="How often keys are re-read, to see other replicas' rotations."
+        default=60.0,
+        gt=0,
+        description="How often keys are re-read, to see other replicas' rotations.",
     )

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import structlog
 
 from shopfleet.kit.blocks import ETagMismatch, StateOp, StateStore
+from shopfleet.kit.errors import Problem
 
 log = structlog.get_logger("shopfleet.identity.throttle")
 
@@ -34,6 +35,15 @@ class Blocked:
 
     scope: str  # "account" or "address"
     retry_after_s: int
+
+
+class Throttled(Problem):
+    def __init__(self, blocked: Blocked) -> None:
+        wait = blocked.retry_after_s
+        super().__init__(
+            429, f"Too many failed logins for this {blocked.scope}; retry in {wait} seconds.",
+            slug="login-throttled", headers={"Retry-After": str(wait)}, retry_after_s=wait,
+        )  # fmt: skip
 
 
 def _digest(*parts: str) -> str:
@@ -78,6 +88,12 @@ class LoginThrottle:
                 if worst is None or wait > worst.retry_after_s:
                     worst = Blocked(scope, wait)
         return worst
+
+    async def ensure_allowed(self, shop: str, email: str, address: str) -> None:
+        """Raise `Throttled` (429 with Retry-After) when this attempt is over a limit."""
+        blocked = await self.check(shop, email, address)
+        if blocked is not None:
+            raise Throttled(blocked)
 
     async def record_failure(self, shop: str, email: str, address: str) -> None:
         keys = self._keys(shop, email, address)

@@ -1,0 +1,174 @@
+"""Identity's HTTP routes: thin wrappers that validate input and call `service`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from shopfleet.identity import service
+from shopfleet.identity.models import (
+    USER_ID_PATTERN,
+    LoginRequest,
+    RefreshRequest,
+    RolesUpdate,
+    TokenPair,
+    UserCreate,
+    UserPublic,
+    UsersPage,
+    UserUpdate,
+)
+from shopfleet.identity.service import Identity
+from shopfleet.kit.auth import (
+    SHOP_API_PREFIX,
+    SHOP_SLUG_PATTERN,
+    AdminUser,
+    CurrentUser,
+    PlatformCaller,
+    Role,
+    ShopId,
+)
+from shopfleet.kit.contracts.tenants import TenantBootstrap, TenantPublic
+from shopfleet.kit.db import ReaderDep, SessionDep
+from shopfleet.kit.errors import NotFound
+
+
+async def _identity(request: Request) -> Identity:  # async: a def would run in a thread
+    return request.app.state.identity
+
+
+async def _client_address(request: Request) -> str:
+    # The gateway puts the client first in X-Forwarded-For; a direct caller has its socket.
+    forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+    if forwarded:
+        return forwarded[:64]
+    return request.client.host if request.client else "unknown"
+
+
+IdentityDep = Annotated[Identity, Depends(_identity)]
+ClientAddress = Annotated[str, Depends(_client_address)]
+NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]*$"
+UserId = Annotated[str, Path(pattern=USER_ID_PATTERN, description="The user's id.")]
+
+router = APIRouter(prefix=SHOP_API_PREFIX)
+
+# ----------------------------------------------------------------------------- auth
+
+
+@router.post("/auth/register", status_code=status.HTTP_201_CREATED, tags=["auth"])
+async def register(
+    shop: ShopId, body: UserCreate, session: SessionDep, ident: IdentityDep
+) -> UserPublic:
+    """Create an account (role User) in this shop."""
+    return await service.register_user(session, shop, body, ident.hasher)
+
+
+@router.post("/auth/login", tags=["auth"])
+async def login(
+    shop: ShopId,
+    body: LoginRequest,
+    session: SessionDep,
+    ident: IdentityDep,
+    address: ClientAddress,
+) -> TokenPair:
+    """Exchange email and password for an access token (15 min) and a refresh token."""
+    return await service.login(session, ident, shop, body.email, body.password, address=address)
+
+
+@router.post("/auth/refresh", tags=["auth"])
+async def refresh(
+    shop: ShopId, body: RefreshRequest, session: SessionDep, ident: IdentityDep
+) -> TokenPair:
+    """Exchange a refresh token for a new pair. Each refresh token works once."""
+    return await service.refresh(session, ident, shop, body.refresh_token)
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
+async def logout(
+    shop: ShopId, body: RefreshRequest, session: SessionDep, ident: IdentityDep
+) -> Response:
+    """End the session of this refresh token (its whole family)."""
+    await service.logout(session, ident, shop, body.refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# ----------------------------------------------------------------------------- users
+
+
+@router.get("/users/me", tags=["users"])
+async def read_me(shop: ShopId, me: CurrentUser, session: ReaderDep) -> UserPublic:
+    return await service.get_user(session, shop, me.user_id)
+
+
+@router.patch("/users/me", tags=["users"])
+async def update_me(
+    shop: ShopId,
+    body: UserUpdate,
+    me: CurrentUser,
+    session: SessionDep,
+    ident: IdentityDep,
+    address: ClientAddress,
+) -> UserPublic:
+    """Change your display name or password (send `current_password` with a new password)."""
+    return await service.update_user(session, ident, shop, me.user_id, body, address=address)
+
+
+@router.get("/users", tags=["users"])
+async def list_users(
+    shop: ShopId,
+    _admin: AdminUser,
+    session: ReaderDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    role: Role | None = None,
+    email: Annotated[
+        str | None, Query(max_length=254, pattern=NO_CONTROL_CHARS, description="An email prefix.")
+    ] = None,
+) -> UsersPage:
+    """The shop's users, oldest first (admin)."""
+    return await service.list_users(
+        session, shop, limit=limit, cursor=cursor, role=role, email_prefix=email
+    )
+
+
+@router.put("/users/{user_id}/roles", tags=["users"])
+async def set_roles(
+    shop: ShopId, user_id: UserId, body: RolesUpdate, _admin: AdminUser, session: SessionDep
+) -> UserPublic:
+    """Replace a user's roles (admin). The shop's last Admin keeps the role."""
+    return await service.set_roles(session, shop, user_id, body.roles)
+
+
+# ----------------------------------------------------------------------------- platform
+
+platform_router = APIRouter(tags=["platform"])
+
+
+@platform_router.get("/.well-known/jwks.json")
+async def jwks(ident: IdentityDep) -> JSONResponse:
+    """The public keys that verify access tokens (the active one and recently retired ones)."""
+    return JSONResponse(await ident.keys.jwks(), headers={"Cache-Control": "public, max-age=60"})
+
+
+internal_router = APIRouter(prefix="/internal", tags=["internal"], dependencies=[PlatformCaller])
+ShopSlug = Annotated[str, Path(pattern=SHOP_SLUG_PATTERN, description="The shop's slug.")]
+
+
+@internal_router.post("/tenants", status_code=status.HTTP_201_CREATED)
+async def bootstrap_tenant(
+    body: TenantBootstrap, session: SessionDep, ident: IdentityDep, response: Response
+) -> TenantPublic:
+    """Create a shop and its Admin; 200 with `created: false` if the shop exists."""
+    tenant = await service.bootstrap_tenant(session, body, ident.hasher)
+    if not tenant.created:
+        response.status_code = status.HTTP_200_OK
+    return tenant
+
+
+@internal_router.get("/tenants/{shop}")
+async def read_tenant(shop: ShopSlug, session: ReaderDep) -> TenantPublic:
+    tenant = await service.get_tenant(session, shop)
+    if tenant is None:
+        raise NotFound(f"Shop '{shop}' does not exist.")
+    return tenant

@@ -1,0 +1,72 @@
+"""The identity app: users, roles, sessions and signing keys of every shop."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from shopfleet.identity.api import internal_router, platform_router, router
+from shopfleet.identity.passwords import PasswordHasher
+from shopfleet.identity.service import Identity
+from shopfleet.identity.settings import IdentitySettings
+from shopfleet.identity.throttle import LoginThrottle
+from shopfleet.identity.tokens import KeyRing
+from shopfleet.kit.auth import TokenVerifier
+from shopfleet.kit.blocks import Blocks
+from shopfleet.kit.db import Database
+from shopfleet.kit.outbox import OutboxRelay
+from shopfleet.kit.service import service_app
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def open_database(settings: IdentitySettings) -> Database:
+    """Identity's database (the CLI runs `migrate()` on it before calling `service`)."""
+    return Database(
+        settings.resolved_database_url("identity"), service="identity",
+        migrations=MIGRATIONS, pool_size=settings.db_pool_size,
+    )  # fmt: skip
+
+
+def create_app(
+    settings: IdentitySettings,
+    blocks: Blocks,
+    *,
+    verifier: TokenVerifier | None = None,
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
+    """Build the app; `clock` (unix seconds) lets tests move time for tokens and throttling."""
+    platform = settings.platform
+    db = open_database(settings)
+    keys = KeyRing(
+        db, issuer=platform.jwt_issuer, audience=platform.jwt_audience,
+        access_token_ttl_s=settings.access_token_ttl_s,
+        rotation_days=settings.signing_key_rotation_days,
+        reload_s=settings.signing_key_reload_s, clock=clock,
+    )  # fmt: skip
+    hasher = PasswordHasher.from_settings(settings)
+    throttle = LoginThrottle(
+        blocks.state, max_per_account=settings.max_failures_per_account,
+        max_per_address=settings.max_failures_per_address,
+        window_s=settings.throttle_window_s, clock=clock,
+    )  # fmt: skip
+    # Identity checks its own tokens against its own keys, without calling itself.
+    verifier = verifier or TokenVerifier(
+        keys.jwks, issuer=platform.jwt_issuer, audience=platform.jwt_audience,
+        refetch_interval_s=1.0,
+    )  # fmt: skip
+    # Commits that add outbox rows wake the relay by themselves (kit.outbox).
+    relay = OutboxRelay(db, blocks.pubsub, source="identity")
+    app = service_app(
+        "identity",
+        description="Accounts, roles, sessions (refresh-token families) and signing keys.",
+        db=db, blocks=blocks, platform=platform,
+        routers=[router, platform_router, internal_router], verifier=verifier,
+        on_start=[keys.start, relay.start],  # keys after the migrations the scaffold runs
+        on_stop=[keys.stop, relay.stop],
+    )  # fmt: skip
+    app.state.identity = Identity(settings, keys, hasher, throttle, clock)
+    return app

@@ -1,0 +1,412 @@
+"""Identity's domain logic: tenants, users, roles and sessions (refresh-token families).
+
+Plain async functions taking a session, called by the routes and directly by the CLI.
+Each function is one unit of work and commits it. Password hashing (slow by design) runs
+outside any transaction, so SQLite's write lock is never held while argon2 works.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopfleet.identity.models import (
+    USER_PUBLIC_COLUMNS,
+    Shop,
+    TokenPair,
+    User,
+    UserCreate,
+    UserPublic,
+    UsersPage,
+    UserUpdate,
+    decode_cursor,
+    encode_cursor,
+    has_control_chars,
+)
+from shopfleet.identity.passwords import PasswordHasher
+from shopfleet.identity.settings import IdentitySettings
+from shopfleet.identity.throttle import LoginThrottle
+from shopfleet.identity.tokens import (
+    KeyRing,
+    add_refresh_token,
+    ensure_signing_key,
+    find_refresh_token,
+    revoke_refresh_tokens,
+    rotate_signing_key,
+    spend_refresh_token,
+)
+from shopfleet.kit.auth import Role, Unauthenticated
+from shopfleet.kit.contracts.events import (
+    SHOP_CREATED,
+    USER_REGISTERED,
+    ShopCreated,
+    UserRegistered,
+)
+from shopfleet.kit.contracts.tenants import TenantBootstrap, TenantPublic
+from shopfleet.kit.errors import Conflict, NotFound, Problem
+from shopfleet.kit.outbox import Outbox
+
+# The CLI's entry points (signing-key rotation included, though it lives in tokens.py).
+__all__ = [
+    "Identity", "add_user", "bootstrap_tenant", "ensure_signing_key", "get_tenant", "get_user",
+    "list_users", "login", "logout", "refresh", "register_user", "rotate_signing_key",
+    "set_roles", "update_user",
+]  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What the session functions need besides a database session."""
+
+    settings: IdentitySettings
+    keys: KeyRing
+    hasher: PasswordHasher
+    throttle: LoginThrottle
+    clock: Callable[[], float] = field(default=time.time)
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+
+# ----------------------------------------------------------------------------- tenants
+
+
+async def get_tenant(session: AsyncSession, shop: str) -> TenantPublic | None:
+    row = await session.get(Shop, shop)
+    if row is None:
+        return None
+    admin_id = await session.scalar(
+        sa.select(User.id)
+        .where(User.shop == shop, _has_role(Role.ADMIN))
+        .order_by(User.created_at, User.id)
+        .limit(1)
+    )
+    return TenantPublic(
+        shop=row.slug, display_name=row.display_name, currency=row.currency,
+        admin_user_id=admin_id or "", created=False,
+    )  # fmt: skip
+
+
+async def bootstrap_tenant(
+    session: AsyncSession, request: TenantBootstrap, hasher: PasswordHasher
+) -> TenantPublic:
+    """Create the shop and its Admin; the same shop again returns it with `created=False`."""
+    if has_control_chars(request.display_name):  # the kit's contract lets them through
+        raise _field_problem(422, "body.display_name", "must not contain control characters")
+    existing = await get_tenant(session, request.shop)
+    await session.rollback()  # end the read before hashing
+    if existing is not None:
+        return existing
+    password_hash = await hasher.hash(request.admin_password)
+    now = datetime.now(UTC)
+    shop = Shop(
+        slug=request.shop, display_name=request.display_name,
+        currency=request.currency, created_at=now,
+    )  # fmt: skip
+    session.add(shop)
+    await session.flush()  # the shop before its user (foreign key)
+    admin = _new_user(
+        request.shop, str(request.admin_email), password_hash, "Admin", [Role.ADMIN], now
+    )
+    session.add(admin)
+    await Outbox.add(
+        session, SHOP_CREATED, ShopCreated(
+            shop=shop.slug, display_name=shop.display_name, currency=shop.currency, created_at=now,
+        ), shop=shop.slug,
+    )  # fmt: skip
+    await _emit_registered(session, admin)
+    try:
+        await session.commit()
+    except IntegrityError:  # a concurrent bootstrap of the same shop won
+        await session.rollback()
+        existing = await get_tenant(session, request.shop)
+        if existing is None:
+            raise
+        return existing
+    return TenantPublic(
+        shop=shop.slug, display_name=shop.display_name, currency=shop.currency,
+        admin_user_id=admin.id, created=True,
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- users
+
+
+def _has_role(role: str) -> sa.ColumnElement[bool]:
+    # Roles are a JSON list of a few known names: a text match on '"Admin"' is exact.
+    return sa.cast(User.roles, sa.String).contains(f'"{role}"')
+
+
+def _new_user(
+    shop: str, email: str, password_hash: str, display_name: str, roles: list[str], now: datetime
+) -> User:
+    return User(
+        shop=shop, email=email.strip().lower(), password_hash=password_hash,
+        display_name=display_name, roles=sorted(set(roles)), created_at=now, updated_at=now,
+    )  # fmt: skip
+
+
+async def _emit_registered(session: AsyncSession, user: User) -> None:
+    await Outbox.add(
+        session, USER_REGISTERED, UserRegistered(
+            user_id=user.id, email=user.email, display_name=user.display_name,
+            roles=user.roles, registered_at=user.created_at,
+        ), shop=user.shop,
+    )  # fmt: skip
+
+
+async def add_user(
+    session: AsyncSession,
+    shop: str,
+    email: str,
+    password: str,
+    display_name: str,
+    roles: list[str],
+    hasher: PasswordHasher,
+) -> UserPublic:
+    """Create a user with any roles (the CLI may grant PlatformAdmin); emits user.registered."""
+    data = UserCreate(email=email, password=password, display_name=display_name)
+    unknown = set(roles) - set(Role)
+    if not roles or unknown:
+        raise ValueError(f"roles must be a non-empty subset of {[r.value for r in Role]}")
+    password_hash = await hasher.hash(data.password)
+    if await session.get(Shop, shop) is None:
+        raise NotFound(f"Shop '{shop}' does not exist.")
+    if await session.scalar(sa.select(User.id).where(User.shop == shop, User.email == data.email)):
+        raise _email_taken(data.email)
+    user = _new_user(shop, data.email, password_hash, data.display_name, roles, datetime.now(UTC))
+    session.add(user)
+    await _emit_registered(session, user)
+    try:
+        await session.commit()
+    except IntegrityError:  # registered concurrently
+        await session.rollback()
+        raise _email_taken(data.email) from None
+    return UserPublic.model_validate(user, from_attributes=True)
+
+
+def _email_taken(email: str) -> Conflict:
+    return Conflict(
+        f"An account with {email} already exists in this shop; log in instead.", slug="email-taken"
+    )
+
+
+async def register_user(
+    session: AsyncSession, shop: str, data: UserCreate, hasher: PasswordHasher
+) -> UserPublic:
+    return await add_user(
+        session, shop, data.email, data.password, data.display_name, [Role.USER], hasher
+    )
+
+
+async def _user_in_shop(session: AsyncSession, shop: str, user_id: str) -> User:
+    user = await session.get(User, user_id)
+    if user is None or user.shop != shop:  # another shop's user is simply not here
+        raise NotFound(f"No user '{user_id}' in shop '{shop}'.")
+    return user
+
+
+async def get_user(session: AsyncSession, shop: str, user_id: str) -> UserPublic:
+    return UserPublic.model_validate(
+        await _user_in_shop(session, shop, user_id), from_attributes=True
+    )
+
+
+async def update_user(
+    session: AsyncSession,
+    ident: Identity,
+    shop: str,
+    user_id: str,
+    changes: UserUpdate,
+    *,
+    address: str,
+) -> UserPublic:
+    """Change one's display name and/or password; a new password ends every session."""
+    user = await _user_in_shop(session, shop, user_id)
+    new_hash: str | None = None
+    if changes.password is not None:
+        if not changes.current_password:
+            raise _field_problem(422, "body.current_password", "required to change the password")
+        await ident.throttle.ensure_allowed(shop, user.email, address)
+        stored, email = user.password_hash, user.email
+        await session.rollback()  # no transaction while argon2 works
+        if not await ident.hasher.verify(stored, changes.current_password):
+            await ident.throttle.record_failure(shop, email, address)
+            raise _field_problem(400, "body.current_password", "is not your current password")
+        new_hash = await ident.hasher.hash(changes.password)
+        user = await _user_in_shop(session, shop, user_id)
+    now = ident.now()
+    if changes.display_name is not None:
+        user.display_name = changes.display_name
+    if new_hash is not None:
+        user.password_hash = new_hash
+        await revoke_refresh_tokens(session, now, user_id=user.id)
+    user.updated_at = now
+    await session.commit()
+    return UserPublic.model_validate(user, from_attributes=True)
+
+
+def _field_problem(status: int, field: str, message: str, *, slug: str | None = None) -> Problem:
+    """A problem naming one field, shaped like the kit's validation errors."""
+    title = "Your request has invalid fields" if status == 422 else None
+    return Problem(
+        status, f"Fix this field: {field}: {message}.", slug=slug, title=title,
+        errors=[{"field": field, "message": message, "type": "value_error"}],
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- listing
+
+
+async def list_users(
+    session: AsyncSession,
+    shop: str,
+    *,
+    limit: int = 20,
+    cursor: str | None = None,
+    role: str | None = None,
+    email_prefix: str | None = None,
+) -> UsersPage:
+    """A page of the shop's users, oldest first; selects columns, never password hashes."""
+    query = sa.select(*USER_PUBLIC_COLUMNS).where(User.shop == shop)
+    if role:
+        query = query.where(_has_role(role))
+    if email_prefix:
+        query = query.where(User.email.startswith(email_prefix.strip().lower(), autoescape=True))  # type: ignore[attr-defined]
+    if cursor:
+        try:
+            after, after_id = decode_cursor(cursor)
+        except ValueError:
+            raise _field_problem(
+                400, "query.cursor", "not a valid cursor: pass the next_cursor of the previous "
+                "page unchanged, or omit it to start at the first page", slug="bad-cursor",
+            ) from None  # fmt: skip
+        query = query.where(
+            sa.or_(
+                User.created_at > after,
+                sa.and_(User.created_at == after, User.id > after_id),
+            )
+        )
+    query = query.order_by(User.created_at, User.id).limit(limit + 1)
+    rows = (await session.execute(query)).mappings().all()
+    items = [UserPublic.model_validate(dict(row)) for row in rows[:limit]]
+    more = len(rows) > limit
+    next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if more else None
+    return UsersPage(items=items, next_cursor=next_cursor)
+
+
+async def set_roles(session: AsyncSession, shop: str, user_id: str, roles: list[str]) -> UserPublic:
+    """Replace a user's shop roles; the shop's last Admin cannot lose the role."""
+    # Lock the shop row (PostgreSQL) so two demotions cannot each see the other as the
+    # remaining Admin; SQLite's BEGIN IMMEDIATE already serializes writers.
+    await session.execute(sa.select(Shop.slug).where(Shop.slug == shop).with_for_update())
+    user = await _user_in_shop(session, shop, user_id)
+    kept = {Role.PLATFORM_ADMIN.value} & set(user.roles)  # not a shop's to grant or take
+    new_roles = sorted(set(roles) | kept)
+    if Role.ADMIN in user.roles and Role.ADMIN not in new_roles:
+        others = await session.scalar(
+            sa.select(sa.func.count())
+            .select_from(User)
+            .where(User.shop == shop, User.id != user.id, _has_role(Role.ADMIN))
+        )
+        if not others:
+            raise Conflict(
+                "This is the shop's last Admin: make another user Admin first.", slug="last-admin"
+            )
+    user.roles = new_roles
+    user.updated_at = datetime.now(UTC)
+    await session.commit()
+    return UserPublic.model_validate(user, from_attributes=True)
+
+
+# ----------------------------------------------------------------------------- sessions
+
+
+async def _issue(session: AsyncSession, ident: Identity, user: User, family_id: str) -> TokenPair:
+    ttl = ident.settings.refresh_token_ttl_s
+    refresh_token = add_refresh_token(
+        session, shop=user.shop, user_id=user.id, family_id=family_id, now=ident.now(), ttl_s=ttl
+    )
+    access = ident.keys.issue_access_token(user_id=user.id, shop=user.shop, roles=user.roles)
+    return TokenPair(
+        access_token=access, expires_in=ident.keys.access_token_ttl_s,
+        refresh_token=refresh_token, refresh_expires_in=ttl,
+    )  # fmt: skip
+
+
+async def login(
+    session: AsyncSession, ident: Identity, shop: str, email: str, password: str, *, address: str
+) -> TokenPair:
+    """Check the credentials (throttled per account and per address) and start a session."""
+    await ident.throttle.ensure_allowed(shop, email, address)
+    if await session.get(Shop, shop) is None:
+        raise NotFound(f"Shop '{shop}' does not exist.")
+    row = (
+        await session.execute(
+            sa.select(User.id, User.password_hash).where(User.shop == shop, User.email == email)
+        )
+    ).one_or_none()
+    await session.rollback()  # no transaction while argon2 works
+    if row is None:
+        await ident.hasher.verify_dummy(password)  # as slow as a wrong password
+    if row is None or not await ident.hasher.verify(row.password_hash, password):
+        await ident.throttle.record_failure(shop, email, address)
+        raise Unauthenticated("Wrong email or password.")
+    await ident.throttle.reset_account(shop, email)
+    new_hash = (
+        await ident.hasher.hash(password) if ident.hasher.needs_rehash(row.password_hash) else None
+    )
+    user = await session.get(User, row.id)
+    if user is None:  # deleted meanwhile
+        raise Unauthenticated("Wrong email or password.")
+    if new_hash is not None:  # the hashing parameters were raised since this hash was made
+        user.password_hash = new_hash
+    pair = await _issue(session, ident, user, family_id=str(uuid.uuid4()))
+    await session.commit()
+    return pair
+
+
+_REUSED = (
+    "This refresh token was already used or revoked. Every session it belongs to has been "
+    "ended, in case it was stolen; log in again."
+)
+
+
+async def refresh(session: AsyncSession, ident: Identity, shop: str, token: str) -> TokenPair:
+    """Exchange a refresh token for a new pair; presenting a spent one revokes its family."""
+    now = ident.now()
+    stored = await find_refresh_token(session, token)
+    if stored is None or stored.shop != shop:
+        raise Unauthenticated("The refresh token is not valid; log in again.")
+    if stored.used_at is not None or stored.revoked_at is not None:
+        await revoke_refresh_tokens(session, now, family_id=stored.family_id)
+        await session.commit()
+        raise Unauthenticated(_REUSED)
+    if stored.expires_at <= now:
+        raise Unauthenticated("The refresh token has expired; log in again.")
+    if not await spend_refresh_token(session, stored.id, now):
+        # A concurrent request spent it first: a second use all the same, so the same answer.
+        await revoke_refresh_tokens(session, now, family_id=stored.family_id)
+        await session.commit()
+        raise Unauthenticated(_REUSED)
+    user = await session.get(User, stored.user_id)
+    if user is None:
+        raise Unauthenticated("The account no longer exists.")
+    pair = await _issue(session, ident, user, family_id=stored.family_id)
+    await session.commit()
+    return pair
+
+
+async def logout(session: AsyncSession, ident: Identity, shop: str, token: str) -> None:
+    """End the session the refresh token belongs to; unknown or ended ones are fine too."""
+    stored = await find_refresh_token(session, token)
+    if stored is not None and stored.shop == shop:
+        await revoke_refresh_tokens(session, ident.now(), family_id=stored.family_id)
+        await session.commit()

@@ -1,0 +1,210 @@
+"""An identity app per test on a fresh database (SQLite or PostgreSQL); fast argon2."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from pydantic import SecretStr
+from shopfleet.identity.app import create_app
+from shopfleet.identity.settings import IdentitySettings
+from shopfleet.kit.auth import SHOP_API_PREFIX
+from shopfleet.kit.blocks import Blocks, CloudEvent, PubSub, Subscription
+from shopfleet.kit.blocks.local import LocalSecrets, LocalStateStore
+from shopfleet.kit.blocks.local.invoker import LocalInvoker
+from shopfleet.kit.settings import PlatformSettings
+
+PLATFORM_TOKEN = "platform-secret-for-tests"
+ADMIN_PASSWORD = "admin-password-1"
+PASSWORD = "correct horse battery"
+
+
+class FakeClock:
+    """Real time plus an offset a test can move forward."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+class RecordingPubSub(PubSub):
+    """Collects what the outbox relay publishes."""
+
+    def __init__(self) -> None:
+        self.published: list[CloudEvent] = []
+
+    async def publish(self, event: CloudEvent) -> None:
+        self.published.append(event)
+
+    def subscribe(self, subscription: Subscription) -> None:
+        raise NotImplementedError
+
+    async def wait_for(
+        self, topic: str, count: int = 1, timeout_s: float = 5.0
+    ) -> list[CloudEvent]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = [e for e in self.published if e.topic == topic]
+            if len(found) >= count:
+                return found
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"{count} '{topic}' events expected, got {self.published}")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def pubsub() -> RecordingPubSub:
+    return RecordingPubSub()
+
+
+@pytest.fixture
+async def blocks(tmp_path: Path, pubsub: RecordingPubSub) -> AsyncIterator[Blocks]:
+    state = await LocalStateStore.open(tmp_path / "state.db")
+    yield Blocks(state=state, pubsub=pubsub, invoker=LocalInvoker(), secrets=LocalSecrets())
+    await state.close()
+
+
+@pytest.fixture
+async def settings(
+    database_url_factory: Callable[[str], Awaitable[str]], data_dir: Path
+) -> IdentitySettings:
+    return IdentitySettings(
+        database_url=await database_url_factory("identity"),
+        platform=PlatformSettings(
+            data_dir=data_dir, platform_token=SecretStr(PLATFORM_TOKEN), access_log=False
+        ),
+        argon2_time_cost=1,
+        argon2_memory_cost_kib=64,
+        argon2_parallelism=1,
+        max_failures_per_account=3,
+        max_failures_per_address=5,
+        throttle_window_s=60,
+    )
+
+
+AppFactory = Callable[..., Awaitable[tuple[FastAPI, httpx.AsyncClient]]]
+
+
+@pytest.fixture
+async def start_app(
+    settings: IdentitySettings, blocks: Blocks, clock: FakeClock
+) -> AsyncIterator[AppFactory]:
+    """Start an identity app (optionally with changed settings); all are stopped at the end."""
+    managers: list[LifespanManager] = []
+    clients: list[httpx.AsyncClient] = []
+
+    async def start(**changes: Any) -> tuple[FastAPI, httpx.AsyncClient]:
+        app = create_app(settings.model_copy(update=changes), blocks, clock=clock)
+        manager = LifespanManager(app)
+        await manager.__aenter__()
+        managers.append(manager)
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://identity"
+        )
+        clients.append(client)
+        return app, client
+
+    yield start
+    for client in clients:
+        await client.aclose()
+    for manager in reversed(managers):
+        await manager.__aexit__(None, None, None)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def api(shop: str, path: str) -> str:
+    return SHOP_API_PREFIX.replace("{shop}", shop) + path
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_problem(response: httpx.Response, status: int, *fields: str) -> dict[str, Any]:
+    """A problem+json answer of `status` whose `errors` name each of `fields`."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status and body["detail"], body
+    named = {error["field"] for error in body.get("errors", [])}
+    for field in fields:
+        assert field in named, f"{field} not named in {body}"
+    return body
+
+
+class IdentityApi:
+    """The identity API as a test uses it: `http` for raw calls, helpers for set-up steps."""
+
+    PLATFORM_TOKEN = PLATFORM_TOKEN
+    ADMIN_PASSWORD = ADMIN_PASSWORD
+    PASSWORD = PASSWORD
+    api = staticmethod(api)
+    bearer = staticmethod(bearer)
+    assert_problem = staticmethod(assert_problem)
+
+    def __init__(self, app: FastAPI, http: httpx.AsyncClient, clock: FakeClock) -> None:
+        self.app, self.http, self.clock = app, http, clock
+        self.platform = bearer(PLATFORM_TOKEN)
+
+    async def create_shop(self, shop: str) -> dict[str, Any]:
+        response = await self.http.post(
+            "/internal/tenants", headers=self.platform, json=self.tenant_body(shop)
+        )
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    @staticmethod
+    def tenant_body(shop: str) -> dict[str, Any]:
+        return {
+            "shop": shop,
+            "display_name": f"Shop {shop}",
+            "currency": "EUR",
+            "admin_email": f"admin@{shop}.example.com",
+            "admin_password": ADMIN_PASSWORD,
+        }
+
+    async def register(self, shop: str, email: str, password: str = PASSWORD) -> dict[str, Any]:
+        response = await self.http.post(
+            api(shop, "/auth/register"),
+            json={"email": email, "password": password, "display_name": email.split("@")[0]},
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def login(self, shop: str, email: str, password: str = PASSWORD) -> dict[str, Any]:
+        response = await self.http.post(
+            api(shop, "/auth/login"), json={"email": email, "password": password}
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def admin_token(self, shop: str) -> str:
+        return (await self.login(shop, f"admin@{shop}.example.com", ADMIN_PASSWORD))["access_token"]
+
+    async def user_token(self, shop: str, email: str) -> str:
+        await self.register(shop, email)
+        return (await self.login(shop, email))["access_token"]
+
+
+@pytest.fixture
+async def identity(start_app: AppFactory, clock: FakeClock) -> IdentityApi:
+    app, http = await start_app()
+    return IdentityApi(app, http, clock)
