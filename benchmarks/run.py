@@ -30,8 +30,14 @@ console = Console()
 
 TARGETS = {
     "bare": ("/ping", "(a) bare FastAPI JSON endpoint"),
-    "gateway": ("/shops/bench/api/v1/users/ping", "(b) gateway: token check + forward to a trivial route"),
-    "me": ("/shops/demo/api/v1/users/me", "(c) GET /users/me through the gateway (identity, SQLite)"),
+    "gateway": (
+        "/shops/bench/api/v1/users/ping",
+        "(b) gateway: token check + forward to a trivial route",
+    ),
+    "me": (
+        "/shops/demo/api/v1/users/me",
+        "(c) GET /users/me through the gateway (identity, SQLite)",
+    ),
 }
 
 
@@ -74,7 +80,9 @@ def parse_wrk(output: str) -> tuple[float, float, float, int]:
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     if non2xx:
         errors += int(non2xx.group(1))
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     if socket_errors:
         errors += sum(int(n) for n in socket_errors.groups())
     return rps, p50, p99, errors
@@ -84,10 +92,21 @@ def measure(wrk: str, target: str, *, access_log: bool, duration: int, connectio
     port = free_port()
     token_file = Path(tempfile.mkstemp(prefix="bench-token-")[1])
     token_file.unlink()
-    command = [sys.executable, "-m", "benchmarks.serve", target, "--port", str(port), "--token-file", str(token_file)]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.serve",
+        target,
+        "--port",
+        str(port),
+        "--token-file",
+        str(token_file),
+    ]
     if access_log:
         command.append("--access-log")
-    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 60
         while not token_file.exists():
@@ -99,10 +118,14 @@ def measure(wrk: str, target: str, *, access_log: bool, duration: int, connectio
         path, label = TARGETS[target]
         url = f"http://127.0.0.1:{port}{path}"
         headers = ["-H", f"Authorization: Bearer {token}"] if token else []
-        subprocess.run([wrk, "-t1", "-c16", "-d2s", *headers, url], check=True, capture_output=True)  # warm-up
+        subprocess.run(
+            [wrk, "-t1", "-c16", "-d2s", *headers, url], check=True, capture_output=True
+        )  # warm-up
         run = subprocess.run(
             [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", *headers, url],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         rps, p50, p99, errors = parse_wrk(run.stdout)
         return Result(target, label, access_log, rps, p50, p99, errors)
@@ -113,7 +136,9 @@ def measure(wrk: str, target: str, *, access_log: bool, duration: int, connectio
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per target")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--targets", nargs="*", default=list(TARGETS), choices=list(TARGETS))
@@ -121,17 +146,37 @@ def main() -> None:
     wrk = ensure_wrk()
     results: list[Result] = []
     for target in args.targets:
-        for access_log in ([False] if target == "bare" else [True, False]):
-            with console.status(f"measuring {target} (access log {'on' if access_log else 'off'})…"):
-                results.append(measure(wrk, target, access_log=access_log, duration=args.duration, connections=args.connections))
+        for access_log in [False] if target == "bare" else [True, False]:
+            with console.status(
+                f"measuring {target} (access log {'on' if access_log else 'off'})…"
+            ):
+                results.append(
+                    measure(
+                        wrk,
+                        target,
+                        access_log=access_log,
+                        duration=args.duration,
+                        connections=args.connections,
+                    )
+                )
     baseline = next((r.requests_per_s for r in results if r.target == "bare"), None)
-    table = Table(title=f"gateway benchmark: {args.connections} connections, {args.duration} s per target, 1 uvicorn worker")
+    table = Table(
+        title=f"gateway benchmark: {args.connections} connections, "
+        f"{args.duration} s per target, 1 uvicorn worker"
+    )
     for column in ("target", "access log", "req/s", "× bare", "p50 ms", "p99 ms", "errors"):
         table.add_column(column, justify="right" if column not in ("target",) else "left")
     for r in results:
         ratio = f"{r.requests_per_s / baseline:.2f}×" if baseline else "-"
-        table.add_row(r.label, "on" if r.access_log else "off", f"{r.requests_per_s:,.0f}", ratio,
-                      f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", str(r.errors))
+        table.add_row(
+            r.label,
+            "on" if r.access_log else "off",
+            f"{r.requests_per_s:,.0f}",
+            ratio,
+            f"{r.p50_ms:.2f}",
+            f"{r.p99_ms:.2f}",
+            str(r.errors),
+        )
     console.print(table)
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)

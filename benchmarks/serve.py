@@ -13,16 +13,21 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import uvicorn
+from shopfleet.kit.telemetry import configure_logging
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from benchmarks import targets
-from shopfleet.kit.telemetry import configure_logging
 
 
 class WithLifespan:
     """Run `lifespan()` around the server's life, then write the token for the driver."""
 
-    def __init__(self, app: ASGIApp, lifespan: Callable[[], AbstractAsyncContextManager[None]], on_ready: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        lifespan: Callable[[], AbstractAsyncContextManager[None]],
+        on_ready: Callable[[], None],
+    ) -> None:
         self.app, self.lifespan, self.on_ready = app, lifespan, on_ready
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -48,12 +53,16 @@ def build(target: str, token_file: Path, access_log: bool) -> ASGIApp:
         gateway, token = targets.gateway_app(data_dir, access_log=access_log)
         platform_app = gateway.platform_app  # type: ignore[attr-defined]
         return WithLifespan(
-            gateway, lambda: platform_app.router.lifespan_context(platform_app), lambda: token_file.write_text(token)
+            gateway,
+            lambda: platform_app.router.lifespan_context(platform_app),
+            lambda: token_file.write_text(token),
         )
     if target == "me":
         holder = targets.PlatformWithUser(data_dir, access_log=access_log)
         return WithLifespan(
-            lambda s, r, se: holder.platform.gateway(s, r, se), holder.lifespan, lambda: token_file.write_text(holder.token)
+            lambda s, r, se: holder.platform.gateway(s, r, se),
+            holder.lifespan,
+            lambda: token_file.write_text(holder.token),
         )
     raise SystemExit(f"unknown target {target!r}")
 
@@ -73,8 +82,16 @@ def main() -> None:
     args = parser.parse_args()
     configure_logging("INFO", args.log_format)
     app = build(args.target, args.token_file, args.access_log)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, loop="uvloop", http="httptools",
-                access_log=False, log_level="warning", workers=1)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        workers=1,
+    )
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 from pydantic import SecretStr
-
 from shopfleet.kit.settings import PlatformSettings
+
 from tests.support.tokens import TokenMint
 
 SHOP = "bench"
@@ -37,7 +37,9 @@ def bare_app() -> FastAPI:
 
 def _settings(data_dir: Path) -> PlatformSettings:
     return PlatformSettings(
-        data_dir=data_dir, platform_token=SecretStr(PLATFORM_TOKEN), log_level="WARNING",
+        data_dir=data_dir,
+        platform_token=SecretStr(PLATFORM_TOKEN),
+        log_level="WARNING",
     )
 
 
@@ -53,7 +55,13 @@ def gateway_app(data_dir: Path, *, access_log: bool) -> tuple[object, str]:
     from shopfleet.kit.telemetry import RequestContext
 
     platform = _settings(data_dir).model_copy(update={"access_log": access_log})
-    settings = GatewaySettings(platform=platform, client_rate_per_s=1e9, client_burst=10**9, shop_rate_per_s=1e9, shop_burst=10**9)
+    settings = GatewaySettings(
+        platform=platform,
+        client_rate_per_s=1e9,
+        client_burst=10**9,
+        shop_rate_per_s=1e9,
+        shop_burst=10**9,
+    )
     RouteFile(settings.resolved_routes_file()).put(SHOP, Route())
     upstream = FastAPI()
     install_problem_handlers(upstream)
@@ -78,7 +86,13 @@ class PlatformWithUser:
         from shopfleet.platform import EmbeddedPlatform
 
         platform = _settings(data_dir).model_copy(update={"access_log": access_log})
-        gateway = GatewaySettings(platform=platform, client_rate_per_s=1e9, client_burst=10**9, shop_rate_per_s=1e9, shop_burst=10**9)
+        gateway = GatewaySettings(
+            platform=platform,
+            client_rate_per_s=1e9,
+            client_burst=10**9,
+            shop_rate_per_s=1e9,
+            shop_burst=10**9,
+        )
         self.platform = EmbeddedPlatform(platform, gateway_settings=gateway, freeze_gc=True)
         self.token = ""
 

@@ -24,7 +24,7 @@ RUN_ID = uuid.uuid4().hex[:8]
 
 START_COMMANDS = {
     "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
-    "Redis": "redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save '' --appendonly no",
+    "Redis": "redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save ''",
     "RabbitMQ": "rabbitmq-server -detached",
 }
 
@@ -36,7 +36,8 @@ def require_service(name: str, host: str, port: int) -> None:
             return
     except OSError as exc:
         pytest.fail(
-            f"{name} is not reachable at {host}:{port} ({exc}). Start it with: {START_COMMANDS[name]}",
+            f"{name} is not reachable at {host}:{port} ({exc}). "
+            f"Start it with: {START_COMMANDS[name]}",
             pytrace=False,
         )
 

@@ -100,14 +100,13 @@ def up(
 
     async def serve() -> None:
         task = asyncio.create_task(server.serve())
-        while not server.started and not task.done():
+        # uvicorn offers no start-up event to wait on
+        while not server.started and not task.done():  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         if server.started:
             _print_welcome(platform, host, port)
-        try:
+        with contextlib.suppress(SystemExit):  # uvicorn's "start-up failed"; reported below
             await task
-        except SystemExit:  # uvicorn's way of saying start-up failed; reported below
-            pass
 
     console.print(f"[dim]Starting shopfleet with data in {settings.data_dir.resolve()} …[/]")
     with contextlib.suppress(KeyboardInterrupt):

@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from starlette.types import Receive, Scope, Send
 
 from shopfleet.gateway.app import Gateway
-from shopfleet.gateway.routes import Route, RouteFile
+from shopfleet.gateway.routes import RouteFile
 from shopfleet.gateway.settings import GatewaySettings
 from shopfleet.kit.blocks import Blocks
 from shopfleet.kit.blocks.local import LocalPubSub, LocalSecrets, LocalStateStore
@@ -32,7 +32,6 @@ from shopfleet.kit.settings import PlatformSettings
 from shopfleet.services import SERVICES
 
 log = structlog.get_logger("shopfleet.platform")
-
 
 
 def ensure_platform_token(platform: PlatformSettings) -> PlatformSettings:
@@ -61,8 +60,10 @@ class DemoCredentials:
         if path.exists():
             return cls(**orjson.loads(path.read_bytes()))
         creds = cls(
-            admin_email="admin@demo.shopfleet.dev", admin_password=secrets.token_urlsafe(12),
-            shopper_email="shopper@demo.shopfleet.dev", shopper_password=secrets.token_urlsafe(12),
+            admin_email="admin@demo.shopfleet.dev",
+            admin_password=secrets.token_urlsafe(12),
+            shopper_email="shopper@demo.shopfleet.dev",
+            shopper_password=secrets.token_urlsafe(12),
         )
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
@@ -111,20 +112,32 @@ class EmbeddedPlatform:
             pubsub = LocalPubSub(data / "pubsub.db")
             stack.push_async_callback(pubsub.stop)  # runs after the services stopped their relays
             invoker = LocalInvoker(default_timeout_s=self.platform.call_timeout_s)
-            self.blocks = Blocks(state=state, pubsub=pubsub, invoker=invoker, secrets=LocalSecrets(data / "secrets.json"))
+            self.blocks = Blocks(
+                state=state,
+                pubsub=pubsub,
+                invoker=invoker,
+                secrets=LocalSecrets(data / "secrets.json"),
+            )
             verifier = identity_jwks_verifier(self.blocks, self.platform)
             # Services log no access lines of their own here: the gateway logs each request once.
             quiet = self.platform.model_copy(update={"access_log": False})
             for name in self.service_names:
                 spec = SERVICES[name]
-                app = spec.build(spec.settings_type()(platform=quiet), self.blocks, verifier=verifier)
+                app = spec.build(
+                    spec.settings_type()(platform=quiet), self.blocks, verifier=verifier
+                )
                 await stack.enter_async_context(app.router.lifespan_context(app))
                 invoker.register(name, app)
                 self.apps[name] = app
             self.gateway = Gateway(
-                self.gateway_settings, self.blocks, services=frozenset(self.service_names), verifier=verifier
+                self.gateway_settings,
+                self.blocks,
+                services=frozenset(self.service_names),
+                verifier=verifier,
             )
-            await stack.enter_async_context(self.gateway.platform_app.router.lifespan_context(self.gateway.platform_app))
+            await stack.enter_async_context(
+                self.gateway.platform_app.router.lifespan_context(self.gateway.platform_app)
+            )
             await pubsub.start()  # after every service declared its subscriptions
             if self.seed_demo:
                 from shopfleet.seed import seed_demo_shop

@@ -30,12 +30,19 @@ async def seed_demo_shop(platform: EmbeddedPlatform) -> DemoCredentials:
     token = platform.platform.platform_token.get_secret_value()  # type: ignore[union-attr]
     json_headers = [(b"content-type", b"application/json")]
     answer = await invoker.invoke(
-        "identity", "POST", "/internal/tenants",
+        "identity",
+        "POST",
+        "/internal/tenants",
         headers=[*json_headers, (b"authorization", f"Bearer {token}".encode())],
-        body=orjson.dumps({
-            "shop": DEMO_SHOP, "display_name": "shopfleet demo", "currency": "EUR",
-            "admin_email": creds.admin_email, "admin_password": creds.admin_password,
-        }),
+        body=orjson.dumps(
+            {
+                "shop": DEMO_SHOP,
+                "display_name": "shopfleet demo",
+                "currency": "EUR",
+                "admin_email": creds.admin_email,
+                "admin_password": creds.admin_password,
+            }
+        ),
     )
     if answer.status not in (200, 201):
         raise RuntimeError(f"seeding the demo shop failed: {answer.status} {answer.body[:300]!r}")
@@ -44,13 +51,22 @@ async def seed_demo_shop(platform: EmbeddedPlatform) -> DemoCredentials:
     if routes.table.shop(DEMO_SHOP) is None:
         routes.put(DEMO_SHOP, Route(hosts=[f"{DEMO_SHOP}.localhost"]))
     answer = await invoker.invoke(
-        "identity", "POST", f"/shops/{DEMO_SHOP}/api/v1/auth/register", headers=json_headers,
-        body=orjson.dumps({
-            "email": creds.shopper_email, "password": creds.shopper_password, "display_name": "Demo Shopper",
-        }),
+        "identity",
+        "POST",
+        f"/shops/{DEMO_SHOP}/api/v1/auth/register",
+        headers=json_headers,
+        body=orjson.dumps(
+            {
+                "email": creds.shopper_email,
+                "password": creds.shopper_password,
+                "display_name": "Demo Shopper",
+            }
+        ),
     )
     if answer.status not in (201, 409):
-        raise RuntimeError(f"seeding the demo shopper failed: {answer.status} {answer.body[:300]!r}")
+        raise RuntimeError(
+            f"seeding the demo shopper failed: {answer.status} {answer.body[:300]!r}"
+        )
     if answer.status == 201:
         log.info("demo shop seeded", shop=DEMO_SHOP)
     return creds

@@ -34,8 +34,5 @@ class ServiceSpec:
 
 
 SERVICES: dict[str, ServiceSpec] = {
-    spec.name: spec
-    for spec in (
-        ServiceSpec("identity", "shopfleet.identity", "IdentitySettings"),
-    )
+    spec.name: spec for spec in (ServiceSpec("identity", "shopfleet.identity", "IdentitySettings"),)
 }

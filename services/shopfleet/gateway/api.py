@@ -17,18 +17,29 @@ from shopfleet.kit.errors import NotFound, Problem
 ShopSlug = Annotated[str, Path(pattern=SHOP_SLUG_PATTERN, description="The shop's slug.")]
 
 
-def platform_router(routes: RouteFile, invoker: Invoker, aggregator: OpenApiAggregator) -> APIRouter:
+def platform_router(
+    routes: RouteFile, invoker: Invoker, aggregator: OpenApiAggregator
+) -> APIRouter:
     router = APIRouter()
 
     async def pass_through(request: Request, app_id: str, path: str) -> Response:
         try:
             answer = await invoker.invoke(
-                app_id, request.method, path, body=await request.body(),
-                headers=[(k, v) for k, v in request.headers.raw if k not in (b"host", b"content-length")],
+                app_id,
+                request.method,
+                path,
+                body=await request.body(),
+                headers=[
+                    (k, v) for k, v in request.headers.raw if k not in (b"host", b"content-length")
+                ],
                 query=request.url.query,
             )
         except ServiceUnavailable:
-            raise Problem(503, f"The {app_id} service is unavailable; retry shortly.", headers={"Retry-After": "5"}) from None
+            raise Problem(
+                503,
+                f"The {app_id} service is unavailable; retry shortly.",
+                headers={"Retry-After": "5"},
+            ) from None
         keep = {"content-type", "cache-control", "etag", "location"}
         headers = {k.decode(): v.decode() for k, v in answer.headers if k.decode().lower() in keep}
         return Response(answer.body, status_code=answer.status, headers=headers)
@@ -66,11 +77,17 @@ def platform_router(routes: RouteFile, invoker: Invoker, aggregator: OpenApiAggr
         taken = {h for s, r in routes.table.doc.shops.items() if s != shop for h in r.hosts}
         clash = sorted(taken.intersection(h.lower() for h in route.hosts))
         if clash:
-            raise Problem(409, f"Host(s) {', '.join(clash)} already belong to another shop.", slug="host-taken")
+            raise Problem(
+                409,
+                f"Host(s) {', '.join(clash)} already belong to another shop.",
+                slug="host-taken",
+            )
         try:
             routes.put(shop, route)
         except OSError as exc:
-            raise Problem(409, f"The route table is read-only here ({exc.strerror}); the operator manages it.") from None
+            raise Problem(
+                409, f"The route table is read-only here ({exc.strerror}); the operator manages it."
+            ) from None
         return route
 
     @internal.delete("/routes/{shop}", status_code=204)

@@ -57,18 +57,32 @@ class Gateway:
             finally:
                 await self.routes.stop()
 
-        platform = FastAPI(title="shopfleet gateway", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+        platform = FastAPI(
+            title="shopfleet gateway",
+            lifespan=lifespan,
+            openapi_url=None,
+            docs_url=None,
+            redoc_url=None,
+        )
         platform.state.platform_token = (
-            settings.platform.platform_token.get_secret_value() if settings.platform.platform_token else None
+            settings.platform.platform_token.get_secret_value()
+            if settings.platform.platform_token
+            else None
         )
         install_problem_handlers(platform)
         platform.include_router(health_router({"services": services_ready}))
         platform.include_router(platform_router(self.routes, blocks.invoker, aggregator))
         self.platform_app = platform
-        self.proxy = ShopProxy(settings, self.routes, blocks.invoker, self.verifier, services, platform)
+        self.proxy = ShopProxy(
+            settings, self.routes, blocks.invoker, self.verifier, services, platform
+        )
         app: ASGIApp = CORSMiddleware(
-            self.proxy, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"],
-            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"], max_age=600,
+            self.proxy,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
+            max_age=600,
         )
         self.app = RequestContext(app, service="gateway", access_log=settings.platform.access_log)
 
@@ -77,6 +91,10 @@ class Gateway:
 
 
 def create_app(
-    settings: GatewaySettings, blocks: Blocks, *, services: frozenset[str], verifier: TokenVerifier | None = None
+    settings: GatewaySettings,
+    blocks: Blocks,
+    *,
+    services: frozenset[str],
+    verifier: TokenVerifier | None = None,
 ) -> Gateway:
     return Gateway(settings, blocks, services=services, verifier=verifier)

@@ -42,14 +42,18 @@ def merge(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "paths": {},
         "components": {
             "schemas": {},
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
         },
         "tags": [],
     }
     schemas = merged["components"]["schemas"]
     for service, doc in sorted(documents.items()):
         theirs = doc.get("components", {}).get("schemas", {})
-        renames = {n: f"{service}__{n}" for n, s in theirs.items() if n in schemas and schemas[n] != s}
+        renames = {
+            n: f"{service}__{n}" for n, s in theirs.items() if n in schemas and schemas[n] != s
+        }
         if renames:
             doc = _rename_schemas(doc, renames)
             theirs = doc["components"]["schemas"]

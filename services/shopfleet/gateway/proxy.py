@@ -34,20 +34,47 @@ AREAS: dict[str, str] = {
 }
 
 _DROP_REQUEST = frozenset(
-    {b"connection", b"keep-alive", b"proxy-authorization", b"te", b"trailer", b"transfer-encoding",
-     b"upgrade", b"host", b"content-length", b"x-forwarded-for", b"x-forwarded-host",
-     b"x-forwarded-proto", b"x-request-id", b"traceparent"}
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+        b"content-length",
+        b"x-forwarded-for",
+        b"x-forwarded-host",
+        b"x-forwarded-proto",
+        b"x-request-id",
+        b"traceparent",
+    }
 )
 _DROP_RESPONSE = frozenset(
-    {b"connection", b"keep-alive", b"proxy-authenticate", b"trailer", b"transfer-encoding",
-     b"upgrade", b"content-length", b"x-request-id"}
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"content-length",
+        b"x-request-id",
+    }
 )
 
 log = structlog.get_logger("shopfleet.gateway")
 
 
 class _Reject(Exception):
-    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None, slug: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        slug: str | None = None,
+    ) -> None:
         self.status, self.detail, self.headers, self.slug = status, detail, headers or {}, slug
 
 
@@ -81,7 +108,12 @@ class ShopProxy:
         elif path.startswith("/api/"):
             slug, rest = self._shop_of_host(scope), path
             if slug is None:
-                await _send_problem(send, 404, "No shop is served at this host; use /shops/<shop>/api/v1/... or a shop's host.")
+                await _send_problem(
+                    send,
+                    404,
+                    "No shop is served at this host; use /shops/<shop>/api/v1/... "
+                    "or one of the shop's hosts.",
+                )
                 return
         else:
             await self.fallback(scope, receive, send)
@@ -94,10 +126,14 @@ class ShopProxy:
     def _shop_of_host(self, scope: Scope) -> str | None:
         for key, value in scope["headers"]:
             if key == b"host":
-                return self.routes.table.shop_for_host(value.decode("latin-1").rsplit(":", 1)[0].lower())
+                return self.routes.table.shop_for_host(
+                    value.decode("latin-1").rsplit(":", 1)[0].lower()
+                )
         return None
 
-    async def _forward(self, scope: Scope, receive: Receive, send: Send, slug: str, rest: str) -> None:
+    async def _forward(
+        self, scope: Scope, receive: Receive, send: Send, slug: str, rest: str
+    ) -> None:
         route = self.routes.table.shop(slug)
         if route is None:
             raise _Reject(404, f"There is no shop '{slug}'.", slug="shop-not-found")
@@ -111,7 +147,9 @@ class ShopProxy:
         state["route"] = f"/shops/{{shop}}/api/v1/{area}"
         structlog.contextvars.bind_contextvars(shop=slug)
         if route.suspended:
-            raise _Reject(503, route.suspended_message, {"Retry-After": "3600"}, slug="shop-suspended")
+            raise _Reject(
+                503, route.suspended_message, {"Retry-After": "3600"}, slug="shop-suspended"
+            )
 
         client = self._client_address(scope)
         wait = self.client_limits.take((slug, client))
@@ -119,7 +157,11 @@ class ShopProxy:
             shop_rate = route.requests_per_minute / 60 if route.requests_per_minute else None
             wait = self.shop_limits.take(slug, shop_rate, route.requests_per_minute)
         if wait:
-            raise _Reject(429, f"Too many requests; retry in {retry_after(wait)} s.", {"Retry-After": retry_after(wait)})
+            raise _Reject(
+                429,
+                f"Too many requests; retry in {retry_after(wait)} s.",
+                {"Retry-After": retry_after(wait)},
+            )
 
         headers: list[tuple[bytes, bytes]] = []
         host = b""
@@ -140,15 +182,23 @@ class ShopProxy:
         body = await self._read_body(scope, receive)
         try:
             answer = await self.invoker.invoke(
-                route.app_id(service), scope["method"], f"/shops/{slug}{rest}", body=body,
-                headers=headers, query=scope["query_string"].decode("latin-1"),
+                route.app_id(service),
+                scope["method"],
+                f"/shops/{slug}{rest}",
+                body=body,
+                headers=headers,
+                query=scope["query_string"].decode("latin-1"),
                 timeout_s=self.settings.upstream_timeout_s,
             )
         except ServiceUnavailable as exc:
             log.warning("upstream unavailable", service=exc.app_id, reason=exc.reason)
             if exc.timed_out:
-                raise _Reject(504, f"The {service} service did not answer in time; retry shortly.") from None
-            raise _Reject(503, f"The {service} service is unavailable; retry shortly.", {"Retry-After": "5"}) from None
+                raise _Reject(
+                    504, f"The {service} service did not answer in time; retry shortly."
+                ) from None
+            raise _Reject(
+                503, f"The {service} service is unavailable; retry shortly.", {"Retry-After": "5"}
+            ) from None
         out = [(k, v) for k, v in answer.headers if k.lower() not in _DROP_RESPONSE]
         out.append((b"content-length", str(len(answer.body)).encode()))
         await send({"type": "http.response.start", "status": answer.status, "headers": out})
@@ -157,8 +207,12 @@ class ShopProxy:
     async def _check_token(self, value: bytes, slug: str) -> None:
         scheme, _, token = value.decode("latin-1").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise _Reject(401, "Send the access token as 'Authorization: Bearer <token>'.",
-                          {"WWW-Authenticate": 'Bearer realm="shopfleet"'}, slug="unauthenticated")
+            raise _Reject(
+                401,
+                "Send the access token as 'Authorization: Bearer <token>'.",
+                {"WWW-Authenticate": 'Bearer realm="shopfleet"'},
+                slug="unauthenticated",
+            )
         try:
             principal = await self.verifier.verify(token.strip())
         except Problem as problem:
@@ -199,10 +253,17 @@ class ShopProxy:
 
 
 async def _send_problem(
-    send: Send, status: int, detail: str, headers: dict[str, str] | None = None, slug: str | None = None
+    send: Send,
+    status: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    slug: str | None = None,
 ) -> None:
     body = problem_body(status, detail, slug=slug)
-    raw = [(b"content-type", PROBLEM_CONTENT_TYPE.encode()), (b"content-length", str(len(body)).encode())]
+    raw = [
+        (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
     raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})

@@ -14,7 +14,9 @@ from collections.abc import Callable
 class TokenBuckets:
     """Many buckets of one rate and burst, created on first use, forgotten when idle."""
 
-    def __init__(self, rate_per_s: float, burst: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, rate_per_s: float, burst: int, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.rate = rate_per_s
         self.burst = float(burst)
         self._clock = clock
@@ -43,7 +45,11 @@ class TokenBuckets:
     def _sweep(self, now: float) -> None:
         """Forget buckets that have refilled completely: they hold no information."""
         self._last_sweep = now
-        idle = [k for k, (tokens, last) in self._buckets.items() if tokens + (now - last) * self.rate >= self.burst]
+        idle = [
+            k
+            for k, (tokens, last) in self._buckets.items()
+            if tokens + (now - last) * self.rate >= self.burst
+        ]
         for key in idle:
             del self._buckets[key]
 

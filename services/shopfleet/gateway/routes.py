@@ -24,7 +24,9 @@ from shopfleet.kit.auth import SHOP_SLUG_PATTERN
 
 log = structlog.get_logger("shopfleet.gateway.routes")
 
-HOST_PATTERN = r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+HOST_PATTERN = (
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
 
 
 class Route(BaseModel):
@@ -35,7 +37,9 @@ class Route(BaseModel):
     namespace: str | None = Field(default=None, description="Dedicated tier: the shop's namespace.")
     suspended: bool = False
     suspended_message: str = "This shop is temporarily closed."
-    requests_per_minute: int | None = Field(default=None, ge=1, description="The shop's request quota.")
+    requests_per_minute: int | None = Field(
+        default=None, ge=1, description="The shop's request quota."
+    )
 
     def app_id(self, service: str) -> str:
         """The Dapr app-id of `service` for this shop (namespaced for dedicated shops)."""
@@ -55,7 +59,9 @@ class RouteTable:
 
     def __init__(self, doc: RouteTableDoc) -> None:
         self.doc = doc
-        self.by_host = {host.lower(): slug for slug, route in doc.shops.items() for host in route.hosts}
+        self.by_host = {
+            host.lower(): slug for slug, route in doc.shops.items() for host in route.hosts
+        }
 
     def shop(self, slug: str) -> Route | None:
         return self.doc.shops.get(slug)
@@ -99,7 +105,11 @@ class RouteFile:
         try:
             self.table = parse_route_table(self.path.read_bytes())
         except (ValidationError, ValueError, OSError) as exc:
-            log.error("route table rejected; keeping the previous one", path=str(self.path), error=str(exc))
+            log.error(
+                "route table rejected; keeping the previous one",
+                path=str(self.path),
+                error=str(exc),
+            )
             return False
         log.info("route table loaded", shops=len(self.table.doc.shops))
         return True

@@ -18,14 +18,22 @@ class GatewaySettings(ServiceSettings):
         description="The route table (JSON). Default: routes.json in the data dir. In a cluster, "
         "the operator's ConfigMap mounted as a file.",
     )
-    routes_reload_s: float = Field(default=1.0, gt=0, description="How often to look for a new route table.")
+    routes_reload_s: float = Field(
+        default=1.0, gt=0, description="How often to look for a new route table."
+    )
     cors_origins: list[str] = Field(default=["*"], description="Origins allowed to call shop APIs.")
-    client_rate_per_s: float = Field(default=100.0, gt=0, description="Sustained requests/s per client and shop.")
+    client_rate_per_s: float = Field(
+        default=100.0, gt=0, description="Sustained requests/s per client and shop."
+    )
     client_burst: int = Field(default=200, ge=1)
-    shop_rate_per_s: float = Field(default=2000.0, gt=0, description="Sustained requests/s per shop.")
+    shop_rate_per_s: float = Field(
+        default=2000.0, gt=0, description="Sustained requests/s per shop."
+    )
     shop_burst: int = Field(default=4000, ge=1)
     trusted_proxy_hops: int = Field(
-        default=0, ge=0, description="Proxies in front of the gateway whose X-Forwarded-For to trust."
+        default=0,
+        ge=0,
+        description="Proxies in front of the gateway whose X-Forwarded-For to trust.",
     )
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     upstream_timeout_s: float = Field(default=10.0, gt=0)

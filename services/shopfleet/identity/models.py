@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import re
-import unicodedata
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -20,31 +19,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, field_vali
 from sqlmodel import Field, SQLModel
 
 from shopfleet.kit.auth import Role
+from shopfleet.kit.db import UTCDateTime, utcnow
+from shopfleet.kit.text import Printable
 
 SHOP_ROLES = (Role.ADMIN.value, Role.USER.value)
-
-
-class UTCDateTime(sa.TypeDecorator[datetime]):
-    """Stores UTC; hands back aware datetimes even from SQLite, which keeps no offset."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; use datetime.now(UTC)")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _timestamp(**kw: Any) -> Any:
@@ -55,21 +33,10 @@ def _normalize_email(value: str) -> str:
     return value.strip().lower()
 
 
-def has_control_chars(value: str) -> bool:
-    return any(unicodedata.category(char) == "Cc" for char in value)
-
-
-def _printable(value: str) -> str:
-    # PostgreSQL cannot store NUL, and no name needs a control character.
-    if has_control_chars(value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
 # An email is unique per shop, compared case-insensitively: we store it lower-cased.
 Email = Annotated[EmailStr, AfterValidator(_normalize_email)]
 Password = Annotated[str, Field(min_length=10, max_length=256)]
-DisplayName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_printable)]
+DisplayName = Annotated[str, Field(min_length=1, max_length=100), Printable]
 USER_ID_PATTERN = r"^[0-9a-f-]{1,36}$"  # ids are UUIDs: nothing else can name a user
 
 # ----------------------------------------------------------------------------- shops

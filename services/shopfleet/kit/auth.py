@@ -58,7 +58,9 @@ class Principal:
 class Unauthenticated(Problem):
     def __init__(self, detail: str) -> None:
         super().__init__(
-            401, detail, slug="unauthenticated",
+            401,
+            detail,
+            slug="unauthenticated",
             headers={"WWW-Authenticate": 'Bearer realm="shopfleet"'},
         )
 
@@ -119,19 +121,28 @@ class TokenVerifier:
             raise Unauthenticated("The access token was signed with an unknown key; log in again.")
         try:
             claims = jwt.decode(
-                token, key, algorithms=["RS256"], audience=self._audience, issuer=self._issuer,
+                token,
+                key,
+                algorithms=["RS256"],
+                audience=self._audience,
+                issuer=self._issuer,
                 options={"require": ["exp", "iat", "sub", "jti"]},
             )
         except jwt.ExpiredSignatureError:
-            raise Unauthenticated("The access token has expired; refresh it or log in again.") from None
+            raise Unauthenticated(
+                "The access token has expired; refresh it or log in again."
+            ) from None
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"The access token is invalid ({exc}); log in again.") from None
         shop, roles = claims.get("shop"), claims.get("roles")
         if not isinstance(shop, str) or not isinstance(roles, list):
             raise Unauthenticated("The access token lacks its shop or roles; log in again.")
         return Principal(
-            user_id=str(claims["sub"]), shop=shop, roles=frozenset(map(str, roles)),
-            token_id=str(claims["jti"]), expires_at=float(claims["exp"]),
+            user_id=str(claims["sub"]),
+            shop=shop,
+            roles=frozenset(map(str, roles)),
+            token_id=str(claims["jti"]),
+            expires_at=float(claims["exp"]),
         )
 
     async def _key(self, kid: str | None) -> Any:
@@ -146,7 +157,11 @@ class TokenVerifier:
             jwks = await self._fetch_jwks()
         except Exception as exc:  # identity down: keep the keys we have
             log.warning("jwks fetch failed", error=str(exc))
-            raise Problem(503, "Cannot verify tokens right now: the identity service is unavailable; retry shortly.") from exc
+            raise Problem(
+                503,
+                "Cannot verify tokens right now: the identity service is unavailable; "
+                "retry shortly.",
+            ) from exc
         keys = {}
         for jwk in jwks.get("keys", []):
             try:
@@ -180,7 +195,9 @@ ShopId = Annotated[str, Depends(_shop_from_path)]
 
 
 # Declared so OpenAPI documents bearer auth; the header is parsed by `bearer_token`.
-_bearer_scheme = HTTPBearer(auto_error=False, scheme_name="bearer", description="An access token from /auth/login.")
+_bearer_scheme = HTTPBearer(
+    auto_error=False, scheme_name="bearer", description="An access token from /auth/login."
+)
 
 
 async def _optional_principal(
@@ -204,7 +221,9 @@ async def _current_principal(
     return principal
 
 
-async def _admin_principal(principal: Annotated[Principal, Depends(_current_principal)]) -> Principal:
+async def _admin_principal(
+    principal: Annotated[Principal, Depends(_current_principal)],
+) -> Principal:
     if not principal.is_admin:
         raise Problem(403, "Only a shop Admin may do this.", slug="forbidden")
     return principal

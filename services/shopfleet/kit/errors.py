@@ -75,8 +75,13 @@ class Conflict(Problem):
 
 
 def problem_body(
-    status: int, detail: str, *, slug: str | None = None, title: str | None = None,
-    instance: str | None = None, **extra: Any,
+    status: int,
+    detail: str,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    instance: str | None = None,
+    **extra: Any,
 ) -> bytes:
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + (slug or _DEFAULT_SLUGS.get(status, "error")),
@@ -118,23 +123,36 @@ def _validation_message(err: dict[str, Any]) -> str:
 
 def validation_problem(errors: list[dict[str, Any]], instance: str | None = None) -> Response:
     fields = [
-        {"field": _field_path(e.get("loc", ())), "message": _validation_message(e), "type": e.get("type")}
+        {
+            "field": _field_path(e.get("loc", ())),
+            "message": _validation_message(e),
+            "type": e.get("type"),
+        }
         for e in errors
     ]
     summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5]) or "invalid request"
     if len(fields) > 5:
         summary += f"; and {len(fields) - 5} more"
     return problem_response(
-        422, f"Fix these fields: {summary}", slug="validation-error",
-        title="Your request has invalid fields", instance=instance, errors=fields,
+        422,
+        f"Fix these fields: {summary}",
+        slug="validation-error",
+        title="Your request has invalid fields",
+        instance=instance,
+        errors=fields,
     )
 
 
 async def _on_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Problem)
     return problem_response(
-        exc.status, exc.detail, slug=exc.slug, title=exc.title,
-        headers=exc.headers, instance=request.url.path, **exc.extra,
+        exc.status,
+        exc.detail,
+        slug=exc.slug,
+        title=exc.title,
+        headers=exc.headers,
+        instance=request.url.path,
+        **exc.extra,
     )
 
 
@@ -158,7 +176,8 @@ async def _on_http(request: Request, exc: Exception) -> Response:
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", path=request.url.path)
     return problem_response(
-        500, "Something went wrong on our side; the request id in X-Request-ID helps us find it.",
+        500,
+        "Something went wrong on our side; the request id in X-Request-ID helps us find it.",
         instance=request.url.path,
     )
 

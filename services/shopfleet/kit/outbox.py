@@ -23,27 +23,13 @@ import structlog
 from alembic import op
 from pydantic import BaseModel
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect, Engine, Row
+from sqlalchemy.engine import Engine, Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopfleet.kit.blocks.ports import CloudEvent, Delivery, EventHandler, PubSub, new_event_id
-from shopfleet.kit.db import Database
+from shopfleet.kit.db import Database, UTCDateTime
 
 log = structlog.get_logger("shopfleet.outbox")
-
-
-class _UTCDateTime(sa.TypeDecorator[datetime]):
-    """Aware UTC datetimes on both backends (SQLite stores them naive, always in UTC)."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-    process_result_value = process_bind_param  # type: ignore[assignment]
 
 
 # Columns are built by functions so the migration helpers and the Tables share one definition.
@@ -54,8 +40,8 @@ def _outbox_columns() -> list[sa.Column[Any]]:
         sa.Column("shop", sa.String(255), nullable=False),
         sa.Column("payload", sa.Text, nullable=False),  # the event data as JSON
         sa.Column("traceparent", sa.String(255), nullable=True),
-        sa.Column("created_at", _UTCDateTime, nullable=False),
-        sa.Column("published_at", _UTCDateTime, nullable=True),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("published_at", UTCDateTime, nullable=True),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
         sa.Column("last_error", sa.Text, nullable=True),
     ]
@@ -65,7 +51,7 @@ def _inbox_columns() -> list[sa.Column[Any]]:
     return [
         sa.Column("consumer", sa.String(255), primary_key=True),
         sa.Column("event_id", sa.String(255), primary_key=True),
-        sa.Column("processed_at", _UTCDateTime, nullable=False),
+        sa.Column("processed_at", UTCDateTime, nullable=False),
     ]
 
 

@@ -25,7 +25,9 @@ def identity_jwks_verifier(blocks: Blocks, platform: PlatformSettings) -> TokenV
     """A verifier that fetches identity's JWKS through service invocation."""
 
     async def fetch() -> dict:
-        response = await blocks.invoker.invoke("identity", "GET", "/.well-known/jwks.json", timeout_s=5)
+        response = await blocks.invoker.invoke(
+            "identity", "GET", "/.well-known/jwks.json", timeout_s=5
+        )
         if response.status != 200:
             raise RuntimeError(f"identity answered {response.status} for its JWKS")
         return response.json()
@@ -62,8 +64,12 @@ def service_app(
             await db.dispose()
 
     app = FastAPI(
-        title=f"shopfleet {name}", description=description, version="1.0.0", lifespan=lifespan,
-        docs_url="/docs", redoc_url=None,
+        title=f"shopfleet {name}",
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
     )
     app.state.service = name
     app.state.db = db

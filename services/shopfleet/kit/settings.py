@@ -23,7 +23,8 @@ class PlatformSettings(BaseSettings):
         description="Where the embedded platform keeps its SQLite files, keys and route table.",
     )
     blocks: Literal["local", "dapr"] = Field(
-        default="local", description="Building-block adapters: in-process (local) or the Dapr sidecar."
+        default="local",
+        description="Building-block adapters: in-process (local) or the Dapr sidecar.",
     )
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"
@@ -34,7 +35,9 @@ class PlatformSettings(BaseSettings):
     )
     jwt_issuer: str = "shopfleet"
     jwt_audience: str = "shopfleet"
-    call_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of a service-to-service call.")
+    call_timeout_s: float = Field(
+        default=10.0, gt=0, description="Timeout of a service-to-service call."
+    )
 
 
 class ServiceSettings(BaseSettings):

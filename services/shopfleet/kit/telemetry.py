@@ -26,10 +26,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shopfleet.kit.errors import problem_response
 
 REQUESTS = Counter(
-    "shopfleet_http_requests_total", "HTTP requests answered.", ["service", "method", "route", "status"]
+    "shopfleet_http_requests_total",
+    "HTTP requests answered.",
+    ["service", "method", "route", "status"],
 )
 LATENCY = Histogram(
-    "shopfleet_http_request_duration_seconds", "Time to answer an HTTP request.", ["service", "route"],
+    "shopfleet_http_request_duration_seconds",
+    "Time to answer an HTTP request.",
+    ["service", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
@@ -58,7 +62,9 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 def trace_ids(traceparent: str | None) -> tuple[str, str]:
@@ -94,7 +100,9 @@ class RequestContext:
         request_id = headers.get(b"x-request-id", b"").decode("latin-1")
         if not _REQUEST_ID.match(request_id):
             request_id = secrets.token_hex(8)
-        trace_id, traceparent = trace_ids(headers.get(b"traceparent", b"").decode("latin-1") or None)
+        trace_id, traceparent = trace_ids(
+            headers.get(b"traceparent", b"").decode("latin-1") or None
+        )
         state = scope.setdefault("state", {})
         state["request_id"], state["traceparent"] = request_id, traceparent
         shop = state.get("shop") or _shop_of(scope["path"])
@@ -106,7 +114,10 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    (b"x-request-id", request_id.encode()),
+                ]
             await send(message)
 
         try:
@@ -119,7 +130,10 @@ class RequestContext:
             LATENCY.labels(self.service, template).observe(elapsed)
             if self.access_log:
                 _access_log.info(
-                    "request", method=scope["method"], path=scope["path"], status=status,
+                    "request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
                     ms=round(elapsed * 1000, 2),
                 )
 
@@ -145,10 +159,14 @@ def health_router(checks: Mapping[str, ReadyCheck], *, timeout_s: float = 2.0) -
                 failures[name] = str(exc) or type(exc).__name__
         if failures:
             return problem_response(
-                503, "Not ready: " + ", ".join(f"{k} ({v})" for k, v in failures.items()),
-                slug="not-ready", checks=failures,
+                503,
+                "Not ready: " + ", ".join(f"{k} ({v})" for k, v in failures.items()),
+                slug="not-ready",
+                checks=failures,
             )
-        return Response(orjson.dumps({"status": "ready", "checks": list(checks)}), media_type="application/json")
+        return Response(
+            orjson.dumps({"status": "ready", "checks": list(checks)}), media_type="application/json"
+        )
 
     @router.get("/metrics")
     async def metrics() -> Response:

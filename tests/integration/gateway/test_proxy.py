@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,7 +12,6 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
 from pydantic import SecretStr
-
 from shopfleet.gateway.app import Gateway
 from shopfleet.gateway.routes import Route, RouteFile
 from shopfleet.gateway.settings import GatewaySettings
@@ -32,12 +32,17 @@ def upstream_app() -> FastAPI:
     @app.post(SHOP_API_PREFIX + "/users/echo", operation_id="echo_post")
     async def echo(request: Request, shop: str) -> Response:
         body = await request.body()
+        echo = {
+            "shop": shop,
+            "method": request.method,
+            "query": request.url.query,
+            "len": len(body),
+            "xff": request.headers.get("x-forwarded-for"),
+            "rid": request.headers.get("x-request-id"),
+            "auth": "authorization" in request.headers,
+        }
         return Response(
-            content=(
-                f'{{"shop": "{shop}", "method": "{request.method}", "query": "{request.url.query}", '
-                f'"len": {len(body)}, "xff": "{request.headers.get("x-forwarded-for")}", '
-                f'"rid": "{request.headers.get("x-request-id")}", "auth": {str("authorization" in request.headers).lower()}}}'
-            ),
+            content=json.dumps(echo),
             media_type="application/json",
             headers={"etag": '"v1"', "connection": "close"},
         )
@@ -60,8 +65,12 @@ def upstream_app() -> FastAPI:
 
 class Harness:
     def __init__(self, tmp: Path, mint, **overrides: object) -> None:
-        platform = PlatformSettings(data_dir=tmp, platform_token=SecretStr(PLATFORM_TOKEN), access_log=False)
-        self.settings = GatewaySettings(platform=platform, routes_reload_s=0.05, upstream_timeout_s=0.5, **overrides)
+        platform = PlatformSettings(
+            data_dir=tmp, platform_token=SecretStr(PLATFORM_TOKEN), access_log=False
+        )
+        self.settings = GatewaySettings(
+            platform=platform, routes_reload_s=0.05, upstream_timeout_s=0.5, **overrides
+        )
         self.routes = RouteFile(self.settings.resolved_routes_file())
         self.routes.put("acme", Route(hosts=["shop.acme.test"]))
         self.routes.put("beta", Route())
@@ -70,7 +79,10 @@ class Harness:
         invoker.register("identity", upstream_app())
         blocks = Blocks(state=None, pubsub=None, invoker=invoker, secrets=None)  # type: ignore[arg-type]
         self.gateway = Gateway(
-            self.settings, blocks, services=frozenset({"identity", "catalog"}), verifier=mint.verifier()
+            self.settings,
+            blocks,
+            services=frozenset({"identity", "catalog"}),
+            verifier=mint.verifier(),
         )
 
 
@@ -95,8 +107,13 @@ async def test_forwards_by_path_and_by_host(gw) -> None:
     by_path = await client.post("/shops/acme/api/v1/users/echo?x=1", content=b"hello")
     assert by_path.status_code == 200
     assert by_path.json() == {
-        "shop": "acme", "method": "POST", "query": "x=1", "len": 5, "xff": "203.0.113.7",
-        "rid": by_path.headers["x-request-id"], "auth": False,
+        "shop": "acme",
+        "method": "POST",
+        "query": "x=1",
+        "len": 5,
+        "xff": "203.0.113.7",
+        "rid": by_path.headers["x-request-id"],
+        "auth": False,
     }
     assert by_path.headers["etag"] == '"v1"'
     assert "connection" not in by_path.headers  # hop-by-hop headers stop at the gateway
@@ -108,7 +125,8 @@ async def test_forwards_by_path_and_by_host(gw) -> None:
 async def test_client_cannot_spoof_its_address_or_request_id_format(gw) -> None:
     client, _ = gw
     answer = await client.get(
-        "/shops/acme/api/v1/users/echo", headers={"x-forwarded-for": "1.2.3.4", "x-request-id": "bad id!"}
+        "/shops/acme/api/v1/users/echo",
+        headers={"x-forwarded-for": "1.2.3.4", "x-request-id": "bad id!"},
     )
     assert answer.json()["xff"] == "203.0.113.7"
     assert answer.headers["x-request-id"] != "bad id!"
@@ -121,7 +139,11 @@ async def test_client_cannot_spoof_its_address_or_request_id_format(gw) -> None:
     [
         ("/shops/nowhere/api/v1/users/echo", 404, "shop-not-found"),
         ("/shops/acme/api/v1/nothing-here", 404, "not-found"),
-        ("/shops/acme/api/v1/products", 503, "service-unavailable"),  # catalog declared, not running
+        (
+            "/shops/acme/api/v1/products",
+            503,
+            "service-unavailable",
+        ),  # catalog declared, not running
         ("/shops/acme/api/v1/orders", 404, "not-found"),  # orders is not part of this deployment
         ("/shops/acme/elsewhere", 404, "not-found"),
         ("/api/v1/users/echo", 404, "not-found"),  # a host that is no shop's
@@ -154,25 +176,39 @@ async def test_unavailable_upstream_is_503_with_retry_after(gw) -> None:
 
 async def test_tokens_are_checked_and_bound_to_their_shop(gw, mint) -> None:
     client, _ = gw
-    good = await client.get("/shops/acme/api/v1/users/echo", headers={"authorization": f"Bearer {mint.token(shop='acme')}"})
+    good = await client.get(
+        "/shops/acme/api/v1/users/echo",
+        headers={"authorization": f"Bearer {mint.token(shop='acme')}"},
+    )
     assert good.status_code == 200 and good.json()["auth"] is True
-    other_shop = await client.get("/shops/beta/api/v1/users/echo", headers={"authorization": f"Bearer {mint.token(shop='acme')}"})
+    other_shop = await client.get(
+        "/shops/beta/api/v1/users/echo",
+        headers={"authorization": f"Bearer {mint.token(shop='acme')}"},
+    )
     assert other_shop.status_code == 404
     platform_admin = mint.token(shop="acme", roles=["PlatformAdmin"])
-    assert (await client.get("/shops/beta/api/v1/users/echo", headers={"authorization": f"Bearer {platform_admin}"})).status_code == 200
+    assert (
+        await client.get(
+            "/shops/beta/api/v1/users/echo", headers={"authorization": f"Bearer {platform_admin}"}
+        )
+    ).status_code == 200
     for bad in ("Bearer not-a-jwt", "Basic abc", "Bearer "):
         answer = await client.get("/shops/acme/api/v1/users/echo", headers={"authorization": bad})
         assert answer.status_code == 401, bad
         assert answer.headers["www-authenticate"].startswith("Bearer")
     expired = mint.token(shop="acme", ttl_s=-60)
-    answer = await client.get("/shops/acme/api/v1/users/echo", headers={"authorization": f"Bearer {expired}"})
+    answer = await client.get(
+        "/shops/acme/api/v1/users/echo", headers={"authorization": f"Bearer {expired}"}
+    )
     assert answer.status_code == 401 and "expired" in answer.json()["detail"]
 
 
 async def test_rate_limit_per_client_answers_429_with_retry_after(tmp_path: Path, mint) -> None:
     harness = Harness(tmp_path, mint, client_rate_per_s=1, client_burst=3)
     async with serving(harness) as client:
-        statuses = [(await client.get("/shops/acme/api/v1/users/echo")).status_code for _ in range(4)]
+        statuses = [
+            (await client.get("/shops/acme/api/v1/users/echo")).status_code for _ in range(4)
+        ]
         assert statuses == [200, 200, 200, 429]
         limited = await client.get("/shops/acme/api/v1/users/echo")
         assert limited.headers["retry-after"] == "1"
@@ -184,13 +220,17 @@ async def test_shop_quota_from_the_route_table(tmp_path: Path, mint) -> None:
     harness = Harness(tmp_path, mint)
     harness.routes.put("tiny", Route(requests_per_minute=2))
     async with serving(harness) as client:
-        statuses = [(await client.get("/shops/tiny/api/v1/users/echo")).status_code for _ in range(3)]
+        statuses = [
+            (await client.get("/shops/tiny/api/v1/users/echo")).status_code for _ in range(3)
+        ]
     assert statuses == [200, 200, 429]
 
 
 async def test_default_limits_let_one_client_make_50_requests_per_second(gw) -> None:
     client, _ = gw
-    answers = await asyncio.gather(*(client.get("/shops/acme/api/v1/users/echo") for _ in range(60)))
+    answers = await asyncio.gather(
+        *(client.get("/shops/acme/api/v1/users/echo") for _ in range(60))
+    )
     assert [a.status_code for a in answers] == [200] * 60
 
 
@@ -198,7 +238,9 @@ async def test_oversized_bodies_are_refused(tmp_path: Path, mint) -> None:
     harness = Harness(tmp_path, mint, max_body_bytes=1024)
     async with serving(harness) as client:
         answer = await client.post("/shops/acme/api/v1/users/echo", content=b"x" * 2000)
-    assert answer.status_code == 413 and answer.headers["content-type"] == "application/problem+json"
+    assert (
+        answer.status_code == 413 and answer.headers["content-type"] == "application/problem+json"
+    )
 
 
 async def test_route_table_reloads_without_restart(gw) -> None:
@@ -226,7 +268,10 @@ async def test_internal_routes_api_needs_the_platform_credential(gw) -> None:
     bad = await client.put("/internal/routes/Bad_Slug", json=body, headers=auth)
     assert bad.status_code == 422
     unknown_field = await client.put("/internal/routes/gamma", json={"hostz": []}, headers=auth)
-    assert unknown_field.status_code == 422 and unknown_field.json()["errors"][0]["field"] == "body.hostz"
+    assert (
+        unknown_field.status_code == 422
+        and unknown_field.json()["errors"][0]["field"] == "body.hostz"
+    )
     listed = await client.get("/internal/routes", headers=auth)
     assert "gamma" in listed.json()["shops"]
     assert (await client.delete("/internal/routes/gamma", headers=auth)).status_code == 204
@@ -257,4 +302,6 @@ async def test_platform_endpoints(gw) -> None:
     metrics = await client.get("/metrics")
     assert "shopfleet_http_requests_total" in metrics.text
     missing = await client.get("/no/such/thing")
-    assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+    assert (
+        missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+    )

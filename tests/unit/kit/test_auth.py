@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from shopfleet.kit.auth import Principal, TokenVerifier, Unauthenticated
 from shopfleet.kit.errors import Problem
 
@@ -47,7 +46,7 @@ async def test_unknown_key_refetches_at_most_once_per_interval(mint) -> None:
     assert fetches == 1  # forged kids cannot make us hammer identity
 
 
-def _static(mint):  # noqa: ANN001, ANN202
+def _static(mint):
     async def fetch() -> dict:
         return mint.jwks()
 

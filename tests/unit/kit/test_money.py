@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
-
 from shopfleet.kit.money import MAX_AMOUNT, Money
 
 

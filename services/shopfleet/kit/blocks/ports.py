@@ -45,7 +45,9 @@ class StateOp:
     ttl_s: int | None = None
 
     @classmethod
-    def upsert(cls, key: str, value: JSON, *, etag: str | None = None, ttl_s: int | None = None) -> StateOp:
+    def upsert(
+        cls, key: str, value: JSON, *, etag: str | None = None, ttl_s: int | None = None
+    ) -> StateOp:
         return cls(key=key, value=value, etag=etag, ttl_s=ttl_s)
 
     @classmethod

@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from shopfleet.kit.auth import SHOP_SLUG_PATTERN
 from shopfleet.kit.money import Currency
+from shopfleet.kit.text import PrintableStr
 
 
 class TenantBootstrap(BaseModel):
@@ -14,7 +15,7 @@ class TenantBootstrap(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     shop: str = Field(pattern=SHOP_SLUG_PATTERN, description="The shop's slug.")
-    display_name: str = Field(min_length=1, max_length=120)
+    display_name: PrintableStr = Field(min_length=1, max_length=120)
     currency: Currency = "EUR"
     admin_email: EmailStr
     admin_password: str = Field(min_length=10, max_length=256)

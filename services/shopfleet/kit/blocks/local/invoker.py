@@ -11,7 +11,7 @@ import asyncio
 
 from starlette.types import ASGIApp, Message
 
-from shopfleet.kit.blocks.ports import Headers, InvokeResponse, Invoker, ServiceUnavailable
+from shopfleet.kit.blocks.ports import Headers, Invoker, InvokeResponse, ServiceUnavailable
 
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
 
@@ -86,7 +86,9 @@ class LocalInvoker(Invoker):
             async with asyncio.timeout(timeout):
                 await app(scope, receive, send)
         except TimeoutError:
-            raise ServiceUnavailable(app_id, f"no answer within {timeout:g}s", timed_out=True) from None
+            raise ServiceUnavailable(
+                app_id, f"no answer within {timeout:g}s", timed_out=True
+            ) from None
         except Exception as exc:
             # Starlette answers 500 and then re-raises; keep the answer it sent.
             if response.status == 0:
