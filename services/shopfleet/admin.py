@@ -17,12 +17,11 @@ from shopfleet.gateway.routes import Route, RouteFile
 from shopfleet.gateway.settings import GatewaySettings
 from shopfleet.identity import service as identity
 from shopfleet.identity import tokens
-from shopfleet.identity.app import MIGRATIONS
+from shopfleet.identity.app import open_database
 from shopfleet.identity.models import Shop, UserPublic
 from shopfleet.identity.passwords import PasswordHasher
 from shopfleet.identity.settings import IdentitySettings
 from shopfleet.kit.contracts.tenants import TenantBootstrap, TenantPublic
-from shopfleet.kit.db import Database
 from shopfleet.kit.settings import PlatformSettings
 
 
@@ -35,16 +34,10 @@ class IdentityAccess:
 @asynccontextmanager
 async def identity_access(platform: PlatformSettings) -> AsyncIterator[IdentityAccess]:
     settings = IdentitySettings(platform=platform)
-    db = Database(
-        settings.resolved_database_url("identity"), service="identity", migrations=MIGRATIONS
-    )
+    db = open_database(settings)
     try:
         await db.migrate()
-        hasher = PasswordHasher(
-            time_cost=settings.argon2_time_cost,
-            memory_cost_kib=settings.argon2_memory_cost_kib,
-            parallelism=settings.argon2_parallelism,
-        )
+        hasher = PasswordHasher.from_settings(settings)
         async with db.session() as session:
             yield IdentityAccess(session, hasher)
     finally:

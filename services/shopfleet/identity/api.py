@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from shopfleet.identity import service
+from shopfleet.identity import service, sessions
 from shopfleet.identity.models import (
     USER_ID_PATTERN,
     LoginRequest,
@@ -73,7 +73,7 @@ async def login(
     address: ClientAddress,
 ) -> TokenPair:
     """Exchange email and password for an access token (15 min) and a refresh token."""
-    return await service.login(session, ident, shop, body.email, body.password, address=address)
+    return await sessions.login(session, ident, shop, body.email, body.password, address=address)
 
 
 @router.post("/auth/refresh", tags=["auth"])
@@ -81,7 +81,7 @@ async def refresh(
     shop: ShopId, body: RefreshRequest, session: SessionDep, ident: IdentityDep
 ) -> TokenPair:
     """Exchange a refresh token for a new pair. Each refresh token works once."""
-    return await service.refresh(session, ident, shop, body.refresh_token)
+    return await sessions.refresh(session, ident, shop, body.refresh_token)
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
@@ -89,7 +89,7 @@ async def logout(
     shop: ShopId, body: RefreshRequest, session: SessionDep, ident: IdentityDep
 ) -> Response:
     """End the session of this refresh token (its whole family)."""
-    await service.logout(session, ident, shop, body.refresh_token)
+    await sessions.logout(session, ident, shop, body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

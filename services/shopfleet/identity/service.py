@@ -8,7 +8,6 @@ outside any transaction, so SQLite's write lock is never held while argon2 works
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopfleet.identity.models import (
     USER_PUBLIC_COLUMNS,
     Shop,
-    TokenPair,
     User,
     UserCreate,
     UserPublic,
@@ -34,14 +32,11 @@ from shopfleet.identity.settings import IdentitySettings
 from shopfleet.identity.throttle import LoginThrottle
 from shopfleet.identity.tokens import (
     KeyRing,
-    add_refresh_token,
     ensure_signing_key,
-    find_refresh_token,
     revoke_refresh_tokens,
     rotate_signing_key,
-    spend_refresh_token,
 )
-from shopfleet.kit.auth import Role, Unauthenticated
+from shopfleet.kit.auth import Role
 from shopfleet.kit.contracts.events import (
     SHOP_CREATED,
     USER_REGISTERED,
@@ -55,7 +50,7 @@ from shopfleet.kit.outbox import Outbox
 # The CLI's entry points (signing-key rotation included, though it lives in tokens.py).
 __all__ = [
     "Identity", "add_user", "bootstrap_tenant", "ensure_signing_key", "get_tenant", "get_user",
-    "list_users", "login", "logout", "refresh", "register_user", "rotate_signing_key",
+    "list_users", "register_user", "rotate_signing_key",
     "set_roles", "update_user",
 ]  # fmt: skip
 
@@ -321,89 +316,3 @@ async def set_roles(session: AsyncSession, shop: str, user_id: str, roles: list[
     user.updated_at = datetime.now(UTC)
     await session.commit()
     return UserPublic.model_validate(user, from_attributes=True)
-
-
-# ----------------------------------------------------------------------------- sessions
-
-
-async def _issue(session: AsyncSession, ident: Identity, user: User, family_id: str) -> TokenPair:
-    ttl = ident.settings.refresh_token_ttl_s
-    refresh_token = add_refresh_token(
-        session, shop=user.shop, user_id=user.id, family_id=family_id, now=ident.now(), ttl_s=ttl
-    )
-    access = ident.keys.issue_access_token(user_id=user.id, shop=user.shop, roles=user.roles)
-    return TokenPair(
-        access_token=access, expires_in=ident.keys.access_token_ttl_s,
-        refresh_token=refresh_token, refresh_expires_in=ttl,
-    )  # fmt: skip
-
-
-async def login(
-    session: AsyncSession, ident: Identity, shop: str, email: str, password: str, *, address: str
-) -> TokenPair:
-    """Check the credentials (throttled per account and per address) and start a session."""
-    await ident.throttle.ensure_allowed(shop, email, address)
-    if await session.get(Shop, shop) is None:
-        raise NotFound(f"Shop '{shop}' does not exist.")
-    row = (
-        await session.execute(
-            sa.select(User.id, User.password_hash).where(User.shop == shop, User.email == email)
-        )
-    ).one_or_none()
-    await session.rollback()  # no transaction while argon2 works
-    if row is None:
-        await ident.hasher.verify_dummy(password)  # as slow as a wrong password
-    if row is None or not await ident.hasher.verify(row.password_hash, password):
-        await ident.throttle.record_failure(shop, email, address)
-        raise Unauthenticated("Wrong email or password.")
-    await ident.throttle.reset_account(shop, email)
-    new_hash = (
-        await ident.hasher.hash(password) if ident.hasher.needs_rehash(row.password_hash) else None
-    )
-    user = await session.get(User, row.id)
-    if user is None:  # deleted meanwhile
-        raise Unauthenticated("Wrong email or password.")
-    if new_hash is not None:  # the hashing parameters were raised since this hash was made
-        user.password_hash = new_hash
-    pair = await _issue(session, ident, user, family_id=str(uuid.uuid4()))
-    await session.commit()
-    return pair
-
-
-_REUSED = (
-    "This refresh token was already used or revoked. Every session it belongs to has been "
-    "ended, in case it was stolen; log in again."
-)
-
-
-async def refresh(session: AsyncSession, ident: Identity, shop: str, token: str) -> TokenPair:
-    """Exchange a refresh token for a new pair; presenting a spent one revokes its family."""
-    now = ident.now()
-    stored = await find_refresh_token(session, token)
-    if stored is None or stored.shop != shop:
-        raise Unauthenticated("The refresh token is not valid; log in again.")
-    if stored.used_at is not None or stored.revoked_at is not None:
-        await revoke_refresh_tokens(session, now, family_id=stored.family_id)
-        await session.commit()
-        raise Unauthenticated(_REUSED)
-    if stored.expires_at <= now:
-        raise Unauthenticated("The refresh token has expired; log in again.")
-    if not await spend_refresh_token(session, stored.id, now):
-        # A concurrent request spent it first: a second use all the same, so the same answer.
-        await revoke_refresh_tokens(session, now, family_id=stored.family_id)
-        await session.commit()
-        raise Unauthenticated(_REUSED)
-    user = await session.get(User, stored.user_id)
-    if user is None:
-        raise Unauthenticated("The account no longer exists.")
-    pair = await _issue(session, ident, user, family_id=stored.family_id)
-    await session.commit()
-    return pair
-
-
-async def logout(session: AsyncSession, ident: Identity, shop: str, token: str) -> None:
-    """End the session the refresh token belongs to; unknown or ended ones are fine too."""
-    stored = await find_refresh_token(session, token)
-    if stored is not None and stored.shop == shop:
-        await revoke_refresh_tokens(session, ident.now(), family_id=stored.family_id)
-        await session.commit()

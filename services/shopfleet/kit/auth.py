@@ -78,7 +78,7 @@ class TokenVerifier:
         issuer: str,
         audience: str,
         cache_size: int = 50_000,
-        refetch_interval_s: float = 30.0,
+        refetch_interval_s: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._fetch_jwks = fetch_jwks
