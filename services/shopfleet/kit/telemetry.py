@@ -8,10 +8,14 @@ log context, echoes `X-Request-ID`, and records one counter and one histogram sa
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
+import io
 import logging
 import re
 import secrets
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -37,18 +41,73 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
+# Label values must be bounded: a client can send any method name.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_SERIES: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
+
+
+def _series(service: str, method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The counter and histogram children of one label set (`labels()` is slow per call)."""
+    key = (service, method, route, status)
+    found = _SERIES.get(key)
+    if found is None:
+        found = _SERIES[key] = (
+            REQUESTS.labels(service, method, route, str(status)),
+            LATENCY.labels(service, route),
+        )
+    return found
+
+
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _access_log = structlog.get_logger("shopfleet.access")
 
 
+class BufferedLogger:
+    """Writes log lines through a buffer that a background thread flushes a few times a
+    second: one `write` syscall per line costs more than the rest of the access log.
+    Warnings and errors are flushed at once, so nothing important waits in the buffer.
+    """
+
+    def __init__(self, fd: int = 2, *, flush_s: float = 0.25) -> None:
+        self._out = io.BufferedWriter(io.FileIO(fd, "w", closefd=False), buffer_size=1 << 16)
+        self._flush_s = flush_s
+        threading.Thread(target=self._flusher, name="log-flush", daemon=True).start()
+        atexit.register(self.flush)
+
+    def _flusher(self) -> None:
+        while True:
+            time.sleep(self._flush_s)
+            self.flush()
+
+    def flush(self) -> None:
+        with contextlib.suppress(ValueError, OSError):
+            self._out.flush()
+
+    def msg(self, message: str) -> None:
+        self._out.write(message.encode() + b"\n")
+
+    def msg_now(self, message: str) -> None:
+        self.msg(message)
+        self.flush()
+
+    debug = info = msg
+    warning = warn = error = err = critical = exception = fatal = failure = msg_now
+
+
+_buffered: BufferedLogger | None = None
+
+
 def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     """Route structlog and stdlib logging through one renderer (JSON in clusters)."""
+    global _buffered
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=lambda o, **_: orjson.dumps(o).decode())
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
+    if _buffered is None and not sys.stderr.isatty():
+        _buffered = BufferedLogger()
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -59,7 +118,9 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=(lambda *_: _buffered)
+        if _buffered
+        else structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(
@@ -126,8 +187,10 @@ class RequestContext:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or state.get("route") or "unmatched"
-            REQUESTS.labels(self.service, scope["method"], template, str(status)).inc()
-            LATENCY.labels(self.service, template).observe(elapsed)
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+            count, latency = _series(self.service, method, template, status)
+            count.inc()
+            latency.observe(elapsed)
             if self.access_log:
                 _access_log.info(
                     "request",
