@@ -167,8 +167,10 @@ class RequestContext:
         state = scope.setdefault("state", {})
         state["request_id"], state["traceparent"] = request_id, traceparent
         shop = state.get("shop") or _shop_of(scope["path"])
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=trace_id, shop=shop)
+        # Bound for this request only: an in-process call must not leak into its caller.
+        bound = structlog.contextvars.bind_contextvars(
+            request_id=request_id, trace_id=trace_id, shop=shop
+        )
         status = 500
 
         async def send_with_id(message: Message) -> None:
@@ -199,6 +201,7 @@ class RequestContext:
                     status=status,
                     ms=round(elapsed * 1000, 2),
                 )
+            structlog.contextvars.reset_contextvars(**bound)
 
 
 ReadyCheck = Callable[[], Awaitable[None]]
