@@ -29,7 +29,7 @@ from shopfleet.kit.auth import (
     Role,
     ShopId,
 )
-from shopfleet.kit.contracts.tenants import TenantBootstrap, TenantPublic
+from shopfleet.kit.contracts.tenants import ShopSettings, TenantBootstrap, TenantPublic
 from shopfleet.kit.db import ReaderDep, SessionDep
 from shopfleet.kit.errors import NotFound
 
@@ -152,7 +152,19 @@ async def jwks(ident: IdentityDep) -> JSONResponse:
 
 
 internal_router = APIRouter(prefix="/internal", tags=["internal"], dependencies=[PlatformCaller])
+# Service-to-service reads: reachable only by invocation, never through the gateway.
+peer_router = APIRouter(prefix="/internal", tags=["internal"])
 ShopSlug = Annotated[str, Path(pattern=SHOP_SLUG_PATTERN, description="The shop's slug.")]
+
+
+@peer_router.get("/shops/{shop}/settings")
+async def read_shop_settings(shop: ShopSlug, session: ReaderDep) -> ShopSettings:
+    tenant = await service.get_tenant(session, shop)
+    if tenant is None:
+        raise NotFound(f"Shop '{shop}' does not exist.")
+    return ShopSettings(
+        shop=tenant.shop, display_name=tenant.display_name, currency=tenant.currency
+    )
 
 
 @internal_router.post("/tenants", status_code=status.HTTP_201_CREATED)

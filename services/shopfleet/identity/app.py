@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from shopfleet.identity.api import internal_router, platform_router, router
+from shopfleet.identity.api import internal_router, peer_router, platform_router, router
 from shopfleet.identity.passwords import PasswordHasher
 from shopfleet.identity.service import Identity
 from shopfleet.identity.settings import IdentitySettings
@@ -64,7 +64,7 @@ def create_app(
         "identity",
         description="Accounts, roles, sessions (refresh-token families) and signing keys.",
         db=db, blocks=blocks, platform=platform,
-        routers=[router, platform_router, internal_router], verifier=verifier,
+        routers=[router, platform_router, internal_router, peer_router], verifier=verifier,
         on_start=[keys.start, relay.start],  # keys after the migrations the scaffold runs
         on_stop=[keys.stop, relay.stop],
     )  # fmt: skip

@@ -60,3 +60,21 @@ async def test_internal_endpoints_are_off_without_a_platform_token(start_app: An
     _, http = await start_app(platform=PlatformSettings(platform_token=None))
     answer = await http.get("/internal/tenants/acme", headers={"Authorization": "Bearer x"})
     assert answer.status_code == 403
+
+
+async def test_peers_read_shop_settings_without_the_platform_credential(identity) -> None:
+    await identity.http.post(
+        "/internal/tenants",
+        headers=identity.platform,
+        json={
+            "shop": "peers",
+            "display_name": "Peer shop",
+            "currency": "JPY",
+            "admin_email": "boss@peers.com",
+            "admin_password": "a long admin secret",
+        },
+    )
+    answer = await identity.http.get("/internal/shops/peers/settings")
+    assert answer.status_code == 200
+    assert answer.json() == {"shop": "peers", "display_name": "Peer shop", "currency": "JPY"}
+    identity.assert_problem(await identity.http.get("/internal/shops/nobody/settings"), 404)

@@ -27,3 +27,15 @@ class TenantPublic(BaseModel):
     currency: str
     admin_user_id: str
     created: bool = Field(description="False when the shop already existed.")
+
+
+class ShopSettings(BaseModel):
+    """What other services need to know of a shop (identity owns it).
+
+    Served to service invocation at `GET /internal/shops/{shop}/settings` (never routed
+    by the gateway) and carried by the `shop.created` event.
+    """
+
+    shop: str
+    display_name: str
+    currency: str
