@@ -1,0 +1,66 @@
+"""Catalog's service-to-service contract: product snapshots and stock reservations.
+
+Served by catalog under `/internal/shops/{shop}/...` for service invocation only (the
+gateway never routes there). Cart reads snapshots; orders reserves, commits, releases.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shopfleet.kit.money import Money
+
+PRODUCT_ID_PATTERN = r"^[0-9a-f-]{1,36}$"
+MAX_LINE_QUANTITY = 999
+
+LOOKUP_PATH = "/internal/shops/{shop}/products/lookup"  # POST ProductLookup -> ProductLookupResult
+RESERVATION_PATH = "/internal/shops/{shop}/reservations/{order_id}"  # PUT reserve, DELETE release
+COMMIT_PATH = "/internal/shops/{shop}/reservations/{order_id}/commit"  # POST
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProductSnapshot(BaseModel):
+    """A product as a buyer sees it now: price from the catalog, never from a client."""
+
+    id: str
+    name: str
+    slug: str
+    sku: str
+    price: Money
+    available: int = Field(description="Units on hand minus units reserved.")
+    active: bool
+    image_url: str | None = None
+
+
+class ProductLookup(_Strict):
+    ids: list[str] = Field(min_length=1, max_length=100)
+
+
+class ProductLookupResult(BaseModel):
+    items: list[ProductSnapshot]
+    missing: list[str] = Field(description="Ids that are unknown, deleted or of another shop.")
+
+
+class ReservationLine(_Strict):
+    product_id: str = Field(pattern=PRODUCT_ID_PATTERN)
+    quantity: int = Field(ge=1, le=MAX_LINE_QUANTITY)
+
+
+class ReserveRequest(_Strict):
+    lines: list[ReservationLine] = Field(min_length=1, max_length=100)
+
+
+class ReservationResult(BaseModel):
+    """The outcome for one order id; asking again returns the same outcome."""
+
+    order_id: str
+    status: Literal["reserved", "committed", "released", "rejected"]
+    lines: list[ReservationLine]
+    shortages: list[ReservationLine] = Field(
+        default_factory=list, description="When rejected: what was short, with what is available."
+    )
