@@ -6,7 +6,7 @@ this module holds what would otherwise be copied into every service.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
@@ -16,7 +16,7 @@ from shopfleet.kit.blocks import Blocks
 from shopfleet.kit.db import Database
 from shopfleet.kit.errors import install_problem_handlers
 from shopfleet.kit.settings import PlatformSettings
-from shopfleet.kit.telemetry import RequestContext, health_router
+from shopfleet.kit.telemetry import ReadyCheck, RequestContext, health_router
 
 Hook = Callable[[], Awaitable[None]]
 
@@ -39,7 +39,7 @@ def service_app(
     name: str,
     *,
     description: str,
-    db: Database,
+    db: Database | None,
     blocks: Blocks,
     platform: PlatformSettings,
     routers: Sequence[APIRouter],
@@ -47,12 +47,16 @@ def service_app(
     on_start: Sequence[Hook] = (),
     on_stop: Sequence[Hook] = (),
     migrate: bool = True,
+    ready_checks: Mapping[str, ReadyCheck] | None = None,
 ) -> FastAPI:
-    """A FastAPI app for one service, ready to serve alone or inside the embedded platform."""
+    """A FastAPI app for one service, ready to serve alone or inside the embedded platform.
+
+    `db` is None for a service that keeps no relational data (e.g. cart, on the state store).
+    """
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if migrate:
+        if migrate and db is not None:
             await db.migrate()
         for hook in on_start:
             await hook()
@@ -61,7 +65,8 @@ def service_app(
         finally:
             for hook in reversed(on_stop):
                 await hook()
-            await db.dispose()
+            if db is not None:
+                await db.dispose()
 
     app = FastAPI(
         title=f"shopfleet {name}",
@@ -79,7 +84,10 @@ def service_app(
         platform.platform_token.get_secret_value() if platform.platform_token else None
     )
     install_problem_handlers(app)
-    app.include_router(health_router({"database": db.ping}))
+    checks = dict(ready_checks or {})
+    if db is not None:
+        checks["database"] = db.ping
+    app.include_router(health_router(checks))
     for router in routers:
         app.include_router(router)
     app.add_middleware(RequestContext, service=name, access_log=platform.access_log)
