@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 from pydantic import SecretStr
+from shopfleet.gateway.settings import GatewaySettings
 from shopfleet.kit.settings import PlatformSettings
 
 from tests.support.tokens import TokenMint
@@ -43,25 +44,24 @@ def _settings(data_dir: Path) -> PlatformSettings:
     )
 
 
+def gateway_settings(data_dir: Path, *, access_log: bool) -> GatewaySettings:
+    """Rate limits out of the way: the benchmarks measure forwarding, not the 429 path."""
+    platform = _settings(data_dir).model_copy(update={"access_log": access_log})
+    unlimited = {"client_rate_per_s": 1e9, "client_burst": 10**9}
+    return GatewaySettings(platform=platform, **unlimited, shop_rate_per_s=1e9, shop_burst=10**9)
+
+
 def gateway_app(data_dir: Path, *, access_log: bool) -> tuple[object, str]:
     """The gateway in front of one trivial upstream route; returns (app, bearer token)."""
     from shopfleet.gateway.app import Gateway
     from shopfleet.gateway.routes import Route, RouteFile
-    from shopfleet.gateway.settings import GatewaySettings
     from shopfleet.kit.auth import SHOP_API_PREFIX
     from shopfleet.kit.blocks import Blocks
     from shopfleet.kit.blocks.local.invoker import LocalInvoker
     from shopfleet.kit.errors import install_problem_handlers
     from shopfleet.kit.telemetry import RequestContext
 
-    platform = _settings(data_dir).model_copy(update={"access_log": access_log})
-    settings = GatewaySettings(
-        platform=platform,
-        client_rate_per_s=1e9,
-        client_burst=10**9,
-        shop_rate_per_s=1e9,
-        shop_burst=10**9,
-    )
+    settings = gateway_settings(data_dir, access_log=access_log)
     RouteFile(settings.resolved_routes_file()).put(SHOP, Route())
     upstream = FastAPI()
     install_problem_handlers(upstream)
@@ -82,18 +82,10 @@ class PlatformWithUser:
     """The embedded platform, plus a registered user whose token the benchmark sends."""
 
     def __init__(self, data_dir: Path, *, access_log: bool) -> None:
-        from shopfleet.gateway.settings import GatewaySettings
         from shopfleet.platform import EmbeddedPlatform
 
-        platform = _settings(data_dir).model_copy(update={"access_log": access_log})
-        gateway = GatewaySettings(
-            platform=platform,
-            client_rate_per_s=1e9,
-            client_burst=10**9,
-            shop_rate_per_s=1e9,
-            shop_burst=10**9,
-        )
-        self.platform = EmbeddedPlatform(platform, gateway_settings=gateway, freeze_gc=True)
+        gateway = gateway_settings(data_dir, access_log=access_log)
+        self.platform = EmbeddedPlatform(gateway.platform, gateway_settings=gateway, freeze_gc=True)
         self.token = ""
 
     @asynccontextmanager
