@@ -15,6 +15,7 @@ from shopfleet.kit.blocks.ports import (
     StateItem,
     StateOp,
     StateStore,
+    StateStoreUnavailable,
     Subscription,
     new_event_id,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "StateItem",
     "StateOp",
     "StateStore",
+    "StateStoreUnavailable",
     "Subscription",
     "new_event_id",
 ]

@@ -27,6 +27,14 @@ class ETagMismatch(Exception):
     """A write with an ETag found the stored item changed (or gone): first write won."""
 
 
+class StateStoreUnavailable(ConnectionError):
+    """The state store could not be reached; a write that failed so may have been applied."""
+
+    def __init__(self, url: str, cause: BaseException) -> None:
+        super().__init__(f"state store at {url} is unavailable: {cause}")
+        self.url = url
+
+
 @dataclass(frozen=True, slots=True)
 class StateItem:
     key: str

@@ -7,15 +7,25 @@ dead letters. A new adapter adds its name to the fixture params and a branch to 
 
 from __future__ import annotations
 
+import os
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 from shopfleet.kit.blocks.local import DeadLetter, LocalPubSub, LocalSecrets, LocalStateStore
 from shopfleet.kit.blocks.local.secrets import env_name
 from shopfleet.kit.blocks.ports import PubSub, Secrets, StateStore
+from shopfleet.kit.blocks.redis_state import RedisStateStore
+
+from tests.conftest import RUN_ID, require_service
+
+REDIS_HOST = os.environ.get("SHOPFLEET_TEST_REDIS_HOST", "127.0.0.1")
+REDIS_PORT = int(os.environ.get("SHOPFLEET_TEST_REDIS_PORT", "6379"))
+REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
 
 # ----------------------------------------------------------------------------- state
 
@@ -36,19 +46,57 @@ class StateHarness:
     advance: Callable[[float], Awaitable[None]]  # let `seconds` pass, as TTLs see time
 
 
-@pytest.fixture(params=["local"])
+def redis_test_prefix() -> str:
+    """A key prefix no other test (or run, or xdist worker) uses."""
+    return f"sftest-{RUN_ID}-{uuid.uuid4().hex[:8]}"
+
+
+async def drop_redis_keys(pattern: str) -> None:
+    """Delete every Redis key matching `pattern` (SCAN + DEL: never FLUSHDB a shared Redis)."""
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        async for batch in _scan_batches(client, pattern):
+            await client.delete(*batch)
+    finally:
+        await client.aclose()
+
+
+async def _scan_batches(client: aioredis.Redis, pattern: str) -> AsyncIterator[list[bytes]]:
+    batch: list[bytes] = []
+    async for key in client.scan_iter(match=pattern, count=500):
+        batch.append(key)
+        if len(batch) == 500:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@pytest.fixture(params=["local", "redis"])
 async def state_harness(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[StateHarness]:
+    # Both adapters take the same injected clock: TTL checks use it, so `advance` lets time
+    # pass at once. Redis additionally PEXPIREs each TTL item in real time (see
+    # test_redis_state.py for that path, run on Redis's own clock).
+    clock = FakeClock()
+
+    async def advance(seconds: float) -> None:
+        clock.now += seconds
+
     if request.param == "local":
-        clock = FakeClock()
         store = await LocalStateStore.open(tmp_path / "state.db", clock=clock)
-
-        async def advance(seconds: float) -> None:
-            clock.now += seconds
-
         yield StateHarness(store=store, advance=advance)
         await store.close()
+    elif request.param == "redis":
+        require_service("Redis", REDIS_HOST, REDIS_PORT)
+        redis_store = RedisStateStore(REDIS_URL, key_prefix=redis_test_prefix(), clock=clock)
+        try:
+            await redis_store.open()
+            yield StateHarness(store=redis_store, advance=advance)
+        finally:
+            await redis_store.close()
+            await drop_redis_keys(redis_store.key_pattern)
 
 
 @pytest.fixture
