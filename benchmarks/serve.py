@@ -13,10 +13,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import uvicorn
-from shopfleet.kit.telemetry import configure_logging
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from benchmarks import targets
+from shopfleet.kit.telemetry import configure_logging
 
 
 class WithLifespan:

@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 from pydantic import SecretStr
+
 from shopfleet.gateway.settings import GatewaySettings
 from shopfleet.kit.settings import PlatformSettings
-
 from tests.support.tokens import TokenMint
 
 SHOP = "bench"

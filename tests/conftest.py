@@ -15,6 +15,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from shopfleet.kit.telemetry import configure_logging
 from tests.support.tokens import TokenMint
 
 PG_HOST = os.environ.get("SHOPFLEET_TEST_PG_HOST", "127.0.0.1")
@@ -68,6 +69,12 @@ class PostgresDatabases:
                 await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await conn.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _plain_logs() -> None:
+    """JSON logs as in production: the dev console renderer draws slow tracebacks."""
+    configure_logging("INFO", "json")
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from shopfleet.platform import EmbeddedPlatform
 
+from shopfleet.platform import EmbeddedPlatform
 from tests.support.platform import Shopper, make_platform
 
 

@@ -46,8 +46,9 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from shopfleet.platform import EmbeddedPlatform
 from structlog.testing import capture_logs
+
+from shopfleet.platform import EmbeddedPlatform
 
 BASE_URL = "http://shopfleet.test"
 SHOP = "demo"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from shopfleet.platform import EmbeddedPlatform
 
+from shopfleet.platform import EmbeddedPlatform
 from tests.support.platform import PLATFORM_TOKEN, Shopper, make_platform
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx
 from pydantic import SecretStr
+
 from shopfleet.gateway.settings import GatewaySettings
 from shopfleet.kit.settings import PlatformSettings
 from shopfleet.platform import EmbeddedPlatform

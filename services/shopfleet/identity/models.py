@@ -16,6 +16,7 @@ import orjson
 import pydantic
 import sqlalchemy as sa
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, field_validator
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shopfleet.kit.auth import Role
@@ -23,6 +24,11 @@ from shopfleet.kit.db import UTCDateTime, utcnow
 from shopfleet.kit.text import Printable
 
 SHOP_ROLES = (Role.ADMIN.value, Role.USER.value)
+
+
+class IdentityModel(SQLModel, registry=registry()):
+    """Identity's own metadata: services share one process in the embedded platform, and
+    SQLModel's default metadata is global (two services may both have a `categories`)."""
 
 
 def _timestamp(**kw: Any) -> Any:
@@ -42,7 +48,7 @@ USER_ID_PATTERN = r"^[0-9a-f-]{1,36}$"  # ids are UUIDs: nothing else can name a
 # ----------------------------------------------------------------------------- shops
 
 
-class Shop(SQLModel, table=True):
+class Shop(IdentityModel, table=True):
     __tablename__ = "shops"
 
     slug: str = Field(primary_key=True, max_length=40)
@@ -54,7 +60,7 @@ class Shop(SQLModel, table=True):
 # ----------------------------------------------------------------------------- users
 
 
-class UserBase(SQLModel):
+class UserBase(IdentityModel):
     email: Email = Field(max_length=254)
     display_name: DisplayName = Field(max_length=100)
 
@@ -65,7 +71,7 @@ class UserCreate(UserBase):
     password: Password
 
 
-class UserUpdate(SQLModel):
+class UserUpdate(IdentityModel):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     display_name: DisplayName | None = None
@@ -169,7 +175,7 @@ class TokenPair(BaseModel):
     refresh_expires_in: int = pydantic.Field(description="Seconds until the refresh token expires.")
 
 
-class RefreshToken(SQLModel, table=True):
+class RefreshToken(IdentityModel, table=True):
     """One refresh token of a family; a family starts at login and ends at logout or reuse."""
 
     __tablename__ = "refresh_tokens"
@@ -188,7 +194,7 @@ class RefreshToken(SQLModel, table=True):
 # ----------------------------------------------------------------------------- signing keys
 
 
-class SigningKey(SQLModel, table=True):
+class SigningKey(IdentityModel, table=True):
     __tablename__ = "signing_keys"
 
     kid: str = Field(primary_key=True, max_length=64)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import httpx
 import orjson
-from shopfleet.cli import app
 from typer.testing import CliRunner
 
+from shopfleet.cli import app
 from tests.support.platform import Shopper, make_platform
 
 runner = CliRunner()

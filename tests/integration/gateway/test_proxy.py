@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
 from pydantic import SecretStr
+
 from shopfleet.gateway.app import Gateway
 from shopfleet.gateway.routes import Route, RouteFile
 from shopfleet.gateway.settings import GatewaySettings

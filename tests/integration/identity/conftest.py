@@ -13,6 +13,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import SecretStr
+
 from shopfleet.identity.app import create_app
 from shopfleet.identity.settings import IdentitySettings
 from shopfleet.kit.auth import SHOP_API_PREFIX

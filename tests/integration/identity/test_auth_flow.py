@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import jwt
+
 from shopfleet.kit.contracts.events import USER_REGISTERED
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import jwt
+
 from shopfleet.identity.tokens import rotate_signing_key
 
 

@@ -6,9 +6,10 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from shopfleet.identity.models import RefreshToken, Shop, SigningKey, User
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
+
+from shopfleet.identity.models import RefreshToken, Shop, SigningKey, User
 
 TABLES = [Shop, User, RefreshToken, SigningKey]
 

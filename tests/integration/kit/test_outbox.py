@@ -14,6 +14,10 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from pydantic import BaseModel
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, inspect, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from shopfleet.kit.blocks.ports import CloudEvent, Delivery, PubSub, Subscription
 from shopfleet.kit.db import Database
 from shopfleet.kit.outbox import (
@@ -25,9 +29,6 @@ from shopfleet.kit.outbox import (
     PermanentEventError,
     idempotent_handler,
 )
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, inspect, select, update
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncSession
 
 MIGRATIONS = Path(__file__).parent / "outbox_migrations"
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from shopfleet.gateway.routes import Route, RouteFile, RouteTableDoc, parse_route_table
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
+
 from shopfleet.identity.models import RolesUpdate, UserCreate, decode_cursor, encode_cursor
 
 

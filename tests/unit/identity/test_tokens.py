@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
 from shopfleet.identity.models import SigningKey
 from shopfleet.identity.tokens import (
     encode_access_token,

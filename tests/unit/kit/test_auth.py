@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from shopfleet.kit.auth import Principal, TokenVerifier, Unauthenticated
 from shopfleet.kit.errors import Problem
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+
 from shopfleet.kit.blocks.local import DeadLetter, LocalPubSub, LocalSecrets, LocalStateStore
 from shopfleet.kit.blocks.local.secrets import env_name
 from shopfleet.kit.blocks.ports import PubSub, Secrets, StateStore
 from shopfleet.kit.blocks.redis_state import RedisStateStore
-
 from tests.conftest import RUN_ID, require_service
 
 REDIS_HOST = os.environ.get("SHOPFLEET_TEST_REDIS_HOST", "127.0.0.1")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+
 from shopfleet.kit.blocks.local import LocalPubSub
 from shopfleet.kit.blocks.ports import CloudEvent, Delivery, Subscription, new_event_id
 

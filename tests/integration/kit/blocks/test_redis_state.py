@@ -15,9 +15,9 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 import redis.exceptions
+
 from shopfleet.kit.blocks.ports import ETagMismatch, StateOp, StateStore
 from shopfleet.kit.blocks.redis_state import RedisStateStore, StateStoreUnavailable
-
 from tests.conftest import require_service
 from tests.integration.kit.blocks.conftest import (
     REDIS_HOST,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+
 from shopfleet.kit.blocks.local import LocalSecrets
 from shopfleet.kit.blocks.ports import Secrets
 

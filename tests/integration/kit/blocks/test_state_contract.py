@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
+
 from shopfleet.kit.blocks.ports import ETagMismatch, StateOp, StateStore
 
 Advance = Callable[[float], Awaitable[None]]
