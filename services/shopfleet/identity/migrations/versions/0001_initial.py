@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
 from shopfleet.kit.outbox import create_outbox_tables, drop_outbox_tables
 
 revision = "0001"
