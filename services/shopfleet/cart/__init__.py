@@ -1,0 +1,1 @@
+"""The cart: one cart per shopper (signed in or anonymous) on the StateStore block."""

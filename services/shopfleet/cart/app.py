@@ -1,0 +1,54 @@
+"""The cart app: one cart per shopper on the StateStore block, priced by catalog on read."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from fastapi import FastAPI
+
+from shopfleet.cart.api import router
+from shopfleet.cart.catalog import CatalogClient
+from shopfleet.cart.service import Carts
+from shopfleet.cart.settings import CartSettings
+from shopfleet.cart.store import CartStore
+from shopfleet.kit.auth import TokenVerifier
+from shopfleet.kit.blocks import Blocks
+from shopfleet.kit.service import service_app
+
+READY_KEY = "cart:readyz"
+
+
+def create_app(
+    settings: CartSettings,
+    blocks: Blocks,
+    *,
+    verifier: TokenVerifier | None = None,
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
+    """Build the app; `clock` (unix seconds) stamps lines and ages removed lines (tests
+    give the state store the same clock to let time pass)."""
+    store = CartStore(
+        blocks.state,
+        user_ttl_s=settings.user_ttl_s,
+        anonymous_ttl_s=settings.anonymous_ttl_s,
+        removed_ttl_s=settings.removed_ttl_s,
+        attempts=settings.write_attempts,
+        clock=clock,
+    )
+    catalog = CatalogClient(blocks.invoker, timeout_s=settings.catalog_timeout_s)
+
+    async def state_ready() -> None:
+        await blocks.state.get(READY_KEY)
+
+    app = service_app(
+        "cart",
+        description="One cart per shopper (or anonymous X-Cart-Id), priced by catalog on "
+        "every read; ETag/If-Match; removed lines and cancelled orders can be restored.",
+        db=None, blocks=blocks, platform=settings.platform, routers=[router],
+        verifier=verifier, ready_checks={"state": state_ready},
+    )  # fmt: skip
+    app.state.carts = Carts(
+        store, catalog, order_lines_ttl_s=settings.order_lines_ttl_s, clock=clock
+    )
+    return app

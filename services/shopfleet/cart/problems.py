@@ -1,0 +1,33 @@
+"""The cart's own problem answers: a rule the request broke, a stale If-Match, contention."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shopfleet.kit.errors import Problem
+
+
+def field_problem(status: int, detail: str, field: str, *, slug: str, **extra: Any) -> Problem:
+    """A problem that names the request field to fix, as validation errors do."""
+    return Problem(status, detail, slug=slug, errors=[{"field": field, "message": detail}], **extra)
+
+
+class CartBusy(Problem):
+    def __init__(self) -> None:
+        super().__init__(
+            409,
+            "The cart is being changed by another request right now and this change did not "
+            "get through; nothing was changed. Retry.",
+            slug="cart-busy",
+            headers={"Retry-After": "1"},
+        )
+
+
+class StaleCart(Problem):
+    def __init__(self) -> None:
+        super().__init__(
+            412,
+            "The cart changed since you read it (If-Match does not match its ETag); nothing "
+            "was changed. GET /cart for the current cart and ETag, then retry.",
+            slug="precondition-failed",
+        )
