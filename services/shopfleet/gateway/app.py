@@ -81,7 +81,7 @@ class Gateway:
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID", "X-Cart-Id"],
             max_age=600,
         )
         self.app = RequestContext(app, service="gateway", access_log=settings.platform.access_log)

@@ -1,0 +1,1 @@
+"""Categories: each shop's category tree, and category-based product filtering."""

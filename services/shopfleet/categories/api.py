@@ -1,0 +1,163 @@
+"""Categories' HTTP routes: thin wrappers that validate input and call `service`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+
+from shopfleet.categories import service
+from shopfleet.categories.models import (
+    ID_PATTERN,
+    Cascade,
+    CategoryCreate,
+    CategoryDeletion,
+    CategoryDetail,
+    CategoryPublic,
+    CategoryTree,
+    CategoryUpdate,
+    ProductSort,
+    ProductsPage,
+)
+from shopfleet.categories.service import Limits
+from shopfleet.kit.auth import SHOP_API_PREFIX, AdminUser, ShopId
+from shopfleet.kit.db import ReaderDep, SessionDep
+
+
+async def _limits(request: Request) -> Limits:  # async: a def would run in a thread
+    return request.app.state.limits
+
+
+LimitsDep = Annotated[Limits, Depends(_limits)]
+CategoryIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="The category's id.")]
+
+router = APIRouter(prefix=SHOP_API_PREFIX, tags=["categories"])
+
+_NOT_MODIFIED = {304: {"description": "Not modified: the tree is still the one of `ETag`."}}
+
+
+def _etag(revision: int) -> str:
+    return f'"tree-{revision}"'
+
+
+def _not_modified(request: Request, etag: str) -> bool:
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return etag in tags or "*" in tags
+
+
+def _cache_headers(response: Response, etag: str) -> None:
+    response.headers["ETag"] = etag
+    response.headers["Cache-Control"] = "no-cache"  # may be stored, but revalidate with ETag
+
+
+# ----------------------------------------------------------------------------- public
+
+
+@router.get("/categories", responses=_NOT_MODIFIED)
+async def read_tree(
+    shop: ShopId, request: Request, response: Response, session: ReaderDep
+) -> CategoryTree:
+    """The shop's whole category tree, nested; siblings ordered by position, then name.
+
+    Send the `ETag` back as `If-None-Match` to get 304 while the tree is unchanged.
+    """
+    etag = _etag(await service.tree_revision(session, shop))
+    if _not_modified(request, etag):
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})  # type: ignore[return-value]
+    tree = await service.get_tree(session, shop)
+    _cache_headers(response, etag)
+    return tree
+
+
+@router.get("/categories/{category_id}", responses=_NOT_MODIFIED)
+async def read_category(
+    shop: ShopId,
+    category_id: CategoryIdPath,
+    request: Request,
+    response: Response,
+    session: ReaderDep,
+) -> CategoryDetail:
+    """One category with its breadcrumb `path` (root first) and its direct `children`."""
+    etag = _etag(await service.tree_revision(session, shop))
+    detail = await service.get_category(session, shop, category_id)  # 404 before any 304
+    if _not_modified(request, etag):
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})  # type: ignore[return-value]
+    _cache_headers(response, etag)
+    return detail
+
+
+@router.get("/categories/{category_id}/products")
+async def read_category_products(
+    shop: ShopId,
+    category_id: CategoryIdPath,
+    session: ReaderDep,
+    limit: Annotated[int, Query(ge=1, le=100, description="Products per page.")] = 20,
+    cursor: Annotated[
+        str | None, Query(max_length=1024, description="The `next_cursor` of the previous page.")
+    ] = None,
+    sort: Annotated[
+        ProductSort, Query(description="name, price (lowest first), -price, or newest.")
+    ] = ProductSort.NAME,
+) -> ProductsPage:
+    """Active products in this category or any category below it, each listed once."""
+    return await service.list_products(
+        session, shop, category_id, sort=sort, limit=limit, cursor=cursor
+    )
+
+
+# ----------------------------------------------------------------------------- admin
+
+
+@router.post("/categories", status_code=status.HTTP_201_CREATED)
+async def create_category(
+    shop: ShopId,
+    body: CategoryCreate,
+    _admin: AdminUser,
+    session: SessionDep,
+    limits: LimitsDep,
+    response: Response,
+) -> CategoryPublic:
+    """Create a category (admin); without `parent_id` it is a root category."""
+    created = await service.create_category(session, shop, body, limits)
+    response.headers["Location"] = (
+        SHOP_API_PREFIX.replace("{shop}", shop) + f"/categories/{created.id}"
+    )
+    return created
+
+
+@router.patch("/categories/{category_id}")
+async def update_category(
+    shop: ShopId,
+    category_id: CategoryIdPath,
+    body: CategoryUpdate,
+    _admin: AdminUser,
+    session: SessionDep,
+    limits: LimitsDep,
+) -> CategoryPublic:
+    """Rename, re-slug, reorder or move a category (admin); only the fields sent change.
+
+    Moving a category under itself or under one of its descendants is a 409 `category-cycle`.
+    """
+    return await service.update_category(session, shop, category_id, body, limits)
+
+
+@router.delete("/categories/{category_id}")
+async def delete_category(
+    shop: ShopId,
+    category_id: CategoryIdPath,
+    _admin: AdminUser,
+    session: SessionDep,
+    cascade: Annotated[
+        Cascade | None,
+        Query(
+            description="For a category with children or products: `reparent` moves its "
+            "children to its parent, `delete` deletes its whole subtree. Products only lose "
+            "the deleted categories. Without it such a delete is a 409 `category-not-empty`."
+        ),
+    ] = None,
+) -> CategoryDeletion:
+    """Delete a category (admin); emits `category.deleted` for every deleted id."""
+    return await service.delete_category(session, shop, category_id, cascade)

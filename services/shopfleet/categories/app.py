@@ -1,0 +1,45 @@
+"""The categories app: each shop's category tree and category-based product filtering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from shopfleet.categories.api import router
+from shopfleet.categories.events import subscriptions
+from shopfleet.categories.service import Limits
+from shopfleet.categories.settings import CategoriesSettings
+from shopfleet.kit.auth import TokenVerifier
+from shopfleet.kit.blocks import Blocks
+from shopfleet.kit.db import Database
+from shopfleet.kit.outbox import OutboxRelay
+from shopfleet.kit.service import service_app
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def open_database(settings: CategoriesSettings) -> Database:
+    """Categories' database (the CLI runs `migrate()` on it)."""
+    return Database(
+        settings.resolved_database_url("categories"), service="categories",
+        migrations=MIGRATIONS, pool_size=settings.db_pool_size,
+    )  # fmt: skip
+
+
+def create_app(
+    settings: CategoriesSettings, blocks: Blocks, *, verifier: TokenVerifier | None = None
+) -> FastAPI:
+    db = open_database(settings)
+    # Catalog's product events feed the products projection; declared before pub/sub starts.
+    for subscription in subscriptions(db):
+        blocks.pubsub.subscribe(subscription)
+    relay = OutboxRelay(db, blocks.pubsub, source="categories")
+    app = service_app(
+        "categories",
+        description="Each shop's category tree, and the products in a category and below it.",
+        db=db, blocks=blocks, platform=settings.platform, routers=[router], verifier=verifier,
+        on_start=[relay.start], on_stop=[relay.stop],
+    )  # fmt: skip
+    app.state.limits = Limits.from_settings(settings)
+    return app
