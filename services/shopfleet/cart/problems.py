@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from shopfleet.kit.errors import Problem
+from shopfleet.kit.errors import field_problem as kit_field_problem
 
 
 def field_problem(status: int, detail: str, field: str, *, slug: str, **extra: Any) -> Problem:
-    """A problem that names the request field to fix, as validation errors do."""
-    return Problem(status, detail, slug=slug, errors=[{"field": field, "message": detail}], **extra)
+    """The kit's field problem with the cart's whole-sentence messages as its detail."""
+    return kit_field_problem(status, field, detail, slug=slug, detail=detail, **extra)
 
 
 class CartBusy(Problem):

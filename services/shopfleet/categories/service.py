@@ -47,7 +47,7 @@ from shopfleet.kit.contracts.events import (
     CategoryUpdated,
 )
 from shopfleet.kit.db import utcnow
-from shopfleet.kit.errors import Conflict, NotFound, Problem
+from shopfleet.kit.errors import Conflict, NotFound, Problem, field_problem
 from shopfleet.kit.outbox import Outbox
 
 CATEGORIES = Category.__table__  # type: ignore[attr-defined]
@@ -65,15 +65,6 @@ class Limits:
 
 
 # ----------------------------------------------------------------------------- problems
-
-
-def field_problem(status: int, field: str, message: str, *, slug: str | None = None) -> Problem:
-    """A problem naming one field, shaped like the kit's validation errors."""
-    title = "Your request has invalid fields" if status == 422 else None
-    return Problem(
-        status, f"Fix this field: {field}: {message}.", slug=slug, title=title,
-        errors=[{"field": field, "message": message, "type": "value_error"}],
-    )  # fmt: skip
 
 
 def _not_found(shop: str, category_id: str) -> NotFound:

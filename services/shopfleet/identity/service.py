@@ -44,7 +44,7 @@ from shopfleet.kit.contracts.events import (
     UserRegistered,
 )
 from shopfleet.kit.contracts.tenants import TenantBootstrap, TenantPublic
-from shopfleet.kit.errors import Conflict, NotFound, Problem
+from shopfleet.kit.errors import Conflict, NotFound, field_problem
 from shopfleet.kit.outbox import Outbox
 
 # The CLI's entry points (signing-key rotation included, though it lives in tokens.py).
@@ -225,13 +225,13 @@ async def update_user(
     new_hash: str | None = None
     if changes.password is not None:
         if not changes.current_password:
-            raise _field_problem(422, "body.current_password", "required to change the password")
+            raise field_problem(422, "body.current_password", "required to change the password")
         await ident.throttle.ensure_allowed(shop, user.email, address)
         stored, email = user.password_hash, user.email
         await session.rollback()  # no transaction while argon2 works
         if not await ident.hasher.verify(stored, changes.current_password):
             await ident.throttle.record_failure(shop, email, address)
-            raise _field_problem(400, "body.current_password", "is not your current password")
+            raise field_problem(400, "body.current_password", "is not your current password")
         new_hash = await ident.hasher.hash(changes.password)
         user = await _user_in_shop(session, shop, user_id)
     now = ident.now()
@@ -243,15 +243,6 @@ async def update_user(
     user.updated_at = now
     await session.commit()
     return UserPublic.model_validate(user, from_attributes=True)
-
-
-def _field_problem(status: int, field: str, message: str, *, slug: str | None = None) -> Problem:
-    """A problem naming one field, shaped like the kit's validation errors."""
-    title = "Your request has invalid fields" if status == 422 else None
-    return Problem(
-        status, f"Fix this field: {field}: {message}.", slug=slug, title=title,
-        errors=[{"field": field, "message": message, "type": "value_error"}],
-    )  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- listing
@@ -276,7 +267,7 @@ async def list_users(
         try:
             after, after_id = decode_cursor(cursor)
         except ValueError:
-            raise _field_problem(
+            raise field_problem(
                 400, "query.cursor", "not a valid cursor: pass the next_cursor of the previous "
                 "page unchanged, or omit it to start at the first page", slug="bad-cursor",
             ) from None  # fmt: skip

@@ -74,6 +74,23 @@ class Conflict(Problem):
         super().__init__(409, detail, slug=slug, **extra)
 
 
+def field_problem(
+    status: int,
+    field: str,
+    message: str,
+    *,
+    slug: str | None = None,
+    detail: str | None = None,
+    **extra: Any,
+) -> Problem:
+    """A problem naming the one request field to fix, shaped like validation errors."""
+    return Problem(
+        status, detail or f"Fix this field: {field}: {message}.", slug=slug,
+        title="Your request has invalid fields" if status == 422 else None,
+        errors=[{"field": field, "message": message, "type": "value_error"}], **extra,
+    )  # fmt: skip
+
+
 def problem_body(
     status: int,
     detail: str,
