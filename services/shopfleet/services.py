@@ -34,5 +34,11 @@ class ServiceSpec:
 
 
 SERVICES: dict[str, ServiceSpec] = {
-    spec.name: spec for spec in (ServiceSpec("identity", "shopfleet.identity", "IdentitySettings"),)
+    spec.name: spec
+    for spec in (
+        ServiceSpec("identity", "shopfleet.identity", "IdentitySettings"),
+        ServiceSpec("categories", "shopfleet.categories", "CategoriesSettings"),
+        ServiceSpec("catalog", "shopfleet.catalog", "CatalogSettings"),
+        ServiceSpec("cart", "shopfleet.cart", "CartSettings"),
+    )
 }

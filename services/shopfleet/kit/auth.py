@@ -185,7 +185,7 @@ def bearer_token(request: Request) -> str | None:
 # ----------------------------------------------------------------------------- dependencies
 
 
-def _shop_from_path(
+async def _shop_from_path(  # async: a plain def would run in the thread pool
     shop: Annotated[str, Path(pattern=SHOP_SLUG_PATTERN, description="The shop's slug.")],
 ) -> str:
     return shop
@@ -234,7 +234,7 @@ CurrentUser = Annotated[Principal, Depends(_current_principal)]
 AdminUser = Annotated[Principal, Depends(_admin_principal)]
 
 
-def _platform_caller(request: Request) -> None:
+async def _platform_caller(request: Request) -> None:
     expected = request.app.state.platform_token
     token = bearer_token(request)
     if expected is None:

@@ -43,7 +43,10 @@ class ProductLookup(_Strict):
 
 class ProductLookupResult(BaseModel):
     items: list[ProductSnapshot]
-    missing: list[str] = Field(description="Ids that are unknown, deleted or of another shop.")
+    missing: list[str] = Field(
+        description="Ids unknown in this shop. Deleted products are not missing: they come back "
+        "inactive with nothing available (orders may still refer to them)."
+    )
 
 
 class ReservationLine(_Strict):
@@ -55,12 +58,18 @@ class ReserveRequest(_Strict):
     lines: list[ReservationLine] = Field(min_length=1, max_length=100)
 
 
+class ReservationShortage(BaseModel):
+    product_id: str
+    requested: int
+    available: int
+
+
 class ReservationResult(BaseModel):
     """The outcome for one order id; asking again returns the same outcome."""
 
     order_id: str
     status: Literal["reserved", "committed", "released", "rejected"]
     lines: list[ReservationLine]
-    shortages: list[ReservationLine] = Field(
-        default_factory=list, description="When rejected: what was short, with what is available."
+    shortages: list[ReservationShortage] = Field(
+        default_factory=list, description="When rejected: each line that was short."
     )

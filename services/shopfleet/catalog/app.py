@@ -1,0 +1,57 @@
+"""The catalog app: products, prices, images, stock levels and reservations of every shop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from shopfleet.catalog import api, events, internal_api
+from shopfleet.catalog.imagestore import ImageStore, LocalImageStore
+from shopfleet.catalog.reader import ListingReader
+from shopfleet.catalog.service import Catalog
+from shopfleet.catalog.settings import CatalogSettings
+from shopfleet.catalog.shops import ShopDirectory
+from shopfleet.kit.auth import TokenVerifier
+from shopfleet.kit.blocks import Blocks
+from shopfleet.kit.db import Database
+from shopfleet.kit.outbox import OutboxRelay
+from shopfleet.kit.service import service_app
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def open_database(settings: CatalogSettings) -> Database:
+    return Database(
+        settings.resolved_database_url("catalog"), service="catalog",
+        migrations=MIGRATIONS, pool_size=settings.db_pool_size,
+    )  # fmt: skip
+
+
+def create_app(
+    settings: CatalogSettings,
+    blocks: Blocks,
+    *,
+    verifier: TokenVerifier | None = None,
+    image_store: ImageStore | None = None,
+) -> FastAPI:
+    """Build the app; its subscriptions are declared here, before the pub/sub starts."""
+    db = open_database(settings)
+    shops = ShopDirectory(
+        db, blocks.invoker, identity_app_id=settings.identity_app_id,
+        timeout_s=settings.platform.call_timeout_s,
+    )  # fmt: skip
+    for subscription in events.subscriptions(db, shops):
+        blocks.pubsub.subscribe(subscription)
+    relay = OutboxRelay(db, blocks.pubsub, source="catalog")
+    reader = ListingReader(db, pool_size=settings.db_pool_size)
+    app = service_app(
+        "catalog",
+        description="Products, prices, images, stock levels and stock reservations.",
+        db=db, blocks=blocks, platform=settings.platform,
+        routers=[api.router, internal_api.router], verifier=verifier,
+        on_start=[reader.start, relay.start], on_stop=[relay.stop, reader.stop],
+    )  # fmt: skip
+    images = image_store or LocalImageStore(settings.resolved_images_dir())
+    app.state.catalog = Catalog(settings, shops, images, reader)
+    return app

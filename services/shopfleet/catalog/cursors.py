@@ -1,0 +1,97 @@
+"""The listing's opaque cursor: the sort, a fingerprint of the filters, and the last row's
+(sort key, id). A cursor made for other filters or another sort is refused, not misread.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from shopfleet.catalog.schemas import Sort
+from shopfleet.kit.contracts.catalog import PRODUCT_ID_PATTERN
+from shopfleet.kit.errors import field_problem
+from shopfleet.kit.money import MAX_AMOUNT
+
+_VERSION = 1
+_ID = re.compile(PRODUCT_ID_PATTERN)
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    q: str | None = None
+    category: str | None = None
+    min_price: int | None = None
+    max_price: int | None = None
+    in_stock: bool = False
+    include_inactive: bool = False
+    sort: Sort = Sort.NEWEST
+    limit: int = 20
+    cursor: str | None = None
+
+    @property
+    def text(self) -> str:
+        """`q` as it is matched: trimmed and case-folded."""
+        return (self.q or "").strip().casefold()
+
+    def fingerprint(self) -> str:
+        """Names the filters: a cursor is valid only for the filters it was made with."""
+        raw = orjson.dumps(
+            [self.text, self.category, self.min_price, self.max_price, self.in_stock,
+             self.include_inactive]
+        )  # fmt: skip
+        return hashlib.blake2s(raw, digest_size=6).hexdigest()
+
+
+def encode_cursor(query: ListQuery, key: Any, last_id: str) -> str:
+    if isinstance(key, datetime):
+        key = key.isoformat()
+    raw = orjson.dumps([_VERSION, query.sort.value, query.fingerprint(), key, last_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _bad_cursor(message: str) -> Exception:
+    return field_problem(400, "query.cursor", message, slug="bad-cursor")
+
+
+def decode_cursor(query: ListQuery, cursor: str) -> tuple[Any, str]:
+    """The (sort key, id) the previous page ended at; 400 for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        version, sort, fingerprint, key, last_id = orjson.loads(raw)
+        if version != _VERSION or not isinstance(last_id, str) or not _ID.match(last_id):
+            raise ValueError("unknown cursor")
+        if sort == query.sort.value and fingerprint == query.fingerprint():
+            key = _parse_key(query.sort, key)
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise _bad_cursor(
+            "not a valid cursor: pass the next_cursor of the previous page unchanged, or omit "
+            "it to start at the first page"
+        ) from None
+    if sort != query.sort.value or fingerprint != query.fingerprint():
+        raise _bad_cursor(
+            f"this cursor was made for another sort or filter (sort={sort}); send the same "
+            "q, category, prices, in_stock, include_inactive and sort as for the first page, "
+            "or omit the cursor to start again"
+        )
+    return key, last_id
+
+
+def _parse_key(sort: Sort, key: Any) -> Any:
+    if sort in (Sort.PRICE, Sort.PRICE_DESC):
+        if type(key) is not int or not 0 <= key <= MAX_AMOUNT:
+            raise ValueError("price key")
+        return key
+    if sort == Sort.NEWEST:
+        stamp = datetime.fromisoformat(key)
+        if stamp.tzinfo is None:
+            raise ValueError("naive time")
+        return stamp
+    if not isinstance(key, str) or len(key) > 200 or "\x00" in key:
+        raise ValueError("name key")
+    return key

@@ -1,0 +1,60 @@
+"""The events the catalog publishes, queued in the caller's transaction (the outbox).
+
+Every change to a product bumps its `version` and queues `product.updated` (or
+`product.deleted`) with it, so consumers apply only what is newer than what they hold.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopfleet.kit.contracts.events import (
+    PRODUCT_DELETED,
+    PRODUCT_UPDATED,
+    STOCK_LOW,
+    ProductDeleted,
+    ProductUpdated,
+    StockLow,
+)
+from shopfleet.kit.outbox import Outbox
+
+
+def available(product: Any) -> int:
+    """Units a buyer can have now: nothing of an inactive or deleted product."""
+    if not product.active or product.deleted_at is not None:
+        return 0
+    return max(0, product.on_hand - product.reserved)
+
+
+async def product_updated(session: AsyncSession, product: Any) -> None:
+    """`product` is a `Product` or a row with the same columns."""
+    payload = ProductUpdated(
+        product_id=product.id, name=product.name, slug=product.slug, sku=product.sku,
+        price_amount=product.price_amount, currency=product.currency, active=product.active,
+        category_ids=list(product.category_ids), available=available(product),
+        created_at=product.created_at, version=product.version,
+    )  # fmt: skip
+    await Outbox.add(session, PRODUCT_UPDATED, payload, shop=product.shop)
+
+
+async def product_deleted(session: AsyncSession, product: Any) -> None:
+    payload = ProductDeleted(product_id=product.id, version=product.version)
+    await Outbox.add(session, PRODUCT_DELETED, payload, shop=product.shop)
+
+
+def fell_low(before: int, after: int, threshold: int) -> bool:
+    """Availability fell to or below the threshold, or ran out: worth a `stock.low`."""
+    return after < before and (after <= threshold < before or after == 0)
+
+
+async def stock_changed(session: AsyncSession, product: Any, before: int) -> None:
+    """`product.updated`, plus `stock.low` if availability fell from `before` to low."""
+    await product_updated(session, product)
+    after = available(product)
+    if fell_low(before, after, product.low_stock_threshold):
+        payload = StockLow(
+            product_id=product.id, available=after, threshold=product.low_stock_threshold
+        )
+        await Outbox.add(session, STOCK_LOW, payload, shop=product.shop)

@@ -1,0 +1,57 @@
+"""Service-to-service routes (cart, orders): reachable by invocation, never via the gateway.
+
+Paths and bodies are the contract in `kit.contracts.catalog`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from shopfleet.catalog import reservations, stock
+from shopfleet.catalog.schemas import ORDER_ID_PATTERN
+from shopfleet.kit.auth import ShopId
+from shopfleet.kit.contracts.catalog import (
+    COMMIT_PATH,
+    LOOKUP_PATH,
+    RESERVATION_PATH,
+    ProductLookup,
+    ProductLookupResult,
+    ReservationResult,
+    ReserveRequest,
+)
+from shopfleet.kit.db import ReaderDep, SessionDep
+
+router = APIRouter(tags=["internal"])
+OrderId = Annotated[str, Path(pattern=ORDER_ID_PATTERN, description="The order's id.")]
+
+
+@router.post(LOOKUP_PATH)
+async def lookup_products(
+    shop: ShopId, body: ProductLookup, session: ReaderDep
+) -> ProductLookupResult:
+    """Current snapshots (price, availability) of up to 100 products."""
+    return await stock.lookup(session, shop, body.ids)
+
+
+@router.put(RESERVATION_PATH)
+async def reserve(
+    shop: ShopId, order_id: OrderId, body: ReserveRequest, session: SessionDep
+) -> ReservationResult:
+    """Reserve every line or none (`rejected`, with shortages); the same order id again
+    answers the same outcome."""
+    return await reservations.reserve(session, shop, order_id, body)
+
+
+@router.post(COMMIT_PATH)
+async def commit(shop: ShopId, order_id: OrderId, session: SessionDep) -> ReservationResult:
+    """The order is paid: reserved units leave the stock. Idempotent."""
+    return await reservations.commit(session, shop, order_id)
+
+
+@router.delete(RESERVATION_PATH)
+async def release(shop: ShopId, order_id: OrderId, session: SessionDep) -> ReservationResult:
+    """The order is cancelled: reserved units are for sale again. Idempotent; 409 once
+    committed."""
+    return await reservations.release(session, shop, order_id)

@@ -1,0 +1,229 @@
+"""A catalog app per test on a fresh database (SQLite or PostgreSQL), with local blocks.
+
+Identity is a stub answering `GET /internal/shops/{shop}/settings` through a LocalInvoker;
+category events are delivered straight to the catalog's subscription handlers; what the
+outbox relay publishes is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from PIL import Image
+
+from shopfleet.catalog.app import create_app
+from shopfleet.catalog.settings import CatalogSettings
+from shopfleet.kit.auth import SHOP_API_PREFIX
+from shopfleet.kit.blocks import Blocks, CloudEvent, Delivery, PubSub, Subscription, new_event_id
+from shopfleet.kit.blocks.local import LocalSecrets, LocalStateStore
+from shopfleet.kit.blocks.local.invoker import LocalInvoker
+from shopfleet.kit.errors import NotFound, install_problem_handlers
+from shopfleet.kit.settings import PlatformSettings
+from tests.support.tokens import TokenMint
+
+SHOPS = {"acme": "EUR", "bolt": "USD"}
+
+
+class RecordingPubSub(PubSub):
+    """Records what the relay publishes; delivers test events to the declared handlers."""
+
+    def __init__(self) -> None:
+        self.published: list[CloudEvent] = []
+        self.subscriptions: dict[str, Subscription] = {}
+
+    async def publish(self, event: CloudEvent) -> None:
+        self.published.append(event)
+
+    def subscribe(self, subscription: Subscription) -> None:
+        self.subscriptions[subscription.topic] = subscription
+
+    async def deliver(
+        self, topic: str, data: dict[str, Any], *, shop: str = "acme", event_id: str | None = None
+    ) -> Delivery:
+        event = CloudEvent(id=event_id or new_event_id(), topic=topic, data=data, shop=shop)
+        return await self.subscriptions[topic].handler(event)
+
+    def topic(self, topic: str) -> list[CloudEvent]:
+        return [e for e in self.published if e.topic == topic]
+
+    async def wait_for(
+        self, topic: str, count: int = 1, timeout_s: float = 5.0, **match: Any
+    ) -> list[CloudEvent]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            found = [
+                e
+                for e in self.topic(topic)
+                if all(e.data.get(key) == value for key, value in match.items())
+            ]
+            if len(found) >= count or time.monotonic() > deadline:
+                assert len(found) >= count, f"{count} '{topic}' {match} expected: {found}"
+                return found
+            await asyncio.sleep(0.02)
+
+
+def identity_stub() -> tuple[FastAPI, list[str]]:
+    """Identity as catalog sees it: shop settings by invocation. Records each call."""
+    app = FastAPI()
+    install_problem_handlers(app)
+    calls: list[str] = []
+
+    @app.get("/internal/shops/{shop}/settings")
+    async def settings(shop: str) -> dict[str, str]:
+        calls.append(shop)
+        if shop not in SHOPS:
+            raise NotFound(f"Shop '{shop}' does not exist.")
+        return {"shop": shop, "display_name": f"Shop {shop}", "currency": SHOPS[shop]}
+
+    return app, calls
+
+
+@pytest.fixture
+def pubsub() -> RecordingPubSub:
+    return RecordingPubSub()
+
+
+@pytest.fixture
+async def blocks(tmp_path: Path, pubsub: RecordingPubSub) -> AsyncIterator[Blocks]:
+    state = await LocalStateStore.open(tmp_path / "state.db")
+    invoker = LocalInvoker()
+    yield Blocks(state=state, pubsub=pubsub, invoker=invoker, secrets=LocalSecrets())
+    await state.close()
+
+
+@pytest.fixture
+async def settings(
+    database_url_factory: Callable[[str], Awaitable[str]], data_dir: Path
+) -> CatalogSettings:
+    return CatalogSettings(
+        database_url=await database_url_factory("catalog"),
+        platform=PlatformSettings(data_dir=data_dir, access_log=False),
+    )
+
+
+def api(shop: str, path: str) -> str:
+    return SHOP_API_PREFIX.replace("{shop}", shop) + path
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_problem(response: httpx.Response, status: int, *fields: str) -> dict[str, Any]:
+    """A problem+json answer of `status` whose `errors` name each of `fields`."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status and body["detail"], body
+    named = {error["field"] for error in body.get("errors", [])}
+    for field in fields:
+        assert field in named, f"{field} not named in {body}"
+    return body
+
+
+def png(width: int = 800, height: int = 600, color: str = "teal", fmt: str = "PNG") -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(out, fmt)
+    return out.getvalue()
+
+
+class CatalogApi:
+    """The catalog API as a test uses it: `http` for raw calls, helpers for set-up steps."""
+
+    api = staticmethod(api)
+    bearer = staticmethod(bearer)
+    assert_problem = staticmethod(assert_problem)
+    png = staticmethod(png)
+
+    def __init__(
+        self,
+        app: FastAPI,
+        http: httpx.AsyncClient,
+        mint: TokenMint,
+        pubsub: RecordingPubSub,
+        identity_calls: list[str],
+    ) -> None:
+        self.app, self.http, self.mint, self.pubsub = app, http, mint, pubsub
+        self.identity_calls = identity_calls
+        self.admin = bearer(mint.token(shop="acme", roles=["Admin"], sub="admin-1"))
+        self.user = bearer(mint.token(shop="acme", roles=["User"], sub="user-1"))
+
+    def admin_of(self, shop: str) -> dict[str, str]:
+        return bearer(self.mint.token(shop=shop, roles=["Admin"], sub=f"admin-{shop}"))
+
+    async def create(self, shop: str = "acme", **fields: Any) -> dict[str, Any]:
+        n = fields.pop("n", None) or new_event_id()[:8]
+        body = {"name": f"Product {n}", "sku": f"SKU-{n}", "price": {"amount": 1000}} | fields
+        headers = self.admin if shop == "acme" else self.admin_of(shop)
+        response = await self.http.post(api(shop, "/products"), headers=headers, json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def category(
+        self, category_id: str, parent_id: str | None = None, *, version: int = 1,
+        slug: str | None = None, shop: str = "acme",
+    ) -> None:  # fmt: skip
+        data = {
+            "category_id": category_id, "parent_id": parent_id, "slug": slug or category_id,
+            "name": category_id.title(), "position": 0, "version": version,
+        }  # fmt: skip
+        assert await self.pubsub.deliver("category.updated", data, shop=shop) == Delivery.SUCCESS
+
+    async def delete_category(self, category_id: str, *, version: int, shop: str = "acme") -> None:
+        data = {"category_id": category_id, "version": version}
+        assert await self.pubsub.deliver("category.deleted", data, shop=shop) == Delivery.SUCCESS
+
+    async def get(self, product_id: str, shop: str = "acme", **kw: Any) -> httpx.Response:
+        return await self.http.get(api(shop, f"/products/{product_id}"), **kw)
+
+    async def list(self, shop: str = "acme", **params: Any) -> httpx.Response:
+        return await self.http.get(api(shop, "/products"), params=params)
+
+    async def internal(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        return await self.http.request(method, path, **kw)
+
+
+AppFactory = Callable[..., Awaitable[CatalogApi]]
+
+
+@pytest.fixture
+async def start_catalog(
+    settings: CatalogSettings, blocks: Blocks, pubsub: RecordingPubSub, mint: TokenMint
+) -> AsyncIterator[AppFactory]:
+    """Start a catalog app (optionally with changed settings); stopped at the end."""
+    managers: list[LifespanManager] = []
+    clients: list[httpx.AsyncClient] = []
+    stub, calls = identity_stub()
+    assert isinstance(blocks.invoker, LocalInvoker)
+    blocks.invoker.register("identity", stub)
+
+    async def start(**changes: Any) -> CatalogApi:
+        app = create_app(settings.model_copy(update=changes), blocks, verifier=mint.verifier())
+        manager = LifespanManager(app)
+        await manager.__aenter__()
+        managers.append(manager)
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://catalog"
+        )
+        clients.append(client)
+        return CatalogApi(app, client, mint, pubsub, calls)
+
+    yield start
+    for client in clients:
+        await client.aclose()
+    for manager in reversed(managers):
+        await manager.__aexit__(None, None, None)
+
+
+@pytest.fixture
+async def catalog(start_catalog: AppFactory) -> CatalogApi:
+    return await start_catalog()
