@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import os
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +24,10 @@ from starlette.types import Receive, Scope, Send
 from shopfleet.gateway.app import Gateway
 from shopfleet.gateway.routes import RouteFile
 from shopfleet.gateway.settings import GatewaySettings
-from shopfleet.kit.blocks import Blocks
+from shopfleet.kit.blocks import Blocks, StateStore
 from shopfleet.kit.blocks.local import LocalPubSub, LocalSecrets, LocalStateStore
 from shopfleet.kit.blocks.local.invoker import LocalInvoker
+from shopfleet.kit.blocks.redis_state import RedisStateStore
 from shopfleet.kit.service import identity_jwks_verifier
 from shopfleet.kit.settings import PlatformSettings
 from shopfleet.services import SERVICES
@@ -82,12 +83,14 @@ class EmbeddedPlatform:
         services: Sequence[str] | None = None,
         seed_demo: bool = True,
         freeze_gc: bool = False,
+        database_urls: Mapping[str, str] | None = None,
     ) -> None:
         self.platform = ensure_platform_token(platform)
         self.gateway_settings = gateway_settings or GatewaySettings(platform=self.platform)
         self.gateway_settings = self.gateway_settings.model_copy(update={"platform": self.platform})
         self.service_names = list(services or SERVICES)
         self.seed_demo = seed_demo
+        self.database_urls = dict(database_urls or {})  # per service; default SQLite in data_dir
         self.freeze_gc = freeze_gc
         self.apps: dict[str, FastAPI] = {}
         self.gateway: Gateway | None = None
@@ -107,7 +110,7 @@ class EmbeddedPlatform:
         data = self.platform.data_dir
         data.mkdir(parents=True, exist_ok=True)
         async with AsyncExitStack() as stack:
-            state = await LocalStateStore.open(data / "state.db")
+            state = await self._state_store()
             stack.push_async_callback(state.close)
             pubsub = LocalPubSub(data / "pubsub.db")
             stack.push_async_callback(pubsub.stop)  # runs after the services stopped their relays
@@ -123,9 +126,11 @@ class EmbeddedPlatform:
             quiet = self.platform.model_copy(update={"access_log": False})
             for name in self.service_names:
                 spec = SERVICES[name]
-                app = spec.build(
-                    spec.settings_type()(platform=quiet), self.blocks, verifier=verifier
+                overrides = (
+                    {"database_url": self.database_urls[name]} if name in self.database_urls else {}
                 )
+                settings = spec.settings_type()(platform=quiet, **overrides)
+                app = spec.build(settings, self.blocks, verifier=verifier)
                 await stack.enter_async_context(app.router.lifespan_context(app))
                 invoker.register(name, app)
                 self.apps[name] = app
@@ -148,6 +153,14 @@ class EmbeddedPlatform:
                 gc.collect()
                 gc.freeze()
             yield self
+
+    async def _state_store(self) -> StateStore:
+        if self.platform.state_store_url:
+            store = RedisStateStore(
+                self.platform.state_store_url, key_prefix=self.platform.state_key_prefix
+            )
+            return await store.open()
+        return await LocalStateStore.open(self.platform.data_dir / "state.db")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

@@ -9,14 +9,30 @@ import httpx
 import pytest
 
 from shopfleet.platform import EmbeddedPlatform
+from tests.conftest import PostgresDatabases, require_service
 from tests.support.platform import Shopper, make_platform
+from tests.support.redis import REDIS_HOST, REDIS_PORT, drop_redis_keys
 
 
 @pytest.fixture
-async def platform(tmp_path: Path) -> AsyncIterator[EmbeddedPlatform]:
-    embedded = make_platform(tmp_path / "data")
+async def platform(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres: PostgresDatabases
+) -> AsyncIterator[EmbeddedPlatform]:
+    """SQLite and local state; parametrize with "postgresql+redis" for the cluster's stores."""
+    if getattr(request, "param", "sqlite") == "postgresql+redis":
+        require_service("Redis", REDIS_HOST, REDIS_PORT)
+        urls = {name: await postgres.create(name) for name in ("identity", "categories", "catalog")}
+        embedded = make_platform(
+            tmp_path / "data",
+            database_urls=urls,
+            state_store_url=f"redis://{REDIS_HOST}:{REDIS_PORT}/0",
+        )
+    else:
+        embedded = make_platform(tmp_path / "data")
     async with embedded.running():
         yield embedded
+    if embedded.platform.state_store_url:
+        await drop_redis_keys(f"{embedded.platform.state_key_prefix}||*")
 
 
 @pytest.fixture

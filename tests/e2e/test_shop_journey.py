@@ -6,6 +6,7 @@ import asyncio
 import io
 from collections.abc import Awaitable, Callable
 
+import pytest
 from PIL import Image
 
 from shopfleet.platform import EmbeddedPlatform
@@ -97,6 +98,7 @@ async def test_admin_builds_a_category_tree_and_a_product(
     assert forbidden.status_code == 403
 
 
+@pytest.mark.parametrize("platform", ["sqlite", "postgresql+redis"], indirect=True)
 async def test_shopper_browses_searches_and_fills_a_cart(
     platform: EmbeddedPlatform, shopper: Shopper
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -10,16 +11,27 @@ from pydantic import SecretStr
 from shopfleet.gateway.settings import GatewaySettings
 from shopfleet.kit.settings import PlatformSettings
 from shopfleet.platform import EmbeddedPlatform
+from tests.support.redis import redis_test_prefix
 
 PLATFORM_TOKEN = "e2e-platform-token"
 
 
-def make_platform(data_dir: Path, **gateway: object) -> EmbeddedPlatform:
+def make_platform(
+    data_dir: Path,
+    *,
+    database_urls: Mapping[str, str] | None = None,
+    state_store_url: str | None = None,
+    **gateway: object,
+) -> EmbeddedPlatform:
+    """The embedded platform: SQLite and local state unless databases/Redis are given."""
     settings = PlatformSettings(
-        data_dir=data_dir, platform_token=SecretStr(PLATFORM_TOKEN), access_log=False
-    )
+        data_dir=data_dir, platform_token=SecretStr(PLATFORM_TOKEN), access_log=False,
+        state_store_url=state_store_url, state_key_prefix=redis_test_prefix(),
+    )  # fmt: skip
     return EmbeddedPlatform(
-        settings, gateway_settings=GatewaySettings(platform=settings, **gateway)
+        settings,
+        gateway_settings=GatewaySettings(platform=settings, **gateway),
+        database_urls=database_urls,
     )
 
 

@@ -35,6 +35,12 @@ class PlatformSettings(BaseSettings):
     )
     jwt_issuer: str = "shopfleet"
     jwt_audience: str = "shopfleet"
+    state_store_url: str | None = Field(
+        default=None,
+        description="Embedded platform: keep state (carts, throttles) in this Redis "
+        "(redis://host:port/db) instead of the data dir's SQLite file.",
+    )
+    state_key_prefix: str = Field(default="shopfleet", pattern=r"^[A-Za-z0-9_.:-]+$")
     call_timeout_s: float = Field(
         default=10.0, gt=0, description="Timeout of a service-to-service call."
     )

@@ -8,7 +8,6 @@ time plus an offset a test moves) drives the state store's TTLs and the cart's s
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -17,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI, Response
 
@@ -36,12 +34,15 @@ from shopfleet.kit.contracts.catalog import (
 )
 from shopfleet.kit.money import Money
 from shopfleet.kit.settings import PlatformSettings
-from tests.conftest import RUN_ID, require_service
+from tests.conftest import require_service
+from tests.support.redis import (
+    REDIS_HOST,
+    REDIS_PORT,
+    REDIS_URL,
+    drop_redis_keys,
+    redis_test_prefix,
+)
 from tests.support.tokens import TokenMint
-
-REDIS_HOST = os.environ.get("SHOPFLEET_TEST_REDIS_HOST", "127.0.0.1")
-REDIS_PORT = int(os.environ.get("SHOPFLEET_TEST_REDIS_PORT", "6379"))
-REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
 
 SHOP = "demo"
 OTHER_SHOP = "acme"
@@ -128,20 +129,6 @@ class FakeCatalog:
 # ----------------------------------------------------------------------------- state
 
 
-def _redis_prefix() -> str:
-    return f"sftest-cart-{RUN_ID}-{uuid.uuid4().hex[:8]}"
-
-
-async def _drop_redis_keys(pattern: str) -> None:
-    client = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        keys = [key async for key in client.scan_iter(match=pattern, count=500)]
-        for start in range(0, len(keys), 500):
-            await client.delete(*keys[start : start + 500])
-    finally:
-        await client.aclose()
-
-
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
@@ -158,13 +145,13 @@ async def state(
         await local.close()
     else:
         require_service("Redis", REDIS_HOST, REDIS_PORT)
-        store = RedisStateStore(REDIS_URL, key_prefix=_redis_prefix(), clock=clock)
+        store = RedisStateStore(REDIS_URL, key_prefix=redis_test_prefix(), clock=clock)
         try:
             await store.open()
             yield store
         finally:
             await store.close()
-            await _drop_redis_keys(store.key_pattern)
+            await drop_redis_keys(store.key_pattern)
 
 
 @pytest.fixture

@@ -7,25 +7,25 @@ dead letters. A new adapter adds its name to the fixture params and a branch to 
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 
 from shopfleet.kit.blocks.local import DeadLetter, LocalPubSub, LocalSecrets, LocalStateStore
 from shopfleet.kit.blocks.local.secrets import env_name
 from shopfleet.kit.blocks.ports import PubSub, Secrets, StateStore
 from shopfleet.kit.blocks.redis_state import RedisStateStore
-from tests.conftest import RUN_ID, require_service
-
-REDIS_HOST = os.environ.get("SHOPFLEET_TEST_REDIS_HOST", "127.0.0.1")
-REDIS_PORT = int(os.environ.get("SHOPFLEET_TEST_REDIS_PORT", "6379"))
-REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
+from tests.conftest import require_service
+from tests.support.redis import (
+    REDIS_HOST,
+    REDIS_PORT,
+    REDIS_URL,
+    drop_redis_keys,
+    redis_test_prefix,
+)
 
 # ----------------------------------------------------------------------------- state
 
@@ -44,32 +44,6 @@ class FakeClock:
 class StateHarness:
     store: StateStore
     advance: Callable[[float], Awaitable[None]]  # let `seconds` pass, as TTLs see time
-
-
-def redis_test_prefix() -> str:
-    """A key prefix no other test (or run, or xdist worker) uses."""
-    return f"sftest-{RUN_ID}-{uuid.uuid4().hex[:8]}"
-
-
-async def drop_redis_keys(pattern: str) -> None:
-    """Delete every Redis key matching `pattern` (SCAN + DEL: never FLUSHDB a shared Redis)."""
-    client = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        async for batch in _scan_batches(client, pattern):
-            await client.delete(*batch)
-    finally:
-        await client.aclose()
-
-
-async def _scan_batches(client: aioredis.Redis, pattern: str) -> AsyncIterator[list[bytes]]:
-    batch: list[bytes] = []
-    async for key in client.scan_iter(match=pattern, count=500):
-        batch.append(key)
-        if len(batch) == 500:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 @pytest.fixture(params=["local", "redis"])

@@ -19,7 +19,7 @@ import redis.exceptions
 from shopfleet.kit.blocks.ports import ETagMismatch, StateOp, StateStore
 from shopfleet.kit.blocks.redis_state import RedisStateStore, StateStoreUnavailable
 from tests.conftest import require_service
-from tests.integration.kit.blocks.conftest import (
+from tests.support.redis import (
     REDIS_HOST,
     REDIS_PORT,
     REDIS_URL,
