@@ -206,9 +206,15 @@ async def _user_in_shop(session: AsyncSession, shop: str, user_id: str) -> User:
 
 
 async def get_user(session: AsyncSession, shop: str, user_id: str) -> UserPublic:
-    return UserPublic.model_validate(
-        await _user_in_shop(session, shop, user_id), from_attributes=True
-    )
+    # The public columns only: no ORM object (and no password hash) for a read.
+    row = (
+        await session.execute(
+            sa.select(*USER_PUBLIC_COLUMNS).where(User.shop == shop, User.id == user_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"No user '{user_id}' in shop '{shop}'.")
+    return UserPublic.model_validate(row._mapping)
 
 
 async def update_user(

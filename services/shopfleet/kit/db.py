@@ -65,8 +65,8 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        read_only = conn.get_execution_options().get(_READ_ONLY, False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        if not conn.get_execution_options().get(_READ_ONLY, False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -82,13 +82,24 @@ class Database:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             self.engine = create_async_engine(url, connect_args={"timeout": 10})
             _prepare_sqlite(self.engine)
+            # Reads run without BEGIN/ROLLBACK (each statement is its own snapshot): every
+            # statement to aiosqlite is a thread hop, and those two were half of a read.
+            self.read_engine = create_async_engine(
+                url, connect_args={"timeout": 10}, pool_reset_on_return=None
+            )
+            _prepare_sqlite(self.read_engine)
         else:
             self.engine = create_async_engine(
                 url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
+            # Autocommit reads: no BEGIN and no ROLLBACK round trips around each request.
+            self.read_engine = create_async_engine(
+                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
+            )  # fmt: skip
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._readers = async_sessionmaker(
-            self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False
+            self.read_engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False
         )
 
     def session(self) -> AsyncSession:
@@ -123,6 +134,7 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        await self.read_engine.dispose()
 
 
 def run_migrations_env() -> None:
