@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -96,11 +97,27 @@ class BufferedLogger:
 
 
 _buffered: BufferedLogger | None = None
+_json_access: BufferedLogger | None = None  # set when access lines can skip structlog
+
+
+def _log_access(method: str, path: str, status: int, elapsed: float) -> None:
+    """One line per request. In JSON mode it is written directly, in the shape structlog
+    would give it: its processor chain cost more than the rest of a forwarded request."""
+    ms = round(elapsed * 1000, 2)
+    if _json_access is None:
+        _access_log.info("request", method=method, path=path, status=status, ms=ms)
+        return
+    stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    line = {
+        "method": method, "path": path, "status": status, "ms": ms, "event": "request",
+        **structlog.contextvars.get_contextvars(), "level": "info", "timestamp": stamp,
+    }  # fmt: skip
+    _json_access.msg(orjson.dumps(line).decode())
 
 
 def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     """Route structlog and stdlib logging through one renderer (JSON in clusters)."""
-    global _buffered
+    global _buffered, _json_access
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=lambda o, **_: orjson.dumps(o).decode())
         if fmt == "json"
@@ -108,6 +125,8 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     )
     if _buffered is None and not sys.stderr.isatty():
         _buffered = BufferedLogger()
+    info_enabled = logging.getLevelName(level.upper()) <= logging.INFO
+    _json_access = _buffered if fmt == "json" and info_enabled else None
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -194,13 +213,7 @@ class RequestContext:
             count.inc()
             latency.observe(elapsed)
             if self.access_log:
-                _access_log.info(
-                    "request",
-                    method=scope["method"],
-                    path=scope["path"],
-                    status=status,
-                    ms=round(elapsed * 1000, 2),
-                )
+                _log_access(scope["method"], scope["path"], status, elapsed)
             structlog.contextvars.reset_contextvars(**bound)
 
 
