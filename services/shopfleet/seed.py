@@ -14,6 +14,7 @@ import httpx
 import structlog
 
 from shopfleet.gateway.routes import Route
+from shopfleet.kit.telemetry import quiet_requests
 
 if TYPE_CHECKING:
     from shopfleet.platform import DemoCredentials, EmbeddedPlatform
@@ -42,6 +43,15 @@ async def seed_demo_shop(platform: EmbeddedPlatform) -> DemoCredentials:
 
     assert platform.gateway is not None and platform.platform.platform_token is not None
     creds = DemoCredentials.load_or_create(platform.platform.data_dir)
+    quiet = quiet_requests.set(True)  # a hundred seeding requests are not news
+    try:
+        await _seed(platform, creds)
+    finally:
+        quiet_requests.reset(quiet)
+    return creds
+
+
+async def _seed(platform: EmbeddedPlatform, creds: DemoCredentials) -> None:
     token = platform.platform.platform_token.get_secret_value()
     transport = httpx.ASGITransport(platform.gateway, client=("127.0.0.1", 0))
     async with httpx.AsyncClient(transport=transport, base_url="http://seed", timeout=60) as http:
@@ -65,7 +75,6 @@ async def seed_demo_shop(platform: EmbeddedPlatform) -> DemoCredentials:
             answer = _expect(await http.post(f"{API}/auth/login", json=login), 200)
             admin = {"authorization": f"Bearer {answer.json()['access_token']}"}
             await _seed_catalog(http, admin)
-    return creds
 
 
 async def _seed_catalog(http: httpx.AsyncClient, admin: dict[str, str]) -> None:

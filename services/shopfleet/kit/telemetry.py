@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import contextvars
 import io
 import logging
 import re
@@ -97,6 +98,10 @@ class BufferedLogger:
 
 
 _buffered: BufferedLogger | None = None
+# Set by in-process clients whose requests are not news (e.g. seeding at start-up).
+quiet_requests: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "quiet_requests", default=False
+)
 _json_access: BufferedLogger | None = None  # set when access lines can skip structlog
 
 
@@ -145,6 +150,8 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     logging.basicConfig(
         level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
+    # httpx logs every request at INFO; our own access log already says what matters.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
 
 
 def trace_ids(traceparent: str | None) -> tuple[str, str]:
@@ -212,7 +219,7 @@ class RequestContext:
             count, latency = _series(self.service, method, template, status)
             count.inc()
             latency.observe(elapsed)
-            if self.access_log:
+            if self.access_log and not quiet_requests.get():
                 _log_access(scope["method"], scope["path"], status, elapsed)
             structlog.contextvars.reset_contextvars(**bound)
 
