@@ -22,10 +22,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def open_database(settings: CatalogSettings) -> Database:
-    return Database(
-        settings.resolved_database_url("catalog"), service="catalog",
-        migrations=MIGRATIONS, pool_size=settings.db_pool_size,
-    )  # fmt: skip
+    return Database.for_service("catalog", settings, MIGRATIONS)
 
 
 def create_app(

@@ -21,10 +21,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def open_database(settings: CategoriesSettings) -> Database:
     """Categories' database (the CLI runs `migrate()` on it)."""
-    return Database(
-        settings.resolved_database_url("categories"), service="categories",
-        migrations=MIGRATIONS, pool_size=settings.db_pool_size,
-    )  # fmt: skip
+    return Database.for_service("categories", settings, MIGRATIONS)
 
 
 def create_app(

@@ -25,10 +25,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def open_database(settings: IdentitySettings) -> Database:
     """Identity's database (the CLI runs `migrate()` on it before calling `service`)."""
-    return Database(
-        settings.resolved_database_url("identity"), service="identity",
-        migrations=MIGRATIONS, pool_size=settings.db_pool_size,
-    )  # fmt: skip
+    return Database.for_service("identity", settings, MIGRATIONS)
 
 
 def create_app(

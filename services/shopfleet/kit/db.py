@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from shopfleet.kit.settings import ServiceSettings
+
 _READ_ONLY = "shopfleet_read_only"
 
 
@@ -101,6 +103,14 @@ class Database:
         self._readers = async_sessionmaker(
             self.read_engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False
         )
+
+    @classmethod
+    def for_service(cls, name: str, settings: ServiceSettings, migrations: Path) -> Database:
+        """Service `name`'s database as its settings say (URL, pool size), with its migrations."""
+        return cls(
+            settings.resolved_database_url(name), service=name,
+            migrations=migrations, pool_size=settings.db_pool_size,
+        )  # fmt: skip
 
     def session(self) -> AsyncSession:
         return self._sessions()

@@ -8,7 +8,6 @@ time plus an offset a test moves) drives the state store's TTLs and the cart's s
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -35,6 +34,7 @@ from shopfleet.kit.contracts.catalog import (
 from shopfleet.kit.money import Money
 from shopfleet.kit.settings import PlatformSettings
 from tests.conftest import require_service
+from tests.support.clock import FakeClock
 from tests.support.redis import (
     REDIS_HOST,
     REDIS_PORT,
@@ -46,19 +46,6 @@ from tests.support.tokens import TokenMint
 
 SHOP = "demo"
 OTHER_SHOP = "acme"
-
-
-class FakeClock:
-    """Real time plus an offset a test moves forward."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
 
 
 class NoPubSub(PubSub):
@@ -297,15 +284,3 @@ async def replica_tab(
 
 def user_id() -> str:
     return str(uuid.uuid4())
-
-
-def assert_problem(response: httpx.Response, status: int, *fields: str) -> dict[str, Any]:
-    """A problem+json answer of `status` whose `errors` name each of `fields`."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status and body["detail"], body
-    named = {error["field"] for error in body.get("errors", [])}
-    for field in fields:
-        assert field in named, f"{field} not named in {body}"
-    return body

@@ -6,7 +6,8 @@ import asyncio
 import uuid
 from collections.abc import Callable
 
-from tests.integration.cart.conftest import CartClient, FakeCatalog, assert_problem, user_id
+from tests.integration.cart.conftest import CartClient, FakeCatalog, user_id
+from tests.support.problems import assert_problem
 
 Tab = Callable[..., CartClient]
 

@@ -13,10 +13,10 @@ from tests.integration.cart.conftest import (
     SHOP,
     CartClient,
     FakeCatalog,
-    FakeClock,
-    assert_problem,
     user_id,
 )
+from tests.support.clock import FakeClock
+from tests.support.problems import assert_problem
 
 Tab = Callable[..., CartClient]
 

@@ -14,7 +14,8 @@ from shopfleet.cart.problems import CartBusy
 from shopfleet.cart.service import remember_order_lines
 from shopfleet.cart.store import CartStore, Change, Loaded
 from shopfleet.kit.blocks import StateStore
-from tests.integration.cart.conftest import SHOP, FakeClock
+from tests.integration.cart.conftest import SHOP
+from tests.support.clock import FakeClock
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 

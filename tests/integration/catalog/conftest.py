@@ -7,68 +7,28 @@ outbox relay publishes is recorded.
 
 from __future__ import annotations
 
-import asyncio
 import io
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from PIL import Image
 
 from shopfleet.catalog.app import create_app
 from shopfleet.catalog.settings import CatalogSettings
-from shopfleet.kit.auth import SHOP_API_PREFIX
-from shopfleet.kit.blocks import Blocks, CloudEvent, Delivery, PubSub, Subscription, new_event_id
-from shopfleet.kit.blocks.local import LocalSecrets, LocalStateStore
+from shopfleet.kit.blocks import Blocks, Delivery, new_event_id
 from shopfleet.kit.blocks.local.invoker import LocalInvoker
 from shopfleet.kit.errors import NotFound, install_problem_handlers
 from shopfleet.kit.settings import PlatformSettings
+from tests.support.http import LocalBlocks, RunningApps, bearer, shop_api
+from tests.support.problems import assert_problem
+from tests.support.pubsub import RecordingPubSub
 from tests.support.tokens import TokenMint
 
 SHOPS = {"acme": "EUR", "bolt": "USD"}
-
-
-class RecordingPubSub(PubSub):
-    """Records what the relay publishes; delivers test events to the declared handlers."""
-
-    def __init__(self) -> None:
-        self.published: list[CloudEvent] = []
-        self.subscriptions: dict[str, Subscription] = {}
-
-    async def publish(self, event: CloudEvent) -> None:
-        self.published.append(event)
-
-    def subscribe(self, subscription: Subscription) -> None:
-        self.subscriptions[subscription.topic] = subscription
-
-    async def deliver(
-        self, topic: str, data: dict[str, Any], *, shop: str = "acme", event_id: str | None = None
-    ) -> Delivery:
-        event = CloudEvent(id=event_id or new_event_id(), topic=topic, data=data, shop=shop)
-        return await self.subscriptions[topic].handler(event)
-
-    def topic(self, topic: str) -> list[CloudEvent]:
-        return [e for e in self.published if e.topic == topic]
-
-    async def wait_for(
-        self, topic: str, count: int = 1, timeout_s: float = 5.0, **match: Any
-    ) -> list[CloudEvent]:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            found = [
-                e
-                for e in self.topic(topic)
-                if all(e.data.get(key) == value for key, value in match.items())
-            ]
-            if len(found) >= count or time.monotonic() > deadline:
-                assert len(found) >= count, f"{count} '{topic}' {match} expected: {found}"
-                return found
-            await asyncio.sleep(0.02)
 
 
 def identity_stub() -> tuple[FastAPI, list[str]]:
@@ -94,10 +54,8 @@ def pubsub() -> RecordingPubSub:
 
 @pytest.fixture
 async def blocks(tmp_path: Path, pubsub: RecordingPubSub) -> AsyncIterator[Blocks]:
-    state = await LocalStateStore.open(tmp_path / "state.db")
-    invoker = LocalInvoker()
-    yield Blocks(state=state, pubsub=pubsub, invoker=invoker, secrets=LocalSecrets())
-    await state.close()
+    async with LocalBlocks(tmp_path, pubsub) as blocks:
+        yield blocks
 
 
 @pytest.fixture
@@ -110,24 +68,7 @@ async def settings(
     )
 
 
-def api(shop: str, path: str) -> str:
-    return SHOP_API_PREFIX.replace("{shop}", shop) + path
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def assert_problem(response: httpx.Response, status: int, *fields: str) -> dict[str, Any]:
-    """A problem+json answer of `status` whose `errors` name each of `fields`."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status and body["detail"], body
-    named = {error["field"] for error in body.get("errors", [])}
-    for field in fields:
-        assert field in named, f"{field} not named in {body}"
-    return body
+api = shop_api
 
 
 def png(width: int = 800, height: int = 600, color: str = "teal", fmt: str = "PNG") -> bytes:
@@ -200,28 +141,16 @@ async def start_catalog(
     settings: CatalogSettings, blocks: Blocks, pubsub: RecordingPubSub, mint: TokenMint
 ) -> AsyncIterator[AppFactory]:
     """Start a catalog app (optionally with changed settings); stopped at the end."""
-    managers: list[LifespanManager] = []
-    clients: list[httpx.AsyncClient] = []
     stub, calls = identity_stub()
     assert isinstance(blocks.invoker, LocalInvoker)
     blocks.invoker.register("identity", stub)
+    async with RunningApps("http://catalog") as apps:
 
-    async def start(**changes: Any) -> CatalogApi:
-        app = create_app(settings.model_copy(update=changes), blocks, verifier=mint.verifier())
-        manager = LifespanManager(app)
-        await manager.__aenter__()
-        managers.append(manager)
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://catalog"
-        )
-        clients.append(client)
-        return CatalogApi(app, client, mint, pubsub, calls)
+        async def start(**changes: Any) -> CatalogApi:
+            app = create_app(settings.model_copy(update=changes), blocks, verifier=mint.verifier())
+            return CatalogApi(app, await apps.start(app), mint, pubsub, calls)
 
-    yield start
-    for client in clients:
-        await client.aclose()
-    for manager in reversed(managers):
-        await manager.__aexit__(None, None, None)
+        yield start
 
 
 @pytest.fixture

@@ -4,30 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import MetaData
-from sqlalchemy.engine import Connection
-
+from shopfleet.catalog.app import MIGRATIONS
 from shopfleet.catalog.models import TABLES
+from tests.support.migrations import migration_drift
 
 
-def _diff(conn: Connection) -> list[Any]:
-    names = {model.__tablename__ for model in TABLES}
-    metadata = MetaData()
-    for model in TABLES:
-        model.__table__.to_metadata(metadata)  # type: ignore[attr-defined]
-    context = MigrationContext.configure(
-        conn,
-        opts={
-            "compare_type": True,
-            "include_name": lambda name, kind, _parent: kind != "table" or name in names,
-        },
+async def test_migration_matches_the_models(catalog: Any, settings: Any) -> None:
+    drift = await migration_drift(
+        settings.database_url, service="catalog", migrations=MIGRATIONS, tables=TABLES
     )
-    return compare_metadata(context, metadata)
-
-
-async def test_migration_matches_the_models(catalog: Any) -> None:
-    async with catalog.app.state.db.engine.connect() as conn:
-        diff = await conn.run_sync(_diff)
-    assert diff == []
+    assert drift == []

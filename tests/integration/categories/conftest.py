@@ -1,14 +1,13 @@
 """A categories app per test on a fresh database (SQLite or PostgreSQL), local blocks.
 
-Pub/sub is a recording double: it keeps what the outbox relay publishes, and it keeps the
-subscriptions the app declares so a test can deliver catalog's events to the app's real
-handlers (inbox and all), as the broker would: again, late, or out of order.
+Pub/sub is the recording double of tests.support.pubsub: it keeps what the outbox relay
+publishes, and it keeps the subscriptions the app declares so a test can deliver catalog's
+events to the app's real handlers (inbox and all), as the broker would: again, late, or out
+of order.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -17,15 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from shopfleet.categories.app import create_app
 from shopfleet.categories.settings import CategoriesSettings
-from shopfleet.kit.auth import SHOP_API_PREFIX
-from shopfleet.kit.blocks import Blocks, CloudEvent, Delivery, PubSub, Subscription
-from shopfleet.kit.blocks.local import LocalSecrets, LocalStateStore
-from shopfleet.kit.blocks.local.invoker import LocalInvoker
+from shopfleet.kit.blocks import Blocks, CloudEvent, Delivery
 from shopfleet.kit.contracts.events import (
     PRODUCT_DELETED,
     PRODUCT_UPDATED,
@@ -33,56 +28,24 @@ from shopfleet.kit.contracts.events import (
     ProductUpdated,
 )
 from shopfleet.kit.settings import PlatformSettings
+from tests.support.http import LocalBlocks, RunningApps, bearer, shop_api
+from tests.support.problems import assert_problem
+from tests.support.pubsub import RecordingPubSub
 from tests.support.tokens import TokenMint
 
 SHOP = "acme"
 OTHER_SHOP = "globex"
 
 
-class RecordingPubSub(PubSub):
-    """Collects what the outbox relay publishes; delivers events to declared subscriptions."""
-
-    def __init__(self) -> None:
-        self.published: list[CloudEvent] = []
-        self.subscriptions: dict[str, list[Subscription]] = {}
-
-    async def publish(self, event: CloudEvent) -> None:
-        self.published.append(event)
-
-    def subscribe(self, subscription: Subscription) -> None:
-        self.subscriptions.setdefault(subscription.topic, []).append(subscription)
-
-    async def deliver(self, event: CloudEvent) -> Delivery:
-        """Hand `event` to the one subscriber of its topic, as the broker would."""
-        (subscription,) = self.subscriptions[event.topic]
-        return await subscription.handler(event)
-
-    def topics(self, topic: str) -> list[CloudEvent]:
-        return [e for e in self.published if e.topic == topic]
-
-    async def wait_for(
-        self, topic: str, count: int = 1, timeout_s: float = 5.0
-    ) -> list[CloudEvent]:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            found = self.topics(topic)
-            if len(found) >= count:
-                await asyncio.sleep(0.05)  # anything beyond `count` arrives too
-                return self.topics(topic)
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"{count} '{topic}' events expected, got {self.published}")
-
-
 @pytest.fixture
 def pubsub() -> RecordingPubSub:
-    return RecordingPubSub()
+    return RecordingPubSub(settle_s=0.05)
 
 
 @pytest.fixture
 async def blocks(tmp_path: Path, pubsub: RecordingPubSub) -> AsyncIterator[Blocks]:
-    state = await LocalStateStore.open(tmp_path / "state.db")
-    yield Blocks(state=state, pubsub=pubsub, invoker=LocalInvoker(), secrets=LocalSecrets())
-    await state.close()
+    async with LocalBlocks(tmp_path, pubsub) as blocks:
+        yield blocks
 
 
 @pytest.fixture
@@ -103,48 +66,24 @@ async def start_app(
     settings: CategoriesSettings, blocks: Blocks, mint: TokenMint
 ) -> AsyncIterator[AppFactory]:
     """Start a categories app (optionally with changed settings); all stop at the end."""
-    managers: list[LifespanManager] = []
-    clients: list[httpx.AsyncClient] = []
+    async with RunningApps("http://categories") as apps:
 
-    async def start(
-        app_blocks: Blocks | None = None, **changes: Any
-    ) -> tuple[FastAPI, httpx.AsyncClient]:
-        app = create_app(
-            settings.model_copy(update=changes), app_blocks or blocks, verifier=mint.verifier()
-        )
-        manager = LifespanManager(app)
-        await manager.__aenter__()
-        managers.append(manager)
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://categories"
-        )
-        clients.append(client)
-        return app, client
+        async def start(
+            app_blocks: Blocks | None = None, **changes: Any
+        ) -> tuple[FastAPI, httpx.AsyncClient]:
+            app = create_app(
+                settings.model_copy(update=changes), app_blocks or blocks, verifier=mint.verifier()
+            )
+            return app, await apps.start(app)
 
-    yield start
-    for client in clients:
-        await client.aclose()
-    for manager in reversed(managers):
-        await manager.__aexit__(None, None, None)
+        yield start
 
 
 # ----------------------------------------------------------------------------- helpers
 
 
 def api(path: str, shop: str = SHOP) -> str:
-    return SHOP_API_PREFIX.replace("{shop}", shop) + path
-
-
-def assert_problem(response: httpx.Response, status: int, *fields: str) -> dict[str, Any]:
-    """A problem+json answer of `status` whose `errors` name each of `fields`."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status and body["detail"], body
-    named = {error["field"] for error in body.get("errors", [])}
-    for field in fields:
-        assert field in named, f"{field} not named in {body}"
-    return body
+    return shop_api(shop, path)
 
 
 class CategoriesApi:
@@ -163,8 +102,7 @@ class CategoriesApi:
         self.user = self.headers(SHOP, "User")
 
     def headers(self, shop: str, role: str) -> dict[str, str]:
-        token = self.mint.token(shop=shop, roles=[role], sub=f"{role.lower()}-of-{shop}")
-        return {"Authorization": f"Bearer {token}"}
+        return bearer(self.mint.token(shop=shop, roles=[role], sub=f"{role.lower()}-of-{shop}"))
 
     async def create(self, name: str, shop: str = SHOP, **fields: Any) -> dict[str, Any]:
         headers = self.admin if shop == SHOP else self.headers(shop, "Admin")

@@ -2,66 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import SecretStr
 
 from shopfleet.identity.app import create_app
 from shopfleet.identity.settings import IdentitySettings
-from shopfleet.kit.auth import SHOP_API_PREFIX
-from shopfleet.kit.blocks import Blocks, CloudEvent, PubSub, Subscription
-from shopfleet.kit.blocks.local import LocalSecrets, LocalStateStore
-from shopfleet.kit.blocks.local.invoker import LocalInvoker
+from shopfleet.kit.blocks import Blocks
 from shopfleet.kit.settings import PlatformSettings
+from tests.support.clock import FakeClock
+from tests.support.http import LocalBlocks, RunningApps, bearer, shop_api
+from tests.support.problems import assert_problem
+from tests.support.pubsub import RecordingPubSub
 
 PLATFORM_TOKEN = "platform-secret-for-tests"
 ADMIN_PASSWORD = "admin-password-1"
 PASSWORD = "correct horse battery"
-
-
-class FakeClock:
-    """Real time plus an offset a test can move forward."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
-
-
-class RecordingPubSub(PubSub):
-    """Collects what the outbox relay publishes."""
-
-    def __init__(self) -> None:
-        self.published: list[CloudEvent] = []
-
-    async def publish(self, event: CloudEvent) -> None:
-        self.published.append(event)
-
-    def subscribe(self, subscription: Subscription) -> None:
-        raise NotImplementedError
-
-    async def wait_for(
-        self, topic: str, count: int = 1, timeout_s: float = 5.0
-    ) -> list[CloudEvent]:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            found = [e for e in self.published if e.topic == topic]
-            if len(found) >= count:
-                return found
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"{count} '{topic}' events expected, got {self.published}")
 
 
 @pytest.fixture
@@ -76,9 +37,8 @@ def pubsub() -> RecordingPubSub:
 
 @pytest.fixture
 async def blocks(tmp_path: Path, pubsub: RecordingPubSub) -> AsyncIterator[Blocks]:
-    state = await LocalStateStore.open(tmp_path / "state.db")
-    yield Blocks(state=state, pubsub=pubsub, invoker=LocalInvoker(), secrets=LocalSecrets())
-    await state.close()
+    async with LocalBlocks(tmp_path, pubsub) as blocks:
+        yield blocks
 
 
 @pytest.fixture
@@ -107,48 +67,19 @@ async def start_app(
     settings: IdentitySettings, blocks: Blocks, clock: FakeClock
 ) -> AsyncIterator[AppFactory]:
     """Start an identity app (optionally with changed settings); all are stopped at the end."""
-    managers: list[LifespanManager] = []
-    clients: list[httpx.AsyncClient] = []
+    async with RunningApps("http://identity") as apps:
 
-    async def start(**changes: Any) -> tuple[FastAPI, httpx.AsyncClient]:
-        app = create_app(settings.model_copy(update=changes), blocks, clock=clock)
-        manager = LifespanManager(app)
-        await manager.__aenter__()
-        managers.append(manager)
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://identity"
-        )
-        clients.append(client)
-        return app, client
+        async def start(**changes: Any) -> tuple[FastAPI, httpx.AsyncClient]:
+            app = create_app(settings.model_copy(update=changes), blocks, clock=clock)
+            return app, await apps.start(app)
 
-    yield start
-    for client in clients:
-        await client.aclose()
-    for manager in reversed(managers):
-        await manager.__aexit__(None, None, None)
+        yield start
 
 
 # ----------------------------------------------------------------------------- helpers
 
 
-def api(shop: str, path: str) -> str:
-    return SHOP_API_PREFIX.replace("{shop}", shop) + path
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def assert_problem(response: httpx.Response, status: int, *fields: str) -> dict[str, Any]:
-    """A problem+json answer of `status` whose `errors` name each of `fields`."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status and body["detail"], body
-    named = {error["field"] for error in body.get("errors", [])}
-    for field in fields:
-        assert field in named, f"{field} not named in {body}"
-    return body
+api = shop_api
 
 
 class IdentityApi:
