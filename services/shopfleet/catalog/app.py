@@ -41,7 +41,7 @@ def create_app(
     for subscription in events.subscriptions(db, shops):
         blocks.pubsub.subscribe(subscription)
     relay = OutboxRelay(db, blocks.pubsub, source="catalog")
-    reader = ListingReader(db, pool_size=settings.db_pool_size)
+    reader = ListingReader(db, pool_size=settings.db_pool_size, name="catalog-listing")
     app = service_app(
         "catalog",
         description="Products, prices, images, stock levels and stock reservations.",

@@ -97,8 +97,8 @@ async def logout(
 
 
 @router.get("/users/me", tags=["users"])
-async def read_me(shop: ShopId, me: CurrentUser, session: ReaderDep) -> UserPublic:
-    return await service.get_user(session, shop, me.user_id)
+async def read_me(shop: ShopId, me: CurrentUser, request: Request) -> UserPublic:
+    return await service.get_user(request.app.state.reads, shop, me.user_id)
 
 
 @router.patch("/users/me", tags=["users"])

@@ -18,6 +18,7 @@ from shopfleet.kit.auth import TokenVerifier
 from shopfleet.kit.blocks import Blocks
 from shopfleet.kit.db import Database
 from shopfleet.kit.outbox import OutboxRelay
+from shopfleet.kit.reads import FastReader
 from shopfleet.kit.service import service_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -56,14 +57,16 @@ def create_app(
         refetch_interval_s=1.0,
     )  # fmt: skip
     # Commits that add outbox rows wake the relay by themselves (kit.outbox).
+    reads = FastReader(db, pool_size=settings.db_pool_size, name="identity-reads")
     relay = OutboxRelay(db, blocks.pubsub, source="identity")
     app = service_app(
         "identity",
         description="Accounts, roles, sessions (refresh-token families) and signing keys.",
         db=db, blocks=blocks, platform=platform,
         routers=[router, platform_router, internal_router, peer_router], verifier=verifier,
-        on_start=[keys.start, relay.start],  # keys after the migrations the scaffold runs
-        on_stop=[keys.stop, relay.stop],
+        on_start=[keys.start, reads.start, relay.start],  # after the scaffold's migrations
+        on_stop=[keys.stop, reads.stop, relay.stop],
     )  # fmt: skip
     app.state.identity = Identity(settings, keys, hasher, throttle, clock)
+    app.state.reads = reads
     return app

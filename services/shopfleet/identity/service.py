@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -46,6 +47,7 @@ from shopfleet.kit.contracts.events import (
 from shopfleet.kit.contracts.tenants import TenantBootstrap, TenantPublic
 from shopfleet.kit.errors import Conflict, NotFound, field_problem
 from shopfleet.kit.outbox import Outbox
+from shopfleet.kit.reads import FastReader
 
 # The CLI's entry points (signing-key rotation included, though it lives in tokens.py).
 __all__ = [
@@ -205,16 +207,18 @@ async def _user_in_shop(session: AsyncSession, shop: str, user_id: str) -> User:
     return user
 
 
-async def get_user(session: AsyncSession, shop: str, user_id: str) -> UserPublic:
-    # The public columns only: no ORM object (and no password hash) for a read.
-    row = (
-        await session.execute(
-            sa.select(*USER_PUBLIC_COLUMNS).where(User.shop == shop, User.id == user_id)
-        )
-    ).one_or_none()
-    if row is None:
+def _public_user(_key: object) -> sa.Select[Any]:
+    return sa.select(*USER_PUBLIC_COLUMNS).where(
+        User.shop == sa.bindparam("shop"), User.id == sa.bindparam("user_id")
+    )
+
+
+async def get_user(reads: FastReader, shop: str, user_id: str) -> UserPublic:
+    # The hot read of every signed-in page: public columns only, on the fast read path.
+    rows = await reads.rows("public-user", _public_user, {"shop": shop, "user_id": user_id})
+    if not rows:
         raise NotFound(f"No user '{user_id}' in shop '{shop}'.")
-    return UserPublic.model_validate(row._mapping)
+    return UserPublic.model_validate(dict(rows[0]))
 
 
 async def update_user(
