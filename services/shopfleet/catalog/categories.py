@@ -15,9 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopfleet.catalog import emit
 from shopfleet.catalog.models import CategoryRow, Product, ProductCategory
-from shopfleet.catalog.sql import excluded, upsert
 from shopfleet.kit.contracts.events import CategoryDeleted, CategoryUpdated
-from shopfleet.kit.db import utcnow
+from shopfleet.kit.db import excluded, upsert, utcnow
 
 CATEGORIES: sa.Table = CategoryRow.__table__  # type: ignore[attr-defined]
 LINKS: sa.Table = ProductCategory.__table__  # type: ignore[attr-defined]

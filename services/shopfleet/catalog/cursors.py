@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ import orjson
 
 from shopfleet.catalog.schemas import Sort
 from shopfleet.kit.contracts.catalog import PRODUCT_ID_PATTERN
+from shopfleet.kit.cursors import pack_cursor, unpack_cursor
 from shopfleet.kit.errors import field_problem
 from shopfleet.kit.money import MAX_AMOUNT
 
@@ -51,8 +51,7 @@ class ListQuery:
 def encode_cursor(query: ListQuery, key: Any, last_id: str) -> str:
     if isinstance(key, datetime):
         key = key.isoformat()
-    raw = orjson.dumps([_VERSION, query.sort.value, query.fingerprint(), key, last_id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return pack_cursor([_VERSION, query.sort.value, query.fingerprint(), key, last_id])
 
 
 def _bad_cursor(message: str) -> Exception:
@@ -62,13 +61,12 @@ def _bad_cursor(message: str) -> Exception:
 def decode_cursor(query: ListQuery, cursor: str) -> tuple[Any, str]:
     """The (sort key, id) the previous page ended at; 400 for anything else."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        version, sort, fingerprint, key, last_id = orjson.loads(raw)
+        version, sort, fingerprint, key, last_id = unpack_cursor(cursor)
         if version != _VERSION or not isinstance(last_id, str) or not _ID.match(last_id):
             raise ValueError("unknown cursor")
         if sort == query.sort.value and fingerprint == query.fingerprint():
             key = _parse_key(query.sort, key)
-    except (ValueError, TypeError, orjson.JSONDecodeError):
+    except (ValueError, TypeError):
         raise _bad_cursor(
             "not a valid cursor: pass the next_cursor of the previous page unchanged, or omit "
             "it to start at the first page"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +14,7 @@ from shopfleet.catalog.schemas import (
     PriceUpdate,
     ProductPublic,
 )
+from shopfleet.kit.cursors import pack_cursor, unpack_cursor
 from shopfleet.kit.db import utcnow
 from shopfleet.kit.errors import field_problem
 
@@ -50,15 +49,15 @@ async def change_price(
 
 
 def _encode(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"p{last_id}".encode()).decode().rstrip("=")
+    return pack_cursor(["p", last_id])
 
 
 def _decode(cursor: str) -> int:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if raw[:1] != "p" or not raw[1:].isdigit() or len(raw) > 19:
-            raise ValueError(raw)
-        return int(raw[1:])
+        kind, last_id = unpack_cursor(cursor)
+        if kind != "p" or type(last_id) is not int or not 0 <= last_id < 2**62:
+            raise ValueError(cursor)
+        return last_id
     except ValueError:
         raise field_problem(
             400, "query.cursor", "not a valid cursor: pass the next_cursor of the previous page "

@@ -11,10 +11,9 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopfleet.catalog.models import ShopRow
-from shopfleet.catalog.sql import upsert
 from shopfleet.kit.blocks import Invoker, ServiceUnavailable
 from shopfleet.kit.contracts.tenants import ShopSettings
-from shopfleet.kit.db import Database, utcnow
+from shopfleet.kit.db import Database, upsert, utcnow
 from shopfleet.kit.errors import NotFound, Problem
 
 log = structlog.get_logger("shopfleet.catalog.shops")

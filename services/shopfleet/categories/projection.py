@@ -10,15 +10,12 @@ version, so an older update that arrives late cannot bring it back.
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopfleet.categories.models import (
@@ -32,7 +29,8 @@ from shopfleet.categories.models import (
 )
 from shopfleet.kit.contracts.catalog import PRODUCT_ID_PATTERN
 from shopfleet.kit.contracts.events import ProductDeleted, ProductUpdated
-from shopfleet.kit.db import utcnow
+from shopfleet.kit.cursors import pack_cursor, unpack_cursor
+from shopfleet.kit.db import excluded, upsert, utcnow
 
 PRODUCTS = CategoryProduct.__table__  # type: ignore[attr-defined]
 LINKS = CategoryProductLink.__table__  # type: ignore[attr-defined]
@@ -44,14 +42,10 @@ _CATEGORY_ID = re.compile(ID_PATTERN)
 
 def _upsert(session: AsyncSession, values: dict[str, Any], update: Sequence[str]) -> Any:
     """INSERT ... ON CONFLICT (shop, product_id) DO UPDATE ... WHERE the event is newer."""
-    dialect = session.get_bind().dialect.name
-    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert_(PRODUCTS).values(values)
-    return stmt.on_conflict_do_update(
-        index_elements=[PRODUCTS.c.shop, PRODUCTS.c.product_id],
-        set_={name: stmt.excluded[name] for name in update},
-        where=PRODUCTS.c.version < stmt.excluded.version,
-    )
+    return upsert(
+        session, PRODUCTS, values, keys=[PRODUCTS.c.shop, PRODUCTS.c.product_id], update=update,
+        where=PRODUCTS.c.version < excluded(session, PRODUCTS).version,
+    )  # fmt: skip
 
 
 class BadProductEvent(ValueError):
@@ -187,16 +181,14 @@ _DESCENDING = {ProductSort.PRICE_DESC, ProductSort.NEWEST}
 def encode_cursor(sort: ProductSort, key: Any, product_id: str) -> str:
     if isinstance(key, datetime):
         key = key.isoformat()
-    raw = orjson.dumps([sort.value, key, product_id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return pack_cursor([sort.value, key, product_id])
 
 
 def decode_cursor(cursor: str, sort: ProductSort) -> tuple[Any, str]:
     """The (sort key, product id) a page ended at; BadCursor for anything we did not issue."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        issued_sort, key, product_id = orjson.loads(raw)
-    except (ValueError, TypeError, orjson.JSONDecodeError):
+        issued_sort, key, product_id = unpack_cursor(cursor)
+    except ValueError:
         raise BadCursor("not a cursor issued by this API") from None
     if issued_sort != sort.value:
         raise BadCursor(f"this cursor belongs to sort={issued_sort!r}, not sort={sort.value!r}")

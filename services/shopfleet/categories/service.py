@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,7 +45,7 @@ from shopfleet.kit.contracts.events import (
     CategoryDeleted,
     CategoryUpdated,
 )
-from shopfleet.kit.db import utcnow
+from shopfleet.kit.db import dialect_insert, utcnow
 from shopfleet.kit.errors import Conflict, NotFound, Problem, field_problem
 from shopfleet.kit.outbox import Outbox
 
@@ -164,9 +163,8 @@ async def list_products(
 
 async def _begin_write(session: AsyncSession, shop: str) -> Tree:
     """Take the shop's tree lock, bump its revision, and load the tree."""
-    dialect = session.get_bind().dialect.name
-    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    await session.execute(insert_(TREES).values(shop=shop, revision=0).on_conflict_do_nothing())
+    new_tree = dialect_insert(session, TREES).values(shop=shop, revision=0)
+    await session.execute(new_tree.on_conflict_do_nothing())
     await session.execute(
         sa.update(TREES).where(TREES.c.shop == shop).values(revision=TREES.c.revision + 1)
     )

@@ -6,13 +6,11 @@ silently ignored value. Timestamps are timezone-aware UTC on both SQLite and Pos
 
 from __future__ import annotations
 
-import base64
 import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import orjson
 import pydantic
 import sqlalchemy as sa
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, field_validator
@@ -20,6 +18,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shopfleet.kit.auth import Role
+from shopfleet.kit.cursors import pack_cursor, unpack_cursor
 from shopfleet.kit.db import UTCDateTime, utcnow
 from shopfleet.kit.text import Printable
 
@@ -114,17 +113,15 @@ class UsersPage(BaseModel):
 
 
 def encode_cursor(created_at: datetime, user_id: str) -> str:
-    raw = orjson.dumps([created_at.astimezone(UTC).isoformat(), user_id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return pack_cursor([created_at.astimezone(UTC).isoformat(), user_id])
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     """The (created_at, id) a page ended at; ValueError for anything we did not issue."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        stamp, user_id = orjson.loads(raw)
+        stamp, user_id = unpack_cursor(cursor)
         created_at = datetime.fromisoformat(stamp)
-    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+    except (ValueError, TypeError) as exc:
         raise ValueError("not a cursor issued by this API") from exc
     if created_at.tzinfo is None or not isinstance(user_id, str):
         raise ValueError("not a cursor issued by this API")

@@ -8,7 +8,7 @@ a writing transaction begins with `BEGIN IMMEDIATE`, so two writers queue on the
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +18,7 @@ from alembic import command, context
 from alembic.config import Config
 from fastapi import Depends, Request
 from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -145,6 +146,36 @@ class Database:
     async def dispose(self) -> None:
         await self.engine.dispose()
         await self.read_engine.dispose()
+
+
+def dialect_insert(session: AsyncSession, table: sa.Table) -> Any:
+    """The INSERT of the session's dialect: both have ON CONFLICT, with the same API."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def upsert(
+    session: AsyncSession,
+    table: sa.Table,
+    values: Mapping[str, Any],
+    *,
+    keys: Sequence[Any],
+    update: Sequence[str],
+    where: sa.ColumnElement[bool] | None = None,
+) -> Any:
+    """INSERT … ON CONFLICT (keys) DO UPDATE SET update-columns [WHERE where]; not executed.
+
+    In `where`, `excluded(session, table).x` is the value that was to be inserted.
+    """
+    stmt = dialect_insert(session, table).values(dict(values))
+    return stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={name: stmt.excluded[name] for name in update}, where=where
+    )
+
+
+def excluded(session: AsyncSession, table: sa.Table) -> Any:
+    """The `excluded` pseudo-table of an upsert into `table` (for its WHERE clause)."""
+    return dialect_insert(session, table).excluded
 
 
 def run_migrations_env() -> None:

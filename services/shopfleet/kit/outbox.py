@@ -22,12 +22,11 @@ import sqlalchemy as sa
 import structlog
 from alembic import op
 from pydantic import BaseModel
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopfleet.kit.blocks.ports import CloudEvent, Delivery, EventHandler, PubSub, new_event_id
-from shopfleet.kit.db import Database, UTCDateTime
+from shopfleet.kit.db import Database, UTCDateTime, dialect_insert
 
 log = structlog.get_logger("shopfleet.outbox")
 
@@ -309,9 +308,7 @@ class Inbox:
 
         On PostgreSQL a concurrent claim of the same id waits for ours to commit or roll back.
         """
-        dialect = session.get_bind().dialect.name
-        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert_(INBOX).values(
+        stmt = dialect_insert(session, INBOX).values(
             consumer=self.consumer, event_id=event_id, processed_at=datetime.now(UTC)
         )
         result = await session.execute(stmt.on_conflict_do_nothing())
