@@ -29,6 +29,11 @@ class PlatformSettings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"
     access_log: bool = True
+    migrate_on_start: bool = Field(
+        default=True,
+        description="Bring each service's schema to the newest migration when it starts. Off when "
+        "a `shopfleet migrate <service>` Job or initContainer does it (`serve --no-migrate`).",
+    )
     platform_token: SecretStr | None = Field(
         default=None,
         description="Bearer credential for internal platform endpoints (tenant bootstrap, routes).",
@@ -43,6 +48,12 @@ class PlatformSettings(BaseSettings):
     state_key_prefix: str = Field(default="shopfleet", pattern=r"^[A-Za-z0-9_.:-]+$")
     call_timeout_s: float = Field(
         default=10.0, gt=0, description="Timeout of a service-to-service call."
+    )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/\s]+$",
+        description="Where the gateway is reachable from outside, e.g. https://shops.example.com "
+        "(no trailing slash). Used for links and webhook registrations; `shopfleet up` sets it.",
     )
 
 

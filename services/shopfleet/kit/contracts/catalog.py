@@ -35,6 +35,7 @@ class ProductSnapshot(BaseModel):
     available: int = Field(description="Units on hand minus units reserved.")
     active: bool
     image_url: str | None = None
+    weight_grams: int = Field(default=0, ge=0, description="Shipping weight of one unit.")
 
 
 class ProductLookup(_Strict):
