@@ -52,7 +52,7 @@ class RunningApps:
         self.clients: list[httpx.AsyncClient] = []
 
     async def start(self, app: FastAPI) -> httpx.AsyncClient:
-        manager = LifespanManager(app)
+        manager = LifespanManager(app, startup_timeout=60, shutdown_timeout=60)  # loaded CI
         await manager.__aenter__()
         self.managers.append(manager)
         client = httpx.AsyncClient(

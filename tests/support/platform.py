@@ -21,12 +21,17 @@ def make_platform(
     *,
     database_urls: Mapping[str, str] | None = None,
     state_store_url: str | None = None,
+    public_url: str | None = None,
     **gateway: object,
 ) -> EmbeddedPlatform:
-    """The embedded platform: SQLite and local state unless databases/Redis are given."""
+    """The embedded platform: SQLite and local state unless databases/Redis are given.
+
+    `public_url`: where it will be served (tests.support.server), for webhooks to reach it.
+    """
     settings = PlatformSettings(
         data_dir=data_dir, platform_token=SecretStr(PLATFORM_TOKEN), access_log=False,
         state_store_url=state_store_url, state_key_prefix=redis_test_prefix(),
+        public_url=public_url,
     )  # fmt: skip
     return EmbeddedPlatform(
         settings,

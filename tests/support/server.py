@@ -1,0 +1,47 @@
+"""Serve an ASGI app (the embedded platform, one service) on a real loopback port.
+
+For tests where something outside the test's client must reach the app: the Stripe
+emulator posting webhooks, another process calling in. Runs uvicorn on the test's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+
+import uvicorn
+from starlette.types import ASGIApp
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.asynccontextmanager
+async def serving(app: ASGIApp, port: int, *, startup_timeout_s: float = 60) -> AsyncIterator[str]:
+    """Run `app` (lifespan included) on 127.0.0.1:`port`; yields its base URL."""
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, lifespan="on", log_config=None,
+            access_log=False, timeout_graceful_shutdown=5,
+        )
+    )  # fmt: skip
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the test's
+    task = asyncio.create_task(server.serve())
+    deadline = asyncio.get_running_loop().time() + startup_timeout_s
+    while not server.started:
+        if task.done():
+            task.result()  # raises what stopped the start-up
+            raise RuntimeError(f"uvicorn did not start on port {port}")
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"the app did not start on port {port} in {startup_timeout_s} s")
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
