@@ -56,7 +56,7 @@ def service_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if migrate and db is not None:
+        if migrate and platform.migrate_on_start and db is not None:
             await db.migrate()
         for hook in on_start:
             await hook()
@@ -90,5 +90,10 @@ def service_app(
     app.include_router(health_router(checks))
     for router in routers:
         app.include_router(router)
+    # A pub/sub whose broker calls the app (Dapr: GET /dapr/subscribe, POST /dapr/events/...)
+    # brings its own routes; the local pub/sub calls handlers in-process and has none.
+    pubsub_routes = getattr(blocks.pubsub, "router", None)
+    if callable(pubsub_routes):
+        app.include_router(pubsub_routes())
     app.add_middleware(RequestContext, service=name, access_log=platform.access_log)
     return app

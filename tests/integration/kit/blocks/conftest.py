@@ -12,13 +12,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 import pytest
 
+from shopfleet.kit.blocks.dapr import DaprSecrets, DaprStateStore
 from shopfleet.kit.blocks.local import DeadLetter, LocalPubSub, LocalSecrets, LocalStateStore
 from shopfleet.kit.blocks.local.secrets import env_name
 from shopfleet.kit.blocks.ports import PubSub, Secrets, StateStore
 from shopfleet.kit.blocks.redis_state import RedisStateStore
 from tests.conftest import require_service
+from tests.integration.kit.blocks.dapr_harness import APP_ID, HarnessDaprPubSub, sidecar_for
 from tests.support.redis import (
     REDIS_HOST,
     REDIS_PORT,
@@ -26,6 +29,7 @@ from tests.support.redis import (
     drop_redis_keys,
     redis_test_prefix,
 )
+from tests.support.sidecar.testing import DoubleRun, require_backends
 
 # ----------------------------------------------------------------------------- state
 
@@ -46,7 +50,7 @@ class StateHarness:
     advance: Callable[[float], Awaitable[None]]  # let `seconds` pass, as TTLs see time
 
 
-@pytest.fixture(params=["local", "redis"])
+@pytest.fixture(params=["local", "redis", "dapr"])
 async def state_harness(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[StateHarness]:
@@ -71,6 +75,17 @@ async def state_harness(
         finally:
             await redis_store.close()
             await drop_redis_keys(redis_store.key_pattern)
+    elif request.param == "dapr":
+        # The Dapr adapter over gRPC to a sidecar double, whose Redis store takes the clock.
+        require_backends(rabbitmq=False)
+        run = DoubleRun()
+        try:
+            double = await run.start(APP_ID, pubsubs=(), clock=clock)
+            dapr_store = DaprStateStore(sidecar_for(double))
+            yield StateHarness(store=dapr_store, advance=advance)
+            await dapr_store.close()
+        finally:
+            await run.cleanup()
 
 
 @pytest.fixture
@@ -106,7 +121,7 @@ class PubSubFactory:
         return pubsub
 
 
-@pytest.fixture(params=["local"])
+@pytest.fixture(params=["local", "dapr"])
 async def pubsub_factory(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[PubSubFactory]:
@@ -131,6 +146,29 @@ async def pubsub_factory(
         yield factory
         for pubsub in factory.made:
             await pubsub.stop()
+    elif request.param == "dapr":
+        # Each make() is one app process with its own sidecar double (see dapr_harness.py).
+        require_backends()
+        run = DoubleRun()
+
+        async def open_dapr() -> PubSub:
+            return HarnessDaprPubSub(run)
+
+        async def crash_dapr(pubsub: PubSub) -> None:
+            assert isinstance(pubsub, HarnessDaprPubSub)
+            await pubsub.crash()
+
+        async def dead_letters_dapr(pubsub: PubSub) -> list[DeadLetter]:
+            assert isinstance(pubsub, HarnessDaprPubSub)
+            return pubsub.dead_letters()
+
+        factory = PubSubFactory(open_dapr, crash_dapr, dead_letters_dapr, retry_window_s=0.3)
+        try:
+            yield factory
+            for pubsub in factory.made:
+                await pubsub.stop()
+        finally:
+            await run.cleanup()
 
 
 # ----------------------------------------------------------------------------- secrets
@@ -143,7 +181,7 @@ class SecretsHarness:
     override: Callable[[str, str, str], None] | None  # a deployment-level override, if any
 
 
-@pytest.fixture(params=["local"])
+@pytest.fixture(params=["local", "dapr"])
 async def secrets_harness(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[SecretsHarness]:
@@ -154,6 +192,25 @@ async def secrets_harness(
             monkeypatch.setenv(env_name(shop, name), value)
 
         yield SecretsHarness(secrets=local, store=local.put, override=override)
+    elif request.param == "dapr":
+        # As the operator does: one Secret `shop-<shop>` per shop, a key per secret; the
+        # double's file-backed secret store stands in for Kubernetes.
+        require_backends(rabbitmq=False)
+        path = tmp_path / "k8s-secrets.json"
+        run = DoubleRun()
+        try:
+            double = await run.start(APP_ID, pubsubs=(), secrets_file=path)
+
+            async def store_secret(shop: str, name: str, value: str) -> None:
+                data = orjson.loads(path.read_bytes()) if path.exists() else {}
+                data.setdefault(f"shop-{shop}", {})[name] = value
+                path.write_bytes(orjson.dumps(data))
+
+            dapr_secrets = DaprSecrets(sidecar_for(double))
+            yield SecretsHarness(secrets=dapr_secrets, store=store_secret, override=None)
+            await dapr_secrets.close()
+        finally:
+            await run.cleanup()
 
 
 @pytest.fixture
