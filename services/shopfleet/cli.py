@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 from pathlib import Path
 from typing import Annotated
 
@@ -82,6 +83,9 @@ def up(
     from shopfleet.platform import EmbeddedPlatform
 
     settings = platform_settings(data_dir)
+    if settings.public_url is None:  # where webhooks (the Stripe emulator's) reach us
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        settings = settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
     configure_logging(settings.log_level, settings.log_format)
     platform = EmbeddedPlatform(settings, seed_demo=demo, freeze_gc=True)
     server = uvicorn.Server(
@@ -136,6 +140,177 @@ def _print_welcome(platform: object, host: str, port: int) -> None:
     table.add_row("Data dir", str(platform.platform.data_dir.resolve()))
     console.print(
         Panel(table, title="[bold green]shopfleet is up", subtitle="Ctrl-C stops it", expand=False)
+    )
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="The gateway's port.", min=1, max=65535)] = 8000,
+    host: Annotated[
+        str, typer.Option(help="The gateway's address (0.0.0.0 for every interface).")
+    ] = "127.0.0.1",
+    run_dir: Annotated[
+        Path,
+        typer.Option(
+            "--dir",
+            help="Logs (one per process), data dirs, the route table, token and credentials.",
+        ),
+    ] = Path(".shopfleet-dev"),
+    admin_dsn: Annotated[
+        str,
+        typer.Option(
+            envvar="SHOPFLEET_DEV_ADMIN_DSN",
+            help="PostgreSQL to create the databases shopfleet_dev_<service> on (kept).",
+        ),
+    ] = "postgresql://postgres@127.0.0.1:5432/postgres",
+    redis: Annotated[
+        str, typer.Option(envvar="SHOPFLEET_DEV_REDIS", help="Redis of the sidecars (state).")
+    ] = "redis://127.0.0.1:6379/0",
+    amqp: Annotated[
+        str, typer.Option(envvar="SHOPFLEET_DEV_AMQP", help="RabbitMQ of the sidecars (pub/sub).")
+    ] = "amqp://guest:guest@127.0.0.1:5672/",
+    demo: Annotated[
+        bool, typer.Option("--demo/--no-demo", help="Seed the demo shop `demo`.")
+    ] = True,
+    reset: Annotated[
+        bool,
+        typer.Option(
+            "--reset",
+            help="Start from nothing: drop the dev databases, the queues and Redis keys of "
+            "the sidecars, and the run dir first.",
+        ),
+    ] = False,
+) -> None:
+    """Start every service as its own process next to its own sidecar, plus the gateway:
+    the cluster's shape without a cluster (PostgreSQL, Redis and RabbitMQ must run here).
+
+    Each service runs `shopfleet serve <service>` with the Dapr adapter against a sidecar
+    DOUBLE, `python -m tests.support.sidecar`: test equipment from the repository's tests/,
+    so run this from a checkout (it is not in the image). Data is kept between runs
+    (databases shopfleet_dev_<service>, durable queues). Ctrl-C stops everything.
+    """
+    import shutil
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from shopfleet.dev import (
+        DevOptions,
+        MultiProcessPlatform,
+        StartupFailed,
+        drop_databases,
+        sidecar_available,
+    )
+    from shopfleet.serve import migrations_dir
+    from shopfleet.services import SERVICES
+
+    if not sidecar_available():
+        raise fail(
+            "`shopfleet dev` needs the sidecar double from the repository's tests/ "
+            "(tests/support/sidecar); run it from a checkout."
+        )
+    configure_logging("WARNING", "console")
+    prefix = "shopfleet-dev."
+    options = DevOptions(
+        run_dir=run_dir, prefix=prefix, admin_dsn=admin_dsn, redis_url=redis, amqp_url=amqp,
+        host=host, gateway_port=port, seed_demo=demo,
+    )  # fmt: skip
+
+    async def main() -> None:
+        if reset:
+            dbs = [f"{options.database_prefix}{n}" for n in SERVICES if migrations_dir(n)]
+            await drop_databases(admin_dsn, dbs)
+            shutil.rmtree(run_dir, ignore_errors=True)
+        platform = MultiProcessPlatform(options)
+        if reset:
+            platform.subscriptions = {}
+            await _purge_dev_namespace(platform)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+            console=console, transient=True,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("starting shopfleet (multi-process) …", total=None)
+
+            def say(message: str) -> None:
+                progress.update(task, description=f"starting shopfleet: {message} …")
+
+            starting = asyncio.create_task(platform.start(say))
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()
+            with contextlib.suppress(BaseException):
+                await starting
+            console.print("[yellow]interrupted; stopped.[/]")
+            return
+        stopping.cancel()
+        try:
+            starting.result()
+        except StartupFailed as exc:
+            raise fail(str(exc)) from None
+        _print_dev_welcome(platform)
+        try:
+            while not stop.is_set():
+                for part in platform.parts.values():
+                    for proc in (part.service, part.sidecar):
+                        if proc.popen is not None and proc.exit_code is not None:
+                            err.print(
+                                f"[bold red]{proc.label} exited ({proc.exit_code})[/]; "
+                                f"see {proc.log}"
+                            )
+                            proc.popen = None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+        finally:
+            console.print("[dim]stopping: gateway, services, sidecars …[/]")
+            await platform.stop()
+            console.print("[green]stopped.[/]")
+
+    asyncio.run(main())
+
+
+async def _purge_dev_namespace(platform: object) -> None:
+    """--reset: the dev sidecars' queues (by name: every service's subscriptions are not
+    known before they start, so the exchange goes and RabbitMQ drops the bindings; queues
+    left over are bound again on start) and Redis keys."""
+    from shopfleet.dev import MultiProcessPlatform
+
+    assert isinstance(platform, MultiProcessPlatform)
+    with contextlib.suppress(Exception):
+        await platform.purge_namespace()
+
+
+def _print_dev_welcome(platform: object) -> None:
+    from shopfleet.dev import MultiProcessPlatform
+
+    assert isinstance(platform, MultiProcessPlatform)
+    base = platform.url.replace("0.0.0.0", "127.0.0.1")
+    port = base.rsplit(":", 1)[1]
+    table = Table.grid(padding=(0, 2))
+    table.add_row("Shop API", f"{base}/shops/demo/api/v1  (or http://demo.localhost:{port}/api/v1)")
+    table.add_row("API docs", f"{base}/docs")
+    table.add_row("Health", f"{base}/readyz   metrics: {base}/metrics")
+    if platform.demo:
+        table.add_row("Demo admin", f"{platform.demo.admin_email} / {platform.demo.admin_password}")
+        table.add_row(
+            "Demo shopper", f"{platform.demo.shopper_email} / {platform.demo.shopper_password}"
+        )
+    table.add_row("Platform token", f"{platform.run_dir / 'platform-token'}")
+    for name, part in platform.parts.items():
+        where = f"{part.url}  sidecar {part.sidecar_url}  pid {part.service.pid}"
+        table.add_row(f"  {name}", where + (f"  {part.database_url}" if part.database_url else ""))
+    table.add_row("Logs", str(platform.log_dir))
+    table.add_row("Broker/Redis", f"prefix {platform.options.prefix}")
+    console.print(
+        Panel(
+            table,
+            title="[bold green]shopfleet is up: every service in its own process",
+            subtitle="Ctrl-C stops it",
+            expand=False,
+        )
     )
 
 
@@ -269,6 +444,100 @@ def keys_rotate(data_dir: DataDir = None) -> None:
 
     kid = run_admin(lambda: admin.rotate_key(platform_settings(data_dir)))
     console.print(f"[green]new signing key[/] {kid}; running services pick it up within a minute")
+
+
+def _served_names() -> list[str]:
+    from shopfleet.services import SERVICES
+
+    return ["gateway", *SERVICES]
+
+
+# An Enum, so that a name that is not a service is a usage error (exit code 2) listing them.
+Service = enum.Enum("Service", {name: name for name in _served_names()}, type=str)  # type: ignore[misc]
+
+ServiceName = Annotated[
+    Service,
+    typer.Argument(
+        help="The service to run: " + ", ".join(_served_names()) + ".", show_default=False
+    ),
+]
+
+
+@app.command()
+def serve(
+    service: ServiceName,
+    host: Annotated[
+        str, typer.Option(envvar="SHOPFLEET_HOST", help="Address to listen on.")
+    ] = "0.0.0.0",
+    port: Annotated[
+        int, typer.Option(envvar="SHOPFLEET_PORT", help="Port to listen on.", min=1, max=65535)
+    ] = 8000,
+    migrate: Annotated[
+        bool,
+        typer.Option(
+            "--migrate/--no-migrate",
+            help="Migrate the service's database at start-up. With --no-migrate (a "
+            "`shopfleet migrate` Job or initContainer does it) start-up checks the schema is "
+            "current and refuses to start otherwise.",
+        ),
+    ] = True,
+    graceful_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="On SIGTERM, how long in-flight requests may take to finish (seconds).",
+        ),
+    ] = 20.0,
+    data_dir: DataDir = None,
+) -> None:
+    """Run ONE service as its container does: app-id = the service's name, building blocks
+    from SHOPFLEET_BLOCKS (`dapr`: the sidecar at DAPR_GRPC_PORT/DAPR_HTTP_PORT; `local`:
+    in-process, on the data dir), its own database (SHOPFLEET_<SERVICE>_DATABASE_URL).
+
+    SIGTERM drains in-flight requests, then the outbox, then exits 0.
+    """
+    from shopfleet.serve import configure_process_logging, run
+
+    settings = platform_settings(data_dir)
+    if not migrate:
+        settings = settings.model_copy(update={"migrate_on_start": False})
+    configure_process_logging(settings)
+    if not run(service.value, settings, host=host, port=port, graceful_timeout_s=graceful_timeout):
+        raise fail(f"{service.value} did not start: see the error above.")
+
+
+@app.command("migrate")
+def migrate_command(
+    services: Annotated[
+        list[Service] | None,
+        typer.Argument(
+            help="Services whose database to migrate (default: every service).",
+            show_default=False,
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Bring services' databases to the newest schema, then exit.
+
+    For a migrate Job or an initContainer (with `serve --no-migrate`). Running it again
+    changes nothing.
+    """
+    from shopfleet.serve import configure_process_logging, migrate
+    from shopfleet.services import SERVICES
+
+    settings = platform_settings(data_dir)
+    configure_process_logging(settings)
+    for name in [s.value for s in services] if services else list(SERVICES):
+        try:
+            done = asyncio.run(migrate(name, settings)) if name != "gateway" else None
+        except Exception as exc:  # unreachable database, bad URL, failing migration
+            raise fail(f"{name}: migration failed: {exc}") from None
+        if done is None or done.url is None:
+            console.print(f"{name}: keeps no relational data; nothing to migrate")
+        else:
+            console.print(
+                f"[green]{name}[/]: schema at revision {done.revision or '(none)'} in {done.url}"
+            )
 
 
 def main() -> None:
