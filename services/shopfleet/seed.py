@@ -8,12 +8,13 @@ every start proves those APIs. Every step is idempotent (a second start changes 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import structlog
 
-from shopfleet.gateway.routes import Route
+from shopfleet.gateway.routes import Route, RouteFile
 from shopfleet.kit.telemetry import quiet_requests
 
 if TYPE_CHECKING:
@@ -55,26 +56,41 @@ async def _seed(platform: EmbeddedPlatform, creds: DemoCredentials) -> None:
     token = platform.platform.platform_token.get_secret_value()
     transport = httpx.ASGITransport(platform.gateway, client=("127.0.0.1", 0))
     async with httpx.AsyncClient(transport=transport, base_url="http://seed", timeout=60) as http:
-        operator = {"authorization": f"Bearer {token}"}
-        tenant = {
-            "shop": DEMO_SHOP, "display_name": "shopfleet demo", "currency": "EUR",
-            "admin_email": creds.admin_email, "admin_password": creds.admin_password,
-        }  # fmt: skip
-        _expect(await http.post("/internal/tenants", json=tenant, headers=operator), 200, 201)
-        routes = platform.routes
-        routes.load()
-        if routes.table.shop(DEMO_SHOP) is None:
-            routes.put(DEMO_SHOP, Route(hosts=[f"{DEMO_SHOP}.localhost"]))
-        shopper = {"email": creds.shopper_email, "password": creds.shopper_password}
-        registered = await http.post(
-            f"{API}/auth/register", json={**shopper, "display_name": "Demo Shopper"}
-        )
-        _expect(registered, 201, 409)
-        if {"catalog", "categories"} <= set(platform.service_names):
-            login = {"email": creds.admin_email, "password": creds.admin_password}
-            answer = _expect(await http.post(f"{API}/auth/login", json=login), 200)
-            admin = {"authorization": f"Bearer {answer.json()['access_token']}"}
-            await _seed_catalog(http, admin)
+        await seed_through(http, token, platform.routes, platform.service_names, creds)
+
+
+async def seed_through(
+    http: httpx.AsyncClient,
+    token: str,
+    routes: RouteFile,
+    service_names: Collection[str],
+    creds: DemoCredentials,
+) -> None:
+    """Seed the demo shop through a gateway `http` reaches (in-process or over the network,
+    as `shopfleet dev` does), with the platform `token`; `routes` is the gateway's table."""
+    operator = {"authorization": f"Bearer {token}"}
+    tenant = {
+        "shop": DEMO_SHOP, "display_name": "shopfleet demo", "currency": "EUR",
+        "admin_email": creds.admin_email, "admin_password": creds.admin_password,
+    }  # fmt: skip
+    _expect(await http.post("/internal/tenants", json=tenant, headers=operator), 200, 201)
+    routes.load()
+    if routes.table.shop(DEMO_SHOP) is None:
+        routes.put(DEMO_SHOP, Route(hosts=[f"{DEMO_SHOP}.localhost"]))
+    shopper = {"email": creds.shopper_email, "password": creds.shopper_password}
+    registered = await http.post(
+        f"{API}/auth/register", json={**shopper, "display_name": "Demo Shopper"}
+    )
+    _expect(registered, 201, 409)
+    if {"catalog", "categories"} <= set(service_names):
+        login = {"email": creds.admin_email, "password": creds.admin_password}
+        answer = _expect(await http.post(f"{API}/auth/login", json=login), 200)
+        admin = {"authorization": f"Bearer {answer.json()['access_token']}"}
+        await _seed_catalog(http, admin)
+        if "shipping" in service_names:
+            from shopfleet.shipping.demo import seed_default_methods
+
+            await seed_default_methods(http, API, admin)
 
 
 async def _seed_catalog(http: httpx.AsyncClient, admin: dict[str, str]) -> None:

@@ -40,5 +40,9 @@ SERVICES: dict[str, ServiceSpec] = {
         ServiceSpec("categories", "shopfleet.categories", "CategoriesSettings"),
         ServiceSpec("catalog", "shopfleet.catalog", "CatalogSettings"),
         ServiceSpec("cart", "shopfleet.cart", "CartSettings"),
+        ServiceSpec("orders", "shopfleet.orders", "OrdersSettings"),
+        ServiceSpec("shipping", "shopfleet.shipping", "ShippingSettings"),
+        ServiceSpec("payments", "shopfleet.payments", "PaymentsSettings"),
+        ServiceSpec("notifications", "shopfleet.notifications", "NotificationsSettings"),
     )
 }

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from shopfleet.platform import EmbeddedPlatform
+from shopfleet.services import SERVICES
 from tests.conftest import PostgresDatabases, require_service
 from tests.support.platform import Shopper, make_platform
 from tests.support.redis import REDIS_HOST, REDIS_PORT, drop_redis_keys
@@ -21,7 +22,7 @@ async def platform(
     """SQLite and local state; parametrize with "postgresql+redis" for the cluster's stores."""
     if getattr(request, "param", "sqlite") == "postgresql+redis":
         require_service("Redis", REDIS_HOST, REDIS_PORT)
-        urls = {name: await postgres.create(name) for name in ("identity", "categories", "catalog")}
+        urls = {name: await postgres.create(name) for name in SERVICES if name != "cart"}
         embedded = make_platform(
             tmp_path / "data",
             database_urls=urls,

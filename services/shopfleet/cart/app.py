@@ -9,6 +9,9 @@ from fastapi import FastAPI
 
 from shopfleet.cart.api import router
 from shopfleet.cart.catalog import CatalogClient
+from shopfleet.cart.checkout import CheckoutHooks
+from shopfleet.cart.events import subscriptions
+from shopfleet.cart.internal_api import router as internal_router
 from shopfleet.cart.service import Carts
 from shopfleet.cart.settings import CartSettings
 from shopfleet.cart.store import CartStore
@@ -37,6 +40,13 @@ def create_app(
         clock=clock,
     )
     catalog = CatalogClient(blocks.invoker, timeout_s=settings.catalog_timeout_s)
+    hooks = CheckoutHooks(
+        store, inbox_ttl_s=settings.inbox_ttl_s,
+        order_lines_ttl_s=settings.order_lines_ttl_s, clock=clock,
+    )  # fmt: skip
+    # Orders' events change carts; declared before the platform starts pub/sub.
+    for subscription in subscriptions(hooks):
+        blocks.pubsub.subscribe(subscription)
 
     async def state_ready() -> None:
         await blocks.state.get(READY_KEY)
@@ -45,7 +55,7 @@ def create_app(
         "cart",
         description="One cart per shopper (or anonymous X-Cart-Id), priced by catalog on "
         "every read; ETag/If-Match; removed lines and cancelled orders can be restored.",
-        db=None, blocks=blocks, platform=settings.platform, routers=[router],
+        db=None, blocks=blocks, platform=settings.platform, routers=[router, internal_router],
         verifier=verifier, ready_checks={"state": state_ready},
     )  # fmt: skip
     app.state.carts = Carts(

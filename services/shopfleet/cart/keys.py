@@ -7,6 +7,8 @@ Keys (each names the shop and the owner: `u` a signed-in user, `a` an anonymous 
     <cart key>:removed                         its removed lines, restorable for a while
     <cart key>:anchor                          guards the creation of the cart (see store.py)
     cart:{shop}:u:{user_id}:order:{order_id}   the lines of a cancelled order, to put back
+    cart-inbox:{consumer}:{shop}:{event_id}    an event the cart has handled (the inbox: the
+                                               cart has no SQL database), kept for a TTL
 """
 
 from __future__ import annotations
@@ -47,3 +49,8 @@ class CartRef:
         if self.kind != "u":
             raise ValueError("only a signed-in user's cart has order lines")
         return f"{self.key}:order:{order_id}"
+
+
+def inbox_key(consumer: str, shop: str, event_id: str) -> str:
+    """The mark that `consumer` has handled event `event_id` of `shop` (see checkout.py)."""
+    return f"cart-inbox:{consumer}:{shop}:{event_id}"

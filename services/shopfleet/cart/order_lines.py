@@ -21,7 +21,7 @@ from shopfleet.cart.models import (
 )
 from shopfleet.cart.removed import remember_removed
 from shopfleet.cart.settings import ORDER_LINES_TTL_S
-from shopfleet.kit.blocks import StateStore
+from shopfleet.kit.blocks import StateOp, StateStore
 
 
 class LineLike(Protocol):
@@ -48,6 +48,21 @@ async def remember_order_lines(
     event from bringing back lines the shopper already restored. Raises ValueError (a
     pydantic ValidationError for a bad line) for input that can never be stored: DROP it.
     """
+    op = order_lines_op(shop, user_id, order_id, lines, ttl_s=ttl_s, clock=clock)
+    await store.save(op.key, op.value, ttl_s=op.ttl_s)
+
+
+def order_lines_op(
+    shop: str,
+    user_id: str,
+    order_id: str,
+    lines: Iterable[LineLike | Mapping[str, Any]],
+    *,
+    ttl_s: int = ORDER_LINES_TTL_S,
+    clock: Callable[[], float] | None = None,
+) -> StateOp:
+    """The state-store write of `remember_order_lines`, to put in a transaction with
+    other ops (e.g. the handler's inbox mark). Raises as `remember_order_lines` does."""
     if not re.fullmatch(ORDER_ID_PATTERN, order_id):
         raise ValueError(f"order id {order_id!r} does not match {ORDER_ID_PATTERN}")
     now = datetime.fromtimestamp(clock(), UTC) if clock else datetime.now(UTC)
@@ -57,7 +72,7 @@ async def remember_order_lines(
     ]
     doc = StoredOrderLines(order_id=order_id, lines=parsed, saved_at=now)
     ref = CartRef.user(shop, user_id)
-    await store.save(ref.order_key(order_id), doc.model_dump(mode="json"), ttl_s=ttl_s)
+    return StateOp.upsert(ref.order_key(order_id), doc.model_dump(mode="json"), ttl_s=ttl_s)
 
 
 def _line_fields(line: LineLike) -> dict[str, Any]:

@@ -37,6 +37,12 @@ class CartSettings(ServiceSettings):
         ge=60,
         description="The lines of a cancelled order can be put back into the cart for this long.",
     )
+    inbox_ttl_s: int = Field(
+        default=7 * DAY_S,
+        ge=60,
+        description="How long the cart remembers an event it handled (longer than any "
+        "redelivery of it), so that a redelivered event changes nothing.",
+    )
     catalog_timeout_s: float = Field(
         default=3.0, gt=0, le=60, description="Timeout of the price and stock lookup in catalog."
     )

@@ -158,12 +158,30 @@ PRODUCTS: list[DemoProduct] = [
 ]  # fmt: skip
 
 
+# Shipping weight of one unit in grams, packaging included, by SKU.
+WEIGHTS: dict[str, int] = {
+    "MUG-STONE-350": 450, "MUG-ENAMEL-300": 250, "CUP-GLASS-DW-250": 300,
+    "CUP-ESPRESSO-4": 1100, "TUMBLER-TRAVEL-450": 400, "TEA-SENCHA-100": 150,
+    "TEA-EARLGREY-100": 150, "TEA-ROOIBOS-100": 150, "COF-ESP-ETH-250": 300,
+    "COF-FILTER-500": 560, "COF-DRIPPER-02": 450, "PAN-CASTIRON-26": 2700,
+    "PAN-WOK-32": 1600, "POT-DUTCH-4L": 5200, "KNIFE-CHEF-20": 350,
+    "LAMP-TABLE-LINEN": 1800, "LAMP-READ-BRASS": 3900, "LAMP-PENDANT-PAPER": 600,
+    "LIGHT-STRING-SOLAR": 500, "TEX-THROW-WOOL": 1200, "TEX-TOWEL-LINEN-2": 350,
+    "TEX-CUSHION-45": 400, "TEX-BATHMAT-BAMBOO": 1500, "GARD-TROWEL-ASH": 350,
+    "GARD-CAN-5L": 1400, "GARD-SEED-TOMATO": 30, "GARD-BED-120": 14500,
+    "CAMP-TENT-2P": 1700, "CAMP-BAG-DOWN": 1100, "CAMP-SPORK-TI": 40,
+    "CAMP-HEADLAMP-400": 200, "STAT-NOTE-A5-DOT": 420, "STAT-PEN-FOUNTAIN-F": 120,
+    "STAT-SHARP-BRASS": 60,
+}  # fmt: skip
+
+
 def product_request(product: DemoProduct, category_ids: Mapping[str, str]) -> dict[str, Any]:
     """The `POST /products` body for a demo product, given the categories' ids by slug."""
     body: dict[str, Any] = {
         "name": product.name, "sku": product.sku, "description": product.description,
         "price": {"amount": product.price, "currency": "EUR"},
         "attributes": product.attributes, "on_hand": product.stock,
+        "weight_grams": WEIGHTS.get(product.sku, 0),
     }  # fmt: skip
     body["category_ids"] = (
         [category_ids[product.category]] if product.category in category_ids else []

@@ -52,6 +52,6 @@ async def commit(shop: ShopId, order_id: OrderId, session: SessionDep) -> Reserv
 
 @router.delete(RESERVATION_PATH)
 async def release(shop: ShopId, order_id: OrderId, session: SessionDep) -> ReservationResult:
-    """The order is cancelled: reserved units are for sale again. Idempotent; 409 once
-    committed."""
+    """The order is cancelled: its units are for sale again (reserved ones are freed, those
+    of a paid order go back on hand). Idempotent."""
     return await reservations.release(session, shop, order_id)

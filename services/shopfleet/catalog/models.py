@@ -105,6 +105,7 @@ class Product(CatalogModel, table=True):
     on_hand: int = 0
     reserved: int = 0
     low_stock_threshold: int = 5
+    weight_grams: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     search_text: str = Field(sa_type=sa.Text)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()

@@ -124,6 +124,7 @@ async def create_product(
             if body.low_stock_threshold is not None
             else catalog.settings.default_low_stock_threshold
         ),
+        weight_grams=body.weight_grams,
         search_text=search_text(body.name, body.description, body.sku),
         created_at=now, updated_at=now, version=1,
     )  # fmt: skip
@@ -224,7 +225,7 @@ def to_public(product: Product, images: list[ProductImage], *, admin: bool) -> P
         deleted=product.deleted_at is not None, category_ids=product.category_ids,
         images=[image_public(shop, image) for image in images],
         thumbnail_url=image_url(shop, thumb, "thumb") if thumb else None,
-        available=emit.available(product),
+        available=emit.available(product), weight_grams=product.weight_grams,
         stock=StockLevels(
             on_hand=product.on_hand, reserved=product.reserved,
             available=product.on_hand - product.reserved,

@@ -177,17 +177,19 @@ async def commit(session: AsyncSession, shop: str, order_id: str) -> Reservation
 
 
 async def release(session: AsyncSession, shop: str, order_id: str) -> ReservationResult:
-    """The order is cancelled: its reserved units are for sale again."""
+    """The order is cancelled: its units are for sale again.
+
+    A reserved order's units stop being reserved; a committed (paid, not yet shipped)
+    order's units go back on hand. Orders asks for this only while the goods are still
+    in the warehouse: what was shipped comes back as a return, restocked by hand.
+    """
     row = await _locked(session, shop, order_id)
     if row.status in ("released", "rejected"):
         return _result(row)
     if row.status == "committed":
-        raise Conflict(
-            f"The reservation of order '{order_id}' is committed (its units left with the "
-            "order); it cannot be released.",
-            slug="reservation-committed",
-        )
-    await _apply(session, shop, row, on_hand=0, reserved=-1)
+        await _apply(session, shop, row, on_hand=1, reserved=0)
+    else:
+        await _apply(session, shop, row, on_hand=0, reserved=-1)
     row.status = "released"
     await session.commit()
     return _result(row)
@@ -199,7 +201,9 @@ async def _apply(
     now = utcnow()
     row.updated_at = now
     for product_id, quantity in _merged(row.lines):
-        update = _stock_update(shop, product_id).where(PRODUCTS.c.reserved >= quantity)
+        update = _stock_update(shop, product_id)
+        if reserved < 0:
+            update = update.where(PRODUCTS.c.reserved >= quantity)
         values = {
             "on_hand": PRODUCTS.c.on_hand + on_hand * quantity,
             "reserved": PRODUCTS.c.reserved + reserved * quantity,

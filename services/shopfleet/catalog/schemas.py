@@ -25,6 +25,7 @@ from shopfleet.kit.money import Amount, Currency, Money
 from shopfleet.kit.text import Printable
 
 MAX_STOCK = 1_000_000_000
+MAX_WEIGHT_GRAMS = 1_000_000  # a tonne: as `kit.contracts.shipping.QuoteLine` accepts
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
 CATEGORY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -55,6 +56,9 @@ Attributes = Annotated[
 CategoryId = Annotated[str, Field(pattern=CATEGORY_ID_PATTERN)]
 CategoryIds = Annotated[list[CategoryId], Field(max_length=20), AfterValidator(_unique)]
 Quantity = Annotated[int, Field(ge=0, le=MAX_STOCK)]
+WeightGrams = Annotated[
+    int, Field(ge=0, le=MAX_WEIGHT_GRAMS, description="Shipping weight of one unit, in grams.")
+]
 
 
 class _Input(BaseModel):
@@ -90,6 +94,7 @@ class ProductCreate(_Input):
     low_stock_threshold: Quantity | None = Field(
         default=None, description="stock.low is emitted when availability falls to it."
     )
+    weight_grams: WeightGrams = 0
 
     @field_validator("compare_at_amount")
     @classmethod
@@ -109,6 +114,7 @@ class ProductUpdate(_Input):
     active: bool | None = None
     category_ids: CategoryIds | None = None
     low_stock_threshold: Quantity | None = None
+    weight_grams: WeightGrams | None = None
 
     @field_validator("*")
     @classmethod
@@ -188,6 +194,7 @@ class ProductPublic(BaseModel):
     images: list[ImagePublic]
     thumbnail_url: str | None
     available: int = Field(description="Units that can be bought now.")
+    weight_grams: int = Field(description="Shipping weight of one unit, in grams (0: unknown).")
     stock: StockLevels | None = Field(description="Stock levels (admins only).")
     created_at: datetime
     updated_at: datetime

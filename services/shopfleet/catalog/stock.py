@@ -53,7 +53,7 @@ _SNAPSHOT_COLUMNS = [
     PRODUCTS.c[name]
     for name in (
         "id", "name", "slug", "sku", "currency", "price_amount", "on_hand", "reserved",
-        "active", "deleted_at", "thumbnail_image_id",
+        "active", "deleted_at", "thumbnail_image_id", "weight_grams",
     )
 ]  # fmt: skip
 
@@ -74,6 +74,7 @@ async def lookup(session: AsyncSession, shop: str, ids: list[str]) -> ProductLoo
             available=emit.available(row), active=row.active and row.deleted_at is None,
             image_url=image_url(shop, row.thumbnail_image_id, "thumb")
             if row.thumbnail_image_id else None,
+            weight_grams=row.weight_grams,
         )
         for row in (found[i] for i in wanted if i in found)
     ]  # fmt: skip

@@ -49,13 +49,17 @@ OTHER_SHOP = "acme"
 
 
 class NoPubSub(PubSub):
-    """The cart publishes and consumes nothing (yet)."""
+    """The cart publishes nothing; it keeps the subscriptions the app declares (orders'
+    events), so a test can deliver events to the real handlers (test_checkout_hooks.py)."""
+
+    def __init__(self) -> None:
+        self.subscriptions: dict[str, Subscription] = {}
 
     async def publish(self, event: CloudEvent) -> None:
         raise AssertionError(f"the cart published {event}")
 
     def subscribe(self, subscription: Subscription) -> None:
-        raise AssertionError(f"the cart subscribed to {subscription.topic}")
+        self.subscriptions[subscription.topic] = subscription
 
 
 # ----------------------------------------------------------------------------- catalog
@@ -163,7 +167,7 @@ async def cart_app(
     settings: CartSettings, blocks: Blocks, mint: TokenMint, clock: FakeClock
 ) -> AsyncIterator[FastAPI]:
     app = create_app(settings, blocks, verifier=mint.verifier(), clock=clock)
-    async with LifespanManager(app):
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
         yield app
 
 
@@ -271,7 +275,7 @@ async def replica_tab(
     race with the first replica's on ETags, as two pods' would."""
     app = create_app(settings, blocks, verifier=mint.verifier(), clock=clock)
     async with (
-        LifespanManager(app),
+        LifespanManager(app, startup_timeout=60, shutdown_timeout=60),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cart-2") as http,
     ):
 

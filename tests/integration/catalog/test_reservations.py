@@ -53,7 +53,6 @@ async def test_reserve_commit_release(catalog: Any) -> None:
         "on_hand": 2, "reserved": 0, "available": 2, "low_stock_threshold": 2,
     }  # fmt: skip
     assert (await stock_of(catalog, tea["id"]))["on_hand"] == 4
-    catalog.assert_problem(await catalog.internal("DELETE", reservation("o-1")), 409)
 
     await catalog.internal("PUT", reservation("o-2"), json=lines((tea["id"], 4)))
     assert (await catalog.get(tea["id"])).json()["available"] == 0
@@ -68,6 +67,22 @@ async def test_reserve_commit_release(catalog: Any) -> None:
     catalog.assert_problem(await catalog.internal("DELETE", reservation("nope")), 404)
     events = await catalog.pubsub.wait_for("product.updated", 5, product_id=tea["id"])
     assert [e.data["available"] for e in events][-2:] == [0, 4]
+
+
+async def test_releasing_a_paid_order_puts_its_units_back_on_hand(catalog: Any) -> None:
+    mug = await catalog.create(on_hand=10)
+    await catalog.internal("PUT", reservation("o-9"), json=lines((mug["id"], 3)))
+    await catalog.internal("POST", reservation("o-9") + "/commit")
+    assert (await stock_of(catalog, mug["id"]))["on_hand"] == 7
+
+    released = await catalog.internal("DELETE", reservation("o-9"))
+    assert released.status_code == 200 and released.json()["status"] == "released"
+    again = await catalog.internal("DELETE", reservation("o-9"))
+    assert again.json()["status"] == "released"  # restocked once
+    assert await stock_of(catalog, mug["id"]) == {
+        "on_hand": 10, "reserved": 0, "available": 10, "low_stock_threshold": 5,
+    }  # fmt: skip
+    catalog.assert_problem(await catalog.internal("POST", reservation("o-9") + "/commit"), 409)
 
 
 async def test_all_lines_or_none(catalog: Any) -> None:
@@ -178,7 +193,7 @@ async def test_lookup_snapshots(catalog: Any) -> None:
     assert snapshot == {
         "id": mug["id"], "name": "Mug", "slug": "mug", "sku": mug["sku"],
         "price": {"amount": 1250, "currency": "EUR"}, "available": 3, "active": True,
-        "image_url": None,
+        "image_url": None, "weight_grams": 0,
     }  # fmt: skip
     too_many = await catalog.internal(
         "POST", "/internal/shops/acme/products/lookup", json={"ids": ["a"] * 101}

@@ -1,0 +1,1 @@
+"""notifications: what each shopper is told about their orders, and its delivery."""

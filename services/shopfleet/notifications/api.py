@@ -1,0 +1,60 @@
+"""Notifications' HTTP routes: thin wrappers that validate input and call `service`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from shopfleet.kit.auth import SHOP_API_PREFIX, CurrentUser, ShopId
+from shopfleet.kit.db import ReaderDep, SessionDep
+from shopfleet.kit.errors import Problem
+from shopfleet.notifications import service
+from shopfleet.notifications.models import ID_PATTERN, NotificationPublic, NotificationsPage
+
+router = APIRouter(prefix=SHOP_API_PREFIX, tags=["notifications"])
+
+
+@router.get("/notifications")
+async def list_notifications(
+    shop: ShopId,
+    principal: CurrentUser,
+    session: ReaderDep,
+    unread: Annotated[
+        bool | None,
+        Query(description="true: only unread ones; false: only read ones; omitted: all."),
+    ] = None,
+    user: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=128,
+            description="Admins: list this user's notifications instead of their own.",
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Notifications per page.")] = 20,
+    cursor: Annotated[
+        str | None, Query(max_length=1024, description="The `next_cursor` of the previous page.")
+    ] = None,
+) -> NotificationsPage:
+    """Your notifications, newest first, with how many are unread; admins may pass `user`."""
+    target = principal.user_id
+    if user is not None and user != principal.user_id:
+        if not principal.is_admin:
+            raise Problem(403, "Only a shop Admin may list another user's notifications.")
+        target = user
+    return await service.list_for(
+        session, shop, target, unread=unread, limit=limit, cursor=cursor,
+        admin=principal.is_admin,
+    )  # fmt: skip
+
+
+@router.post("/notifications/{notification_id}/read")
+async def mark_read(
+    shop: ShopId,
+    principal: CurrentUser,
+    session: SessionDep,
+    notification_id: Annotated[str, Path(pattern=ID_PATTERN, description="The notification.")],
+) -> NotificationPublic:
+    """Mark one of your notifications read (again: no change, `read_at` stays)."""
+    return await service.mark_read(session, shop, principal.user_id, notification_id)

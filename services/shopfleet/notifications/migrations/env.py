@@ -1,0 +1,3 @@
+from shopfleet.kit.db import run_migrations_env
+
+run_migrations_env()

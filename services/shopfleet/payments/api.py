@@ -1,0 +1,117 @@
+"""Payments' HTTP routes: thin wrappers that validate input and call `PaymentsService`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+
+from shopfleet.kit.auth import SHOP_API_PREFIX, AdminUser, CurrentUser, ShopId
+from shopfleet.payments.models import (
+    ID_PATTERN,
+    ORDER_ID_PATTERN,
+    ConfirmRequest,
+    IntentCreate,
+    PaymentDetail,
+    PaymentsPage,
+    PaymentStatus,
+    RefundCreate,
+    RefundPublic,
+)
+from shopfleet.payments.service import PaymentsService
+from shopfleet.payments.webhooks import handle_stripe_webhook
+
+
+async def _payments(request: Request) -> PaymentsService:
+    return request.app.state.payments
+
+
+Payments = Annotated[PaymentsService, Depends(_payments)]
+PaymentId = Annotated[str, Path(pattern=ID_PATTERN, description="The payment's id.")]
+
+router = APIRouter(prefix=SHOP_API_PREFIX, tags=["payments"])
+
+
+@router.post(
+    "/payments/intents",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "The order's payment exists already: it is returned."}},
+)
+async def create_intent(
+    shop: ShopId, user: CurrentUser, body: IntentCreate, payments: Payments, response: Response
+) -> PaymentDetail:
+    """A Stripe PaymentIntent for one of your orders (amount and currency from the order).
+
+    One per order: asking again returns the same payment."""
+    payment, created = await payments.create_intent(shop, user, body.order_id, body.payment_method)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    response.headers["Location"] = (
+        f"{SHOP_API_PREFIX.replace('{shop}', shop)}/payments/{payment.id}"
+    )
+    return payment
+
+
+@router.post("/payments/{payment_id}/confirm")
+async def confirm(
+    shop: ShopId, user: CurrentUser, payment_id: PaymentId, payments: Payments,
+    body: ConfirmRequest | None = None,
+) -> PaymentDetail:  # fmt: skip
+    """Charge the payment method (given here, or when the intent was made).
+
+    A declined card answers 402 and the payment is `failed`; when Stripe cannot be reached
+    the answer is 502/503 and the payment stays `processing` until it is settled."""
+    method = body.payment_method if body is not None else None
+    return await payments.confirm(shop, user, payment_id, method)
+
+
+@router.get("/payments/{payment_id}")
+async def read_payment(
+    shop: ShopId, user: CurrentUser, payment_id: PaymentId, payments: Payments
+) -> PaymentDetail:
+    return await payments.detail(shop, payment_id, user)
+
+
+@router.get("/payments")
+async def list_payments(
+    shop: ShopId,
+    user: CurrentUser,
+    payments: Payments,
+    order_id: Annotated[str | None, Query(pattern=ORDER_ID_PATTERN)] = None,
+    status_: Annotated[PaymentStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> PaymentsPage:
+    """Your payments, newest first (admins: every payment of the shop)."""
+    return await payments.list(
+        shop, user, order_id=order_id, status=status_, limit=limit, cursor=cursor
+    )
+
+
+@router.post("/payments/{payment_id}/refunds", status_code=status.HTTP_201_CREATED)
+async def refund(
+    shop: ShopId, admin: AdminUser, payment_id: PaymentId, payments: Payments,
+    body: RefundCreate | None = None,
+) -> RefundPublic:  # fmt: skip
+    """Admin: refund all that is left of a captured payment, or `amount` of it."""
+    body = body or RefundCreate()
+    made, problem = await payments.refund(shop, payment_id, body.amount, body.currency)
+    if problem is not None:
+        raise problem
+    return made
+
+
+@router.post(
+    "/payments/webhooks/stripe",
+    responses={400: {"description": "Not signed with the shop's webhook secret."}},
+)
+async def stripe_webhook(shop: ShopId, request: Request, payments: Payments) -> Response:
+    """Stripe's events for this shop (signed with its webhook secret; no token)."""
+    payload = await request.body()
+    fresh = await handle_stripe_webhook(
+        payments, shop, payload, request.headers.get("stripe-signature")
+    )
+    return Response(
+        content=b'{"received":true,"duplicate":%s}' % (b"false" if fresh else b"true"),
+        media_type="application/json",
+    )

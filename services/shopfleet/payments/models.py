@@ -1,0 +1,244 @@
+"""Payments' tables and the schema families of its API.
+
+Tables: `payments` (one Stripe PaymentIntent each; at most one open payment per order,
+held by the unique `(shop, open_order_id)`), `payment_refunds`, `stripe_events` (the
+webhook event ids already processed), plus the outbox and inbox.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+import pydantic
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+from shopfleet.kit.db import UTCDateTime, utcnow
+from shopfleet.kit.money import MAX_AMOUNT, Currency, Money
+
+ID_PATTERN = r"^[0-9a-f-]{1,36}$"
+ORDER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+PAYMENT_METHOD_PATTERN = r"^(pm|card|src)_[A-Za-z0-9_]{1,200}$"
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _timestamp(**kw: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, **kw)
+
+
+class PaymentStatus(StrEnum):
+    CREATING = "creating"  # our row exists; Stripe's intent not (yet) confirmed created
+    PENDING = "pending"  # an intent waiting for its payment method or confirmation
+    PROCESSING = "processing"  # confirmed, outcome not known yet (reconciler settles it)
+    REQUIRES_ACTION = "requires_action"  # the card wants authentication (3-D Secure)
+    SUCCEEDED = "succeeded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    FAILED = "failed"  # declined or failed at Stripe
+    CANCELED = "canceled"  # the order was cancelled before payment
+
+
+OPEN = (PaymentStatus.CREATING, PaymentStatus.PENDING, PaymentStatus.PROCESSING,
+        PaymentStatus.REQUIRES_ACTION)  # fmt: skip
+CAPTURED = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
+
+
+class RefundStatus(StrEnum):
+    PENDING = "pending"  # amount reserved; Stripe's answer not known yet
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class RefundReason(StrEnum):
+    REQUESTED = "requested"  # an admin asked
+    ORDER_CANCELLED = "order_cancelled"  # order.cancelled of a paid order
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+class PaymentsModel(SQLModel, registry=registry()):
+    """Payments' own metadata: services share one process in the embedded platform."""
+
+
+class Payment(PaymentsModel, table=True):
+    __tablename__ = "payments"
+    __table_args__ = (
+        sa.UniqueConstraint("shop", "open_order_id", name="uq_payments_open_order"),
+        sa.Index("ix_payments_shop_order", "shop", "order_id"),
+        sa.Index("ix_payments_shop_user", "shop", "user_id", "created_at"),
+        sa.Index("ix_payments_intent", "provider_intent_id"),
+        sa.Index("ix_payments_unsettled", "status", "check_after"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    shop: str = Field(max_length=40)
+    order_id: str = Field(max_length=64)
+    # The order id while this payment is open or captured; NULL once it failed or was
+    # cancelled, so the unique constraint allows one live payment per order.
+    open_order_id: str | None = Field(default=None, max_length=64)
+    user_id: str = Field(max_length=64)
+    amount: int = Field(sa_type=sa.BigInteger)
+    currency: str = Field(max_length=3)
+    status: str = Field(max_length=24)
+    provider_intent_id: str | None = Field(default=None, max_length=255)
+    client_secret: str | None = Field(default=None, max_length=255)
+    payment_method: str | None = Field(default=None, max_length=255)
+    captured_amount: int = Field(default=0, sa_type=sa.BigInteger)
+    refunded_amount: int = Field(default=0, sa_type=sa.BigInteger)
+    refund_reserved: int = Field(default=0, sa_type=sa.BigInteger)
+    failure_code: str | None = Field(default=None, max_length=64)
+    failure_message: str | None = Field(default=None, max_length=500)
+    # The reconciler asks Stripe about an unsettled payment from this time on.
+    check_after: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    checks: int = Field(default=0)
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+    settled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Refund(PaymentsModel, table=True):
+    __tablename__ = "payment_refunds"
+    __table_args__ = (
+        sa.UniqueConstraint("provider_refund_id", name="uq_payment_refunds_provider"),
+        sa.Index("ix_payment_refunds_payment", "shop", "payment_id"),
+        sa.Index("ix_payment_refunds_unsettled", "status", "check_after"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    shop: str = Field(max_length=40)
+    payment_id: str = Field(max_length=36, foreign_key="payments.id")
+    amount: int = Field(sa_type=sa.BigInteger)
+    currency: str = Field(max_length=3)
+    status: str = Field(max_length=16)
+    reason: str = Field(max_length=32)
+    provider_refund_id: str | None = Field(default=None, max_length=255)
+    failure_message: str | None = Field(default=None, max_length=500)
+    check_after: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class StripeEvent(PaymentsModel, table=True):
+    """A Stripe webhook event already processed for a shop (de-duplication)."""
+
+    __tablename__ = "stripe_events"
+
+    shop: str = Field(primary_key=True, max_length=40)
+    event_id: str = Field(primary_key=True, max_length=255)
+    type: str = Field(max_length=100)
+    received_at: datetime = _timestamp()
+
+
+# ----------------------------------------------------------------------------- input
+
+PaymentMethodId = Annotated[
+    str,
+    pydantic.Field(
+        pattern=PAYMENT_METHOD_PATTERN,
+        max_length=255,
+        description="A Stripe PaymentMethod id, e.g. `pm_card_visa` in test mode.",
+        examples=["pm_card_visa"],
+    ),
+]
+
+
+class IntentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: str = pydantic.Field(pattern=ORDER_ID_PATTERN, description="The order to pay.")
+    payment_method: PaymentMethodId | None = None
+
+
+class ConfirmRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    payment_method: PaymentMethodId | None = pydantic.Field(
+        default=None, description="Omitted: the payment method given when the intent was made."
+    )
+
+
+class RefundCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int | None = pydantic.Field(
+        default=None,
+        gt=0,
+        le=MAX_AMOUNT,
+        description="Minor units to refund; omitted: everything not refunded yet.",
+    )
+    currency: Currency | None = pydantic.Field(
+        default=None, description="If sent, must be the payment's currency."
+    )
+
+
+# ----------------------------------------------------------------------------- output
+
+
+class RefundPublic(BaseModel):
+    id: str
+    payment_id: str
+    amount: Money
+    status: RefundStatus
+    reason: RefundReason
+    provider_ref: str | None = pydantic.Field(description="The Stripe Refund id.")
+    failure_message: str | None
+    created_at: datetime
+
+
+class PaymentPublic(BaseModel):
+    id: str
+    order_id: str
+    user_id: str
+    amount: Money
+    status: PaymentStatus
+    provider_ref: str | None = pydantic.Field(description="The Stripe PaymentIntent id.")
+    client_secret: str | None = pydantic.Field(
+        description="For Stripe.js on the shopper's device (confirm in the browser)."
+    )
+    captured: Money
+    refunded: Money
+    failure_code: str | None
+    failure_message: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PaymentDetail(PaymentPublic):
+    refunds: list[RefundPublic]
+
+
+class PaymentsPage(BaseModel):
+    items: list[PaymentPublic]
+    next_cursor: str | None = pydantic.Field(
+        default=None, description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
+def payment_public(row: Any) -> PaymentPublic:
+    return PaymentPublic(
+        id=row.id, order_id=row.order_id, user_id=row.user_id,
+        amount=Money(amount=row.amount, currency=row.currency), status=row.status,
+        provider_ref=row.provider_intent_id, client_secret=row.client_secret,
+        captured=Money(amount=row.captured_amount, currency=row.currency),
+        refunded=Money(amount=row.refunded_amount, currency=row.currency),
+        failure_code=row.failure_code, failure_message=row.failure_message,
+        created_at=row.created_at, updated_at=row.updated_at,
+    )  # fmt: skip
+
+
+def refund_public(row: Any) -> RefundPublic:
+    return RefundPublic(
+        id=row.id, payment_id=row.payment_id,
+        amount=Money(amount=row.amount, currency=row.currency), status=row.status,
+        reason=row.reason, provider_ref=row.provider_refund_id,
+        failure_message=row.failure_message, created_at=row.created_at,
+    )  # fmt: skip

@@ -1,0 +1,1 @@
+"""Shipping: each shop's shipping methods, its shoppers' addresses, quotes and shipments."""

@@ -1,0 +1,34 @@
+"""Service-to-service routes (orders): reachable by invocation, never via the gateway.
+
+Paths and bodies are the contract in `kit.contracts.shipping`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from shopfleet.kit.auth import ShopId
+from shopfleet.kit.contracts.shipping import ADDRESS_PATH, QUOTE_PATH, Address, Quote, QuoteRequest
+from shopfleet.kit.db import ReaderDep
+from shopfleet.shipping import addresses, quotes
+from shopfleet.shipping.models import ADDRESS_ID_PATTERN, USER_ID_PATTERN
+
+router = APIRouter(tags=["internal"])
+UserIdPath = Annotated[str, Path(pattern=USER_ID_PATTERN)]
+AddressIdPath = Annotated[str, Path(pattern=ADDRESS_ID_PATTERN)]
+
+
+@router.get(ADDRESS_PATH)
+async def read_address(
+    shop: ShopId, user_id: UserIdPath, address_id: AddressIdPath, session: ReaderDep
+) -> Address:
+    """A shopper's saved address; 404 unless it is that shopper's."""
+    return await addresses.get_address(session, shop, user_id, address_id)
+
+
+@router.post(QUOTE_PATH)
+async def quote(shop: ShopId, body: QuoteRequest, session: ReaderDep) -> Quote:
+    """Quote priced lines: 404 unknown or retired method, 422 country not served."""
+    return await quotes.quote_priced(session, shop, body)

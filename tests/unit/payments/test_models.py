@@ -1,0 +1,32 @@
+"""Payments' input models: what a client may send."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from shopfleet.payments.models import ConfirmRequest, IntentCreate, RefundCreate
+
+
+def test_an_intent_names_an_order_and_maybe_a_payment_method() -> None:
+    assert IntentCreate(order_id="ord_1").payment_method is None
+    assert IntentCreate(order_id="ord-1", payment_method="pm_card_visa").payment_method
+    for bad in ({"order_id": ""}, {"order_id": "a/b"}, {"order_id": "x", "amount": 5},
+                {"order_id": "x", "payment_method": "4242424242424242"}):  # fmt: skip
+        with pytest.raises(ValidationError):
+            IntentCreate.model_validate(bad)
+
+
+def test_a_refund_amount_is_positive_minor_units_in_a_real_currency() -> None:
+    assert RefundCreate().amount is None
+    assert RefundCreate(amount=1, currency="JPY").currency == "JPY"
+    for bad in ({"amount": 0}, {"amount": -1}, {"amount": 1.5}, {"amount": 10**14},
+                {"currency": "eur"}, {"currency": "XYZ"}, {"reason": "x"}):  # fmt: skip
+        with pytest.raises(ValidationError):
+            RefundCreate.model_validate(bad)
+
+
+def test_confirm_may_change_the_payment_method() -> None:
+    assert ConfirmRequest().payment_method is None
+    with pytest.raises(ValidationError):
+        ConfirmRequest(payment_method="")
