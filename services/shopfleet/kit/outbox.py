@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -219,26 +219,55 @@ class OutboxRelay:
         if self._retry_at:
             query = query.where(OUTBOX.c.id.not_in(list(self._retry_at)))
         query = query.order_by(OUTBOX.c.created_at, OUTBOX.c.id).limit(self.batch_size)
+        if self.db.is_sqlite:
+            # SQLite has one writer: holding its lock while publishing would stall every
+            # write of this service for as long as the broker takes. A SQLite file is used
+            # by one process (the embedded platform), whose relays on it take turns: read,
+            # publish, then mark in a short transaction.
+            async with _sqlite_round_lock(self.db):
+                async with self.db.reader() as session:
+                    rows = (await session.execute(query)).all()
+                published, failures = await self._publish(rows)
+                async with self.db.session() as session, session.begin():
+                    await self._settle(session, published, failures)
+        else:  # SKIP LOCKED: concurrent relays each take their own rows until they commit
+            async with self.db.session() as session, session.begin():
+                rows = (await session.execute(query.with_for_update(skip_locked=True))).all()
+                published, failures = await self._publish(rows)
+                await self._settle(session, published, failures)
+        return len(rows), len(published), len(failures)
+
+    async def _publish(
+        self, rows: Sequence[Row[Any]]
+    ) -> tuple[list[str], list[tuple[Row[Any], Exception]]]:
         published: list[str] = []
-        failed = streak = 0
-        async with self.db.session() as session, session.begin():
-            rows = (await session.execute(query.with_for_update(skip_locked=True))).all()
-            for row in rows:
-                try:
-                    async with asyncio.timeout(self.publish_timeout_s):
-                        await self.pubsub.publish(self._event(row))
-                except Exception as exc:
-                    failed, streak = failed + 1, streak + 1
-                    await self._record_failure(session, row, exc)
-                    if streak >= _MAX_FAILURE_STREAK:
-                        break
-                    continue
-                streak = 0
-                published.append(row.id)
-            if published:
-                mark = sa.update(OUTBOX).where(OUTBOX.c.id.in_(published))
-                await session.execute(mark.values(published_at=datetime.now(UTC)))
-        return len(rows), len(published), failed
+        failures: list[tuple[Row[Any], Exception]] = []
+        streak = 0
+        for row in rows:
+            try:
+                async with asyncio.timeout(self.publish_timeout_s):
+                    await self.pubsub.publish(self._event(row))
+            except Exception as exc:
+                failures.append((row, exc))
+                streak += 1
+                if streak >= _MAX_FAILURE_STREAK:
+                    break
+                continue
+            streak = 0
+            published.append(row.id)
+        return published, failures
+
+    async def _settle(
+        self,
+        session: AsyncSession,
+        published: list[str],
+        failures: list[tuple[Row[Any], Exception]],
+    ) -> None:
+        for row, exc in failures:
+            await self._record_failure(session, row, exc)
+        if published:
+            mark = sa.update(OUTBOX).where(OUTBOX.c.id.in_(published))
+            await session.execute(mark.values(published_at=datetime.now(UTC)))
 
     def _event(self, row: Row[Any]) -> CloudEvent:
         return CloudEvent(
@@ -277,6 +306,15 @@ class OutboxRelay:
     async def purge(self, older_than: timedelta) -> int:
         """Delete outbox rows published more than `older_than` ago; returns how many."""
         return await _delete_before(self.db, OUTBOX.c.published_at, older_than)
+
+
+_SQLITE_ROUNDS: dict[str, asyncio.Lock] = {}
+
+
+def _sqlite_round_lock(db: Database) -> asyncio.Lock:
+    """One lock per SQLite file in this process, shared by every relay on it."""
+    key = db.engine.url.render_as_string(hide_password=False)
+    return _SQLITE_ROUNDS.setdefault(key, asyncio.Lock())
 
 
 async def _wait(flag: asyncio.Event, timeout_s: float) -> None:
