@@ -11,10 +11,14 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, status
 
 from shopfleet.kit.auth import SHOP_API_PREFIX, CurrentUser, ShopId
-from shopfleet.kit.contracts.orders import ORDER_SUMMARY_PATH, OrderStatus, OrderSummary
+from shopfleet.kit.contracts.orders import (
+    ORDER_ID_PATTERN,
+    ORDER_SUMMARY_PATH,
+    OrderStatus,
+    OrderSummary,
+)
 from shopfleet.orders.models import (
     IDEMPOTENCY_KEY_PATTERN,
-    ORDER_ID_PATTERN,
     USER_ID_PATTERN,
     CancelRequest,
     OrderCreate,

@@ -27,7 +27,6 @@ from shopfleet.kit.db import UTCDateTime, utcnow
 from shopfleet.kit.money import Money
 from shopfleet.kit.text import Printable
 
-ORDER_ID_PATTERN = r"^[0-9a-f-]{36}$"  # order ids are UUIDs
 ADDRESS_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, as in the IETF draft
 USER_ID_PATTERN = r"^[^\x00-\x1f\x7f]{1,255}$"  # a token's `sub`: no control characters

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopfleet.kit.auth import Principal
 from shopfleet.kit.contracts import events as ev
 from shopfleet.kit.contracts.catalog import ReservationLine, ReserveRequest
-from shopfleet.kit.contracts.orders import OrderSummary
+from shopfleet.kit.contracts.orders import ORDER_ID_PATTERN, OrderSummary
 from shopfleet.kit.contracts.shipping import Address, Quote, QuoteLine, QuoteRequest
 from shopfleet.kit.cursors import pack_cursor, unpack_cursor
 from shopfleet.kit.db import Database
@@ -41,7 +41,6 @@ from shopfleet.orders import pricing
 from shopfleet.orders.clients import RETRY_AFTER_S, Unavailable, Upstreams
 from shopfleet.orders.models import (
     HISTORY,
-    ORDER_ID_PATTERN,
     ORDERS,
     PLACING,
     HistoryEntry,

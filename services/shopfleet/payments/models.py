@@ -18,11 +18,11 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from shopfleet.kit.contracts.orders import ORDER_ID_PATTERN
 from shopfleet.kit.db import UTCDateTime, utcnow
 from shopfleet.kit.money import MAX_AMOUNT, Currency, Money
 
 ID_PATTERN = r"^[0-9a-f-]{1,36}$"
-ORDER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 PAYMENT_METHOD_PATTERN = r"^(pm|card|src)_[A-Za-z0-9_]{1,200}$"
 
 

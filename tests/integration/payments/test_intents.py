@@ -106,7 +106,8 @@ async def test_a_declined_card_fails_the_payment(payments: Payments) -> None:
 async def test_only_a_payable_order_of_your_own_gets_an_intent(payments: Payments) -> None:
     mine = payments.order()
     assert_problem(await payments.intent(mine, payments.headers("someone-else")), 404)
-    assert_problem(await payments.intent("no-such-order"), 404)
+    assert_problem(await payments.intent("00000000-0000-4000-8000-000000000000"), 404)
+    assert_problem(await payments.intent("no-such-order"), 422)  # not an order id at all
     paid_order = payments.order(status="paid")
     assert_problem(await payments.intent(paid_order), 409)
     free = payments.order(amount=0)

@@ -9,10 +9,12 @@ from shopfleet.payments.models import ConfirmRequest, IntentCreate, RefundCreate
 
 
 def test_an_intent_names_an_order_and_maybe_a_payment_method() -> None:
-    assert IntentCreate(order_id="ord_1").payment_method is None
-    assert IntentCreate(order_id="ord-1", payment_method="pm_card_visa").payment_method
-    for bad in ({"order_id": ""}, {"order_id": "a/b"}, {"order_id": "x", "amount": 5},
-                {"order_id": "x", "payment_method": "4242424242424242"}):  # fmt: skip
+    order = "7e59e8e0-ba11-4fd2-9886-f1e15e11bf7e"
+    assert IntentCreate(order_id=order).payment_method is None
+    assert IntentCreate(order_id=order, payment_method="pm_card_visa").payment_method
+    for bad in ({"order_id": ""}, {"order_id": "a/b"}, {"order_id": "ord_1"},
+                {"order_id": order, "amount": 5},
+                {"order_id": order, "payment_method": "4242424242424242"}):  # fmt: skip
         with pytest.raises(ValidationError):
             IntentCreate.model_validate(bad)
 

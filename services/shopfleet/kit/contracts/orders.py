@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from shopfleet.kit.money import Money
 
 ORDER_SUMMARY_PATH = "/internal/shops/{shop}/orders/{order_id}"  # GET -> OrderSummary, 404
+ORDER_ID_PATTERN = r"^[0-9a-f-]{36}$"  # order ids are UUIDs
 
 OrderStatus = Literal[
     "pending_payment",
