@@ -28,6 +28,7 @@ from shopfleet.kit.blocks import Blocks, StateStore
 from shopfleet.kit.blocks.local import LocalPubSub, LocalSecrets, LocalStateStore
 from shopfleet.kit.blocks.local.invoker import LocalInvoker
 from shopfleet.kit.blocks.redis_state import RedisStateStore
+from shopfleet.kit.lifespan import answer_lifespan
 from shopfleet.kit.service import identity_jwks_verifier
 from shopfleet.kit.settings import PlatformSettings
 from shopfleet.services import SERVICES
@@ -96,7 +97,6 @@ class EmbeddedPlatform:
         self.gateway: Gateway | None = None
         self.blocks: Blocks | None = None
         self.demo: DemoCredentials | None = None
-        self._stack: AsyncExitStack | None = None
 
     @property
     def routes(self) -> RouteFile:
@@ -164,25 +164,7 @@ class EmbeddedPlatform:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await answer_lifespan(receive, send, self.running, name="platform")
             return
         assert self.gateway is not None, "the platform has not started"
         await self.gateway(scope, receive, send)
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                self._stack = AsyncExitStack()
-                try:
-                    await self._stack.enter_async_context(self.running())
-                except Exception as exc:
-                    log.exception("platform failed to start")
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                if self._stack:
-                    await self._stack.aclose()
-                await send({"type": "lifespan.shutdown.complete"})
-                return

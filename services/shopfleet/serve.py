@@ -47,6 +47,7 @@ from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shopfleet.kit.blocks import Blocks
+from shopfleet.kit.lifespan import answer_lifespan
 from shopfleet.kit.settings import PlatformSettings, ServiceSettings
 from shopfleet.services import SERVICES
 
@@ -225,7 +226,6 @@ class ServedApp:
         self.platform = platform
         self.freeze_gc = freeze_gc
         self.app: ASGIApp | None = None
-        self._stack: AsyncExitStack | None = None
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[ServedApp]:
@@ -266,29 +266,10 @@ class ServedApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await answer_lifespan(receive, send, self.running, name="serve", service=self.name)
             return
         assert self.app is not None, "the service has not started"
         await self.app(scope, receive, send)
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                self._stack = AsyncExitStack()
-                try:
-                    await self._stack.enter_async_context(self.running())
-                except Exception as exc:
-                    log.exception("serve.start_failed", service=self.name)
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                if self._stack is not None:
-                    await self._stack.aclose()
-                log.info("serve.stopped", service=self.name)
-                await send({"type": "lifespan.shutdown.complete"})
-                return
 
 
 class JsonLogFormatter(logging.Formatter):
