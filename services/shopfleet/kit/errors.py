@@ -190,7 +190,27 @@ async def _on_http(request: Request, exc: Exception) -> Response:
     )
 
 
+def _database_unavailable(exc: Exception) -> bool:
+    """The database could not serve us now (down, out of connections, locked, pool full):
+    the request did not happen and may be retried."""
+    import sqlalchemy.exc as sa_exc  # here: errors.py stays importable without a database
+
+    if isinstance(exc, sa_exc.TimeoutError | sa_exc.OperationalError | sa_exc.InterfaceError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, ConnectionError | TimeoutError)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    if _database_unavailable(exc):
+        log.warning("database unavailable", path=request.url.path, error=str(exc)[:300])
+        return problem_response(
+            503,
+            "The service cannot reach its database right now. Retry in a few seconds.",
+            instance=request.url.path,
+            headers={"Retry-After": "2"},
+        )
     log.exception("unhandled error", path=request.url.path)
     return problem_response(
         500,
