@@ -190,6 +190,7 @@ def dev(
     (databases shopfleet_dev_<service>, durable queues). Ctrl-C stops everything.
     """
     import shutil
+    import signal
 
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -216,14 +217,12 @@ def dev(
     )  # fmt: skip
 
     async def main() -> None:
+        platform = MultiProcessPlatform(options)
         if reset:
             dbs = [f"{options.database_prefix}{n}" for n in SERVICES if migrations_dir(n)]
             await drop_databases(admin_dsn, dbs)
+            await platform.purge_namespace()  # the queues the last run recorded, keys
             shutil.rmtree(run_dir, ignore_errors=True)
-        platform = MultiProcessPlatform(options)
-        if reset:
-            platform.subscriptions = {}
-            await _purge_dev_namespace(platform)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -251,17 +250,20 @@ def dev(
             starting.result()
         except StartupFailed as exc:
             raise fail(str(exc)) from None
+        except Exception as exc:  # a database or broker that refused, the demo seeding
+            raise fail(f"the platform did not start: {exc!r} (logs: {platform.log_dir})") from None
         _print_dev_welcome(platform)
+        reported: set[str] = set()
         try:
             while not stop.is_set():
                 for part in platform.parts.values():
                     for proc in (part.service, part.sidecar):
-                        if proc.popen is not None and proc.exit_code is not None:
+                        if proc.exit_code is not None and proc.label not in reported:
+                            reported.add(proc.label)  # not restarted: the log says why
                             err.print(
                                 f"[bold red]{proc.label} exited ({proc.exit_code})[/]; "
                                 f"see {proc.log}"
                             )
-                            proc.popen = None
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
         finally:
@@ -272,22 +274,11 @@ def dev(
     asyncio.run(main())
 
 
-async def _purge_dev_namespace(platform: object) -> None:
-    """--reset: the dev sidecars' queues (by name: every service's subscriptions are not
-    known before they start, so the exchange goes and RabbitMQ drops the bindings; queues
-    left over are bound again on start) and Redis keys."""
-    from shopfleet.dev import MultiProcessPlatform
-
-    assert isinstance(platform, MultiProcessPlatform)
-    with contextlib.suppress(Exception):
-        await platform.purge_namespace()
-
-
 def _print_dev_welcome(platform: object) -> None:
     from shopfleet.dev import MultiProcessPlatform
 
     assert isinstance(platform, MultiProcessPlatform)
-    base = platform.url.replace("0.0.0.0", "127.0.0.1")
+    base = platform.url
     port = base.rsplit(":", 1)[1]
     table = Table.grid(padding=(0, 2))
     table.add_row("Shop API", f"{base}/shops/demo/api/v1  (or http://demo.localhost:{port}/api/v1)")
@@ -300,8 +291,11 @@ def _print_dev_welcome(platform: object) -> None:
         )
     table.add_row("Platform token", f"{platform.run_dir / 'platform-token'}")
     for name, part in platform.parts.items():
-        where = f"{part.url}  sidecar {part.sidecar_url}  pid {part.service.pid}"
-        table.add_row(f"  {name}", where + (f"  {part.database_url}" if part.database_url else ""))
+        database = part.database_url.rsplit("/", 1)[-1] if part.database_url else "-"
+        table.add_row(
+            f"  {name}",
+            f"port {part.app_port}  sidecar {part.http_port}/{part.grpc_port}  db {database}",
+        )
     table.add_row("Logs", str(platform.log_dir))
     table.add_row("Broker/Redis", f"prefix {platform.options.prefix}")
     console.print(

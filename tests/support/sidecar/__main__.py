@@ -52,6 +52,12 @@ def parse_args(argv: list[str] | None = None) -> SidecarConfig:
     )
     p.add_argument("--retry-base-s", type=float, default=0.5)
     p.add_argument("--retry-max-s", type=float, default=10.0)
+    p.add_argument(
+        "--app-ready-timeout-s",
+        type=float,
+        default=60.0,
+        help="how long to wait for the app's port before giving up on its subscriptions",
+    )
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
     configure_logging(args.log_level, "json")
@@ -72,6 +78,7 @@ def parse_args(argv: list[str] | None = None) -> SidecarConfig:
         default_max_attempts=args.max_attempts,
         retry_base_s=args.retry_base_s,
         retry_max_s=args.retry_max_s,
+        app_ready_timeout_s=args.app_ready_timeout_s,
     )
 
 
