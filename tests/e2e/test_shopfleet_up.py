@@ -64,10 +64,10 @@ class Running:
 
 
 def readme_tour() -> str:
-    """The tour's first two shell blocks: identity, then browsing and the cart."""
+    """The tour's first three shell blocks: identity, browsing and the cart, checkout."""
     readme = (ROOT / "README.md").read_text()
     tour = readme.split("## A short tour", 1)[1]
-    return "\n".join(re.findall(r"```bash\n(.*?)```", tour, re.S)[:2])
+    return "\n".join(re.findall(r"```bash\n(.*?)```", tour, re.S)[:3])
 
 
 def test_up_serves_the_readme_tour_and_keeps_data_across_restarts(tmp_path: Path) -> None:
@@ -82,6 +82,7 @@ def test_up_serves_the_readme_tour_and_keeps_data_across_restarts(tmp_path: Path
     assert tour.returncode == 0, tour.stdout + tour.stderr
     assert '"email":"ada@example.com"' in tour.stdout.replace(" ", "")
     assert '"quantity":2' in tour.stdout.replace(" ", "")  # the cart, priced by the catalog
+    assert '"status":"paid"' in tour.stdout.replace(" ", "")  # the webhook came: order paid
     assert first.stop() == 0, first.output
 
     banner = first.output

@@ -1,0 +1,186 @@
+{{/*
+Names. The release's objects are "<fullname>-<part>"; Dapr app-ids are the bare service
+names (the gateway invokes "catalog", or "catalog.shop-<name>" for a dedicated shop).
+*/}}
+{{- define "shopfleet.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "shopfleet.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "shopfleet.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* "<fullname>-<part>"; call with (list $ "part"). */}}
+{{- define "shopfleet.partName" -}}
+{{- $root := index . 0 }}
+{{- printf "%s-%s" (include "shopfleet.fullname" $root) (index . 1) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels of every object; call with (list $ "part"). */}}
+{{- define "shopfleet.labels" -}}
+{{- $root := index . 0 -}}
+helm.sh/chart: {{ include "shopfleet.chart" $root }}
+{{ include "shopfleet.selectorLabels" . }}
+app.kubernetes.io/version: {{ $root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ $root.Release.Service }}
+app.kubernetes.io/part-of: shopfleet
+{{- end }}
+
+{{/* Selector labels (immutable on Deployments); call with (list $ "part"). */}}
+{{- define "shopfleet.selectorLabels" -}}
+{{- $root := index . 0 -}}
+app.kubernetes.io/name: {{ include "shopfleet.name" $root }}
+app.kubernetes.io/instance: {{ $root.Release.Name }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end }}
+
+{{/* The one image, by digest when given. */}}
+{{- define "shopfleet.image" -}}
+{{- $img := .Values.image }}
+{{- if $img.digest }}
+{{- printf "%s@%s" $img.repository $img.digest }}
+{{- else }}
+{{- printf "%s:%s" $img.repository (default .Chart.AppVersion $img.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* Dapr sidecar annotations; call with (list $ "app-id"). */}}
+{{- define "shopfleet.daprAnnotations" -}}
+{{- $root := index . 0 }}
+{{- $d := $root.Values.dapr -}}
+dapr.io/enabled: "true"
+dapr.io/app-id: {{ index . 1 | quote }}
+dapr.io/app-port: {{ $root.Values.http.port | quote }}
+dapr.io/app-protocol: {{ $d.appProtocol | quote }}
+dapr.io/config: {{ $d.config | quote }}
+dapr.io/enable-app-health-check: "true"
+dapr.io/app-health-check-path: {{ $root.Values.http.readinessPath | quote }}
+dapr.io/log-as-json: {{ $d.logAsJson | quote }}
+dapr.io/max-body-size: {{ $d.maxBodySize | quote }}
+dapr.io/graceful-shutdown-seconds: {{ $d.gracefulShutdownSeconds | quote }}
+{{- with $d.appMaxConcurrency }}
+dapr.io/app-max-concurrency: {{ . | quote }}
+{{- end }}
+dapr.io/sidecar-cpu-request: {{ $d.sidecar.cpuRequest | quote }}
+dapr.io/sidecar-memory-request: {{ $d.sidecar.memoryRequest | quote }}
+dapr.io/sidecar-memory-limit: {{ $d.sidecar.memoryLimit | quote }}
+{{- end }}
+
+{{/* Secret names. */}}
+{{- define "shopfleet.tokenSecret" -}}
+{{- default (include "shopfleet.partName" (list . "platform-token")) .Values.platform.token.existingSecret }}
+{{- end }}
+
+{{- define "shopfleet.connectionsSecret" -}}
+{{- default (include "shopfleet.partName" (list . "connections")) .Values.connections.existingSecret }}
+{{- end }}
+
+{{- define "shopfleet.routesConfigMap" -}}
+{{- default (include "shopfleet.partName" (list . "routes")) .Values.routes.configMapName }}
+{{- end }}
+
+{{/*
+Data store hosts, as names that resolve from every namespace (dedicated shops' sidecars
+use them too): the chart's own when backing.enabled, else the configured ones, else the
+conventional service names of the Bitnami charts in the release namespace.
+*/}}
+{{- define "shopfleet.postgresHost" -}}
+{{- if .Values.backing.enabled }}{{ include "shopfleet.partName" (list . "postgres") }}.{{ .Release.Namespace }}.svc
+{{- else }}{{ .Values.postgres.host | default (printf "postgresql.%s.svc" .Release.Namespace) }}
+{{- end }}
+{{- end }}
+
+{{- define "shopfleet.redisHost" -}}
+{{- if .Values.backing.enabled }}{{ include "shopfleet.partName" (list . "redis") }}.{{ .Release.Namespace }}.svc:6379
+{{- else }}{{ .Values.redis.host | default (printf "redis-master.%s.svc:6379" .Release.Namespace) }}
+{{- end }}
+{{- end }}
+
+{{- define "shopfleet.rabbitmqHost" -}}
+{{- if .Values.backing.enabled }}{{ include "shopfleet.partName" (list . "rabbitmq") }}.{{ .Release.Namespace }}.svc
+{{- else }}{{ .Values.rabbitmq.host | default (printf "rabbitmq.%s.svc" .Release.Namespace) }}
+{{- end }}
+{{- end }}
+
+{{/* The gateway's in-cluster URL: the operator bootstraps shared-tier tenants through it. */}}
+{{- define "shopfleet.gatewayUrl" -}}
+{{- printf "http://%s.%s.svc:%v" (include "shopfleet.partName" (list . "gateway")) .Release.Namespace .Values.gateway.service.port }}
+{{- end }}
+
+{{/* Environment shared by every shopfleet container (gateway, services, migrations). */}}
+{{- define "shopfleet.commonEnv" -}}
+- name: SHOPFLEET_BLOCKS
+  value: dapr
+- name: SHOPFLEET_DATA_DIR
+  value: /data
+- name: SHOPFLEET_LOG_LEVEL
+  value: {{ .Values.platform.logLevel | quote }}
+- name: SHOPFLEET_LOG_FORMAT
+  value: {{ .Values.platform.logFormat | quote }}
+- name: SHOPFLEET_CALL_TIMEOUT_S
+  value: {{ .Values.platform.callTimeoutSeconds | quote }}
+{{- with .Values.platform.publicUrl }}
+- name: SHOPFLEET_PUBLIC_URL
+  value: {{ . | quote }}
+{{- end }}
+- name: SHOPFLEET_PLATFORM_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "shopfleet.tokenSecret" . }}
+      key: {{ .Values.platform.token.key }}
+{{- range $name, $value := .Values.platform.env }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- end }}
+
+{{/* A service's database URL, built from the connections Secret; call with (list $ "svc"). */}}
+{{- define "shopfleet.databaseEnv" -}}
+{{- $root := index . 0 }}
+{{- $svc := index . 1 }}
+{{- $pg := $root.Values.postgres -}}
+- name: SHOPFLEET_PG_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "shopfleet.connectionsSecret" $root }}
+      key: postgres-password
+- name: SHOPFLEET_{{ $svc | upper }}_DATABASE_URL
+  value: {{ printf "postgresql+asyncpg://%s:$(SHOPFLEET_PG_PASSWORD)@%s:%v/%s%s%s" $pg.user (include "shopfleet.postgresHost" $root) $pg.port $pg.databasePrefix $svc (ternary (printf "?%s" $pg.options) "" (ne $pg.options "")) | quote }}
+{{- end }}
+
+{{/* Writable scratch space under a read-only root file system. */}}
+{{- define "shopfleet.scratchVolumeMounts" -}}
+- name: tmp
+  mountPath: /tmp
+- name: data
+  mountPath: /data
+{{- end }}
+
+{{- define "shopfleet.scratchVolumes" -}}
+- name: tmp
+  emptyDir: {}
+- name: data
+  emptyDir: {}
+{{- end }}
+
+{{/* The service account of an app-id: may it read Secrets (the secret store's scopes)? */}}
+{{- define "shopfleet.serviceAccount" -}}
+{{- $root := index . 0 }}
+{{- $readers := ($root.Files.Get "files/dapr/secretstore-kubernetes.yaml" | fromYaml).scopes | default list }}
+{{- if has (index . 1) $readers }}{{ include "shopfleet.partName" (list $root "secrets") }}
+{{- else }}{{ include "shopfleet.partName" (list $root "app") }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,1 @@
+"""One module per reaction of the operator; `main.py` wires them to kopf."""

@@ -1,0 +1,179 @@
+"""A small async client of the Kubernetes API (aiohttp), sharing kopf's credentials.
+
+Only what the operator needs: get, list by label, create, merge-patch (optionally with a
+resourceVersion precondition, or on the status subresource) and delete.
+"""
+
+from __future__ import annotations
+
+import base64
+import ssl
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import kopf
+
+
+@dataclass(frozen=True)
+class Kind:
+    api_version: str
+    plural: str
+    namespaced: bool = True
+
+    def path(self, namespace: str | None = None, name: str | None = None) -> str:
+        base = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{namespace}"
+        base += f"/{self.plural}"
+        return f"{base}/{name}" if name else base
+
+
+KINDS: dict[str, Kind] = {
+    "Namespace": Kind("v1", "namespaces", namespaced=False),
+    "ConfigMap": Kind("v1", "configmaps"),
+    "Secret": Kind("v1", "secrets"),
+    "Service": Kind("v1", "services"),
+    "ServiceAccount": Kind("v1", "serviceaccounts"),
+    "ResourceQuota": Kind("v1", "resourcequotas"),
+    "LimitRange": Kind("v1", "limitranges"),
+    "PersistentVolumeClaim": Kind("v1", "persistentvolumeclaims"),
+    "Deployment": Kind("apps/v1", "deployments"),
+    "Ingress": Kind("networking.k8s.io/v1", "ingresses"),
+    "NetworkPolicy": Kind("networking.k8s.io/v1", "networkpolicies"),
+    "Component": Kind("dapr.io/v1alpha1", "components"),
+    "Shop": Kind("shopfleet.io/v1alpha1", "shops"),
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+        self.message = message
+
+    @property
+    def temporary(self) -> bool:
+        return self.status in (409, 429) or self.status >= 500
+
+
+def _ssl_context(info: kopf.ConnectionInfo) -> ssl.SSLContext | bool:
+    if info.insecure:
+        return False
+    context = ssl.create_default_context(cafile=info.ca_path)
+    if info.ca_data:
+        context.load_verify_locations(cadata=base64.b64decode(info.ca_data).decode())
+    cert, key = info.certificate_path, info.private_key_path
+    if info.certificate_data and info.private_key_data:
+        with (
+            tempfile.NamedTemporaryFile("wb", delete=False) as cert_file,
+            tempfile.NamedTemporaryFile("wb", delete=False) as key_file,
+        ):
+            cert_file.write(base64.b64decode(info.certificate_data))
+            key_file.write(base64.b64decode(info.private_key_data))
+        cert, key = cert_file.name, key_file.name
+    if cert:
+        context.load_cert_chain(cert, key)
+    return context
+
+
+class Kube:
+    """The API client; `connect()` is called by the login handler with kopf's credentials."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+        self._server = ""
+        self._retired: list[aiohttp.ClientSession] = []
+        self.writes = 0  # for benchmarks and logs: requests that changed something
+
+    def connect(self, info: kopf.ConnectionInfo) -> None:
+        headers = {"Accept": "application/json"}
+        if info.token:
+            headers["Authorization"] = f"Bearer {info.token}"
+        auth = aiohttp.BasicAuth(info.username, info.password or "") if info.username else None
+        if self._session is not None:
+            self._retired.append(self._session)  # closed with the client
+        self._server = (info.server or "").rstrip("/")
+        self._session = aiohttp.ClientSession(
+            headers=headers,
+            auth=auth,
+            connector=aiohttp.TCPConnector(ssl=_ssl_context(info)),
+            timeout=aiohttp.ClientTimeout(total=30),
+        )
+
+    async def close(self) -> None:
+        for session in [*self._retired, self._session]:
+            if session is not None:
+                await session.close()
+
+    async def _request(
+        self, method: str, path: str, *, json: Any = None, params: dict | None = None,
+        content_type: str = "application/json",
+    ) -> Any:  # fmt: skip
+        if self._session is None:
+            raise kopf.TemporaryError("Not connected to the Kubernetes API yet.", delay=1)
+        try:
+            async with self._session.request(
+                method, self._server + path, json=json, params=params,
+                headers={"Content-Type": content_type} if json is not None else None,
+            ) as answer:  # fmt: skip
+                body = await answer.json(content_type=None) if answer.content_length != 0 else {}
+                if answer.status >= 400:
+                    message = body.get("message") if isinstance(body, dict) else None
+                    raise ApiError(answer.status, message or answer.reason or "")
+                return body
+        except aiohttp.ClientError as exc:
+            raise ApiError(503, f"the API server is unreachable: {exc}") from exc
+
+    async def get(self, kind: str, namespace: str | None, name: str) -> dict | None:
+        try:
+            return await self._request("GET", KINDS[kind].path(namespace, name))
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def list(self, kind: str, namespace: str | None, labels: dict[str, str]) -> list[dict]:
+        selector = ",".join(f"{k}={v}" for k, v in labels.items())
+        try:
+            body = await self._request(
+                "GET", KINDS[kind].path(namespace), params={"labelSelector": selector}
+            )
+        except ApiError as exc:
+            if exc.status == 404:
+                return []
+            raise
+        items = body.get("items") or []
+        # Not every server honours the selector; filter again.
+        return [
+            item
+            for item in items
+            if all(
+                item.get("metadata", {}).get("labels", {}).get(k) == v for k, v in labels.items()
+            )
+        ]
+
+    async def create(self, obj: dict) -> dict:
+        meta = obj["metadata"]
+        self.writes += 1
+        return await self._request("POST", KINDS[obj["kind"]].path(meta.get("namespace")), json=obj)
+
+    async def patch(
+        self, kind: str, namespace: str | None, name: str, patch: dict, *, status: bool = False
+    ) -> dict:
+        path = KINDS[kind].path(namespace, name) + ("/status" if status else "")
+        self.writes += 1
+        return await self._request(
+            "PATCH", path, json=patch, content_type="application/merge-patch+json"
+        )
+
+    async def delete(self, kind: str, namespace: str | None, name: str) -> bool:
+        try:
+            self.writes += 1
+            await self._request("DELETE", KINDS[kind].path(namespace, name))
+        except ApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
