@@ -72,7 +72,10 @@ class Client:
 async def served(tmp_path: Path) -> AsyncIterator[tuple[EmbeddedPlatform, httpx.AsyncClient]]:
     port = free_port()
     platform = make_platform(tmp_path / "data", public_url=f"http://127.0.0.1:{port}")
-    async with serving(platform, port) as base, httpx.AsyncClient(base_url=base) as http:
+    async with (
+        serving(platform, port) as base,
+        httpx.AsyncClient(base_url=base, timeout=30) as http,  # a loaded CI machine is slow
+    ):
         yield platform, http
 
 
