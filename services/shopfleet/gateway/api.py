@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse
@@ -95,13 +96,22 @@ def platform_router(
         if not routes.remove(shop):
             raise NotFound(f"There is no route for shop '{shop}'.")
 
+    def identity_of(shop: object) -> str:
+        """The identity app that holds `shop`: its own for a dedicated shop with a route."""
+        route = routes.table.shop(shop) if isinstance(shop, str) else None
+        return route.app_id("identity") if route is not None else "identity"
+
     @internal.api_route("/tenants", methods=["POST"])
     async def bootstrap_tenant(request: Request) -> Response:
-        return await pass_through(request, "identity", "/internal/tenants")
+        try:
+            shop = orjson.loads(await request.body()).get("shop")
+        except (orjson.JSONDecodeError, AttributeError):
+            shop = None  # identity answers the malformed body with its own 422
+        return await pass_through(request, identity_of(shop), "/internal/tenants")
 
     @internal.get("/tenants/{shop}")
     async def get_tenant(request: Request, shop: ShopSlug) -> Response:
-        return await pass_through(request, "identity", f"/internal/tenants/{shop}")
+        return await pass_through(request, identity_of(shop), f"/internal/tenants/{shop}")
 
     router.include_router(internal)
     return router

@@ -306,3 +306,31 @@ async def test_platform_endpoints(gw) -> None:
     assert (
         missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
     )
+
+
+async def test_a_dedicated_shops_tenant_is_bootstrapped_in_its_own_identity(gw) -> None:
+    client, harness = gw
+    invoker = harness.gateway.proxy.invoker  # type: ignore[attr-defined]
+    seen: list[str] = []
+
+    def tenants_app(name: str) -> FastAPI:
+        app = FastAPI()
+
+        @app.post("/internal/tenants")
+        async def bootstrap() -> dict:
+            seen.append(name)
+            return {"identity": name}
+
+        return app
+
+    invoker.register("identity", tenants_app("pooled"))
+    invoker.register("identity.shop-solo", tenants_app("dedicated"))
+    harness.routes.put("solo", Route(tier="dedicated", namespace="shop-solo"))
+    harness.gateway.routes.load()
+    auth = {"authorization": f"Bearer {PLATFORM_TOKEN}"}
+    for shop in ("solo", "acme"):
+        body = {"shop": shop, "display_name": shop, "admin_email": "boss@example.com",
+                "admin_password": "a long password"}  # fmt: skip
+        answer = await client.post("/internal/tenants", json=body, headers=auth)
+        assert answer.status_code == 200, answer.text
+    assert seen == ["dedicated", "pooled"]
