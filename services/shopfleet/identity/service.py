@@ -104,21 +104,22 @@ async def bootstrap_tenant(
         slug=request.shop, display_name=request.display_name,
         currency=request.currency, created_at=now,
     )  # fmt: skip
-    session.add(shop)
-    await session.flush()  # the shop before its user (foreign key)
-    admin = _new_user(
-        request.shop, str(request.admin_email), password_hash, "Admin", [Role.ADMIN], now
-    )
-    session.add(admin)
-    await Outbox.add(
-        session, SHOP_CREATED, ShopCreated(
-            shop=shop.slug, display_name=shop.display_name, currency=shop.currency, created_at=now,
-        ), shop=shop.slug,
-    )  # fmt: skip
-    await _emit_registered(session, admin)
     try:
+        session.add(shop)
+        await session.flush()  # the shop before its user (foreign key)
+        admin = _new_user(
+            request.shop, str(request.admin_email), password_hash, "Admin", [Role.ADMIN], now
+        )
+        session.add(admin)
+        await Outbox.add(
+            session, SHOP_CREATED, ShopCreated(
+                shop=shop.slug, display_name=shop.display_name, currency=shop.currency,
+                created_at=now,
+            ), shop=shop.slug,
+        )  # fmt: skip
+        await _emit_registered(session, admin)
         await session.commit()
-    except IntegrityError:  # a concurrent bootstrap of the same shop won
+    except IntegrityError:  # a concurrent bootstrap of the same shop won (at flush or commit)
         await session.rollback()
         existing = await get_tenant(session, request.shop)
         if existing is None:

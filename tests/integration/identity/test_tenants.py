@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from shopfleet.kit.contracts.events import SHOP_CREATED
@@ -38,6 +39,16 @@ async def test_bootstrap_creates_the_shop_and_its_admin_once(identity: Any, pubs
     events = await pubsub.wait_for(SHOP_CREATED)
     assert len(events) == 1 and events[0].shop == "acme"
     assert events[0].data["display_name"] == "Shop acme" and events[0].source == "identity"
+
+
+async def test_concurrent_bootstraps_of_one_shop_create_it_once(identity: Any) -> None:
+    body = identity.tenant_body("racer")
+    answers = await asyncio.gather(*(
+        identity.http.post("/internal/tenants", headers=identity.platform, json=body)
+        for _ in range(4)
+    ))  # fmt: skip
+    assert sorted(a.status_code for a in answers) == [200, 200, 200, 201], [a.text for a in answers]
+    assert len({a.json()["admin_user_id"] for a in answers}) == 1
 
 
 async def test_internal_endpoints_need_the_platform_credential(identity: Any) -> None:
