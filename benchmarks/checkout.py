@@ -257,7 +257,8 @@ class CheckoutResult:
 async def measure_checkout(args: argparse.Namespace, tmp: Path) -> CheckoutResult:
     port, data_dir = free_port(), tmp / "platform"
     env = {
-        "SHOPFLEET_ACCESS_LOG": os.environ.get("BENCH_ACCESS_LOG", "false"), "SHOPFLEET_LOG_FORMAT": "json",
+        "SHOPFLEET_ACCESS_LOG": os.environ.get("BENCH_ACCESS_LOG", "false"),
+        "SHOPFLEET_LOG_FORMAT": "json",
         "SHOPFLEET_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
         # The benchmark measures checkouts, not the 429 path: limits out of the way.
         "SHOPFLEET_GATEWAY_CLIENT_RATE_PER_S": "1000000",
