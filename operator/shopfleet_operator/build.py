@@ -363,6 +363,24 @@ def dedicated_components(shop: Shop, config: Config) -> list[dict]:
     ]
 
 
+def dapr_configuration(shop: Shop, config: Config) -> dict:
+    """The Configuration the shop's sidecars name (`dapr.io/config`): Prometheus metrics,
+    and Dapr's built-in secret store closed to the apps, as on the platform."""
+    return {
+        "apiVersion": "dapr.io/v1alpha1",
+        "kind": "Configuration",
+        "metadata": {
+            "name": config.dapr_config,
+            "namespace": dedicated_namespace(shop),
+            "labels": labels(shop, "dapr"),
+        },
+        "spec": {
+            "metrics": {"enabled": True},
+            "secrets": {"scopes": [{"storeName": "kubernetes", "defaultAccess": "deny"}]},
+        },
+    }
+
+
 def network_policy(shop: Shop, config: Config) -> dict:
     """Only the gateway (and the shop's own pods, sidecar to sidecar) get in."""
     return {
@@ -442,6 +460,7 @@ def dedicated_objects(shop: Shop, config: Config) -> list[dict]:
     objects = [namespace(shop), resource_quota(shop), limit_range(shop)]
     objects.append(network_policy(shop, config))
     objects.extend(dedicated_components(shop, config))
+    objects.append(dapr_configuration(shop, config))
     for name in services():
         objects.extend(service_objects(shop, config, name))
     return objects

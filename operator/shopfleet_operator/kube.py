@@ -43,6 +43,7 @@ KINDS: dict[str, Kind] = {
     "Ingress": Kind("networking.k8s.io/v1", "ingresses"),
     "NetworkPolicy": Kind("networking.k8s.io/v1", "networkpolicies"),
     "Component": Kind("dapr.io/v1alpha1", "components"),
+    "Configuration": Kind("dapr.io/v1alpha1", "configurations"),
     "Shop": Kind("shopfleet.io/v1alpha1", "shops"),
 }
 

@@ -75,6 +75,7 @@ RESOURCES: dict[str, tuple[str, bool, set[str]]] = {
     "networking.k8s.io/v1/ingresses": ("Ingress", True, {"status"}),
     "networking.k8s.io/v1/networkpolicies": ("NetworkPolicy", True, set()),
     "dapr.io/v1alpha1/components": ("Component", True, set()),
+    "dapr.io/v1alpha1/configurations": ("Configuration", True, set()),
     "shopfleet.io/v1alpha1/shops": ("Shop", True, {"status"}),
     "apiextensions.k8s.io/v1/customresourcedefinitions": (
         "CustomResourceDefinition",

@@ -28,6 +28,7 @@ def shop_children(api: ApiServer, name: str) -> list[dict]:
         "v1/namespaces", "v1/secrets", "v1/services", "v1/serviceaccounts", "v1/resourcequotas",
         "v1/limitranges", "apps/v1/deployments", INGRESSES,
         "networking.k8s.io/v1/networkpolicies", "dapr.io/v1alpha1/components",
+        "dapr.io/v1alpha1/configurations",
     ):  # fmt: skip
         for obj in api.all(key):
             if (obj["metadata"].get("labels") or {}).get("shopfleet.io/shop") == name:
@@ -179,11 +180,11 @@ async def test_a_dedicated_shop_gets_its_namespace_and_services(
         children = shop_children(api, "big")
         kinds = sorted({o["kind"] for o in children})
         assert kinds == [
-            "Component", "Deployment", "Ingress", "LimitRange", "Namespace", "NetworkPolicy",
-            "ResourceQuota", "Secret", "Service", "ServiceAccount",
+            "Component", "Configuration", "Deployment", "Ingress", "LimitRange", "Namespace",
+            "NetworkPolicy", "ResourceQuota", "Secret", "Service", "ServiceAccount",
         ]  # fmt: skip
         for obj in children:
-            if obj["kind"] != "Component":
+            if obj["kind"] not in ("Component", "Configuration"):  # Dapr's CRDs
                 clean = {k: v for k, v in obj.items() if k != "status"}
                 kubernetes_validate.validate(clean, K8S_VERSION, strict=True)
         deployment = api.obj("apps/v1/deployments", "shop-big", "catalog")

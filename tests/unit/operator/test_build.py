@@ -34,6 +34,9 @@ def validate(obj: dict) -> None:
         assert obj["apiVersion"] == "dapr.io/v1alpha1"
         assert obj["spec"]["type"] and obj["spec"]["version"] == "v1"
         return
+    if obj["kind"] == "Configuration":  # Dapr's CRD too
+        assert obj["apiVersion"] == "dapr.io/v1alpha1" and obj["spec"]["metrics"]["enabled"]
+        return
     kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
 
 
@@ -94,6 +97,11 @@ def test_a_dedicated_shop() -> None:
     }
     components = sorted(o["metadata"]["name"] for o in objects if o["kind"] == "Component")
     assert components == ["pubsub", "secretstore", "statestore"]
+    (configuration,) = (o for o in objects if o["kind"] == "Configuration")
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert configuration["metadata"]["name"] == annotations["dapr.io/config"]  # what pods name
+    assert configuration["metadata"]["namespace"] == deployment["metadata"]["namespace"]
 
 
 def test_the_route_is_what_the_gateway_reads() -> None:
