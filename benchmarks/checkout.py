@@ -10,8 +10,9 @@ One run measures, on the same machine and the same driver:
   emulator is its child process). Each simulated shopper loops: put a product in the cart,
   `POST /orders`, `POST /payments/intents` (with a test card), `POST /payments/{id}/confirm`,
   then waits until the emulator's signed webhook has made the order `paid` (polling
-  `GET /orders/{id}`). A checkout counts when its order is `paid`; its latency runs from
-  `POST /orders` to that moment.
+  `GET /orders/{id}` every `--poll-s`; `fulfilling` and later count as paid too, since the
+  shipment moves a paid order on). A checkout counts when its order is paid within the
+  measured window; its latency runs from `POST /orders` to that moment.
 
 CPU is read from /proc for the platform process and for the emulator apart, over the
 measured window, so the emulator's share is reported on its own.
@@ -45,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHOP = "demo"
 API = f"/shops/{SHOP}/api/v1"
 CARD = "pm_card_visa"
+PAID = frozenset({"paid", "fulfilling", "shipped", "delivered"})
 ADDRESS = {
     "name": "Bench Shopper", "line1": "Hauptstrasse 1", "city": "Berlin",
     "postal_code": "10115", "country": "DE",
@@ -219,7 +221,6 @@ def checkout_worker(shopper: Shop, address_id: str, product_ids: list[str],
                 "POST", "/cart/items", {"product_id": random.choice(product_ids), "quantity": 1}
             )
             started = time.perf_counter()
-            counted = tally.measuring
             order = await shopper.call(
                 "POST", "/orders",
                 {"shipping_method": "standard", "shipping_address_id": address_id},
@@ -229,11 +230,15 @@ def checkout_worker(shopper: Shop, address_id: str, product_ids: list[str],
             )
             await shopper.call("POST", f"/payments/{payment['id']}/confirm", {})
             deadline = time.monotonic() + 30
-            while (await shopper.call("GET", f"/orders/{order['id']}"))["status"] != "paid":
+            # Paid, or already past it: shipping's shipment moves a paid order on at once.
+            while (await shopper.call("GET", f"/orders/{order['id']}"))["status"] not in PAID:
                 if time.monotonic() > deadline:
                     raise RuntimeError("order not paid 30 s after confirming")
                 await asyncio.sleep(poll_s)
-            if counted and tally.measuring:
+            # Every checkout that completes in the window counts (throughput = completions
+            # per second): counting only those that also started in it missed most of them
+            # once latency neared the window's length.
+            if tally.measuring:
                 tally.latencies_ms.append((time.perf_counter() - started) * 1000)
         except Exception as exc:  # counted and shown, never hidden
             tally.error(str(exc)[:120])
@@ -343,7 +348,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--baseline-duration", type=float, default=5.0)
-    parser.add_argument("--poll-s", type=float, default=0.02, help="order status poll interval")
+    # 100 ms, as a shop's page would poll: at 20 ms the polls were most of all requests and,
+    # at 64 shoppers, a third of the platform's CPU.
+    parser.add_argument("--poll-s", type=float, default=0.1, help="order status poll interval")
     parser.add_argument("--keep-logs", action="store_true", help="copy server logs to ./bench-*")
     asyncio.run(main_async(parser.parse_args()))
 

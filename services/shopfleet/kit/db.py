@@ -2,11 +2,14 @@
 
 PostgreSQL (asyncpg) in a cluster, SQLite (aiosqlite) in the embedded platform. On SQLite
 a writing transaction begins with `BEGIN IMMEDIATE`, so two writers queue on the lock
-(with a busy timeout) instead of one failing when it upgrades a read lock.
+instead of one failing when it upgrades a read lock (this process's writers queue on an
+asyncio lock first; other processes' on the busy timeout), and statements run on the
+event loop's thread (`InlineConnection`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -20,16 +23,27 @@ from fastapi import Depends, Request
 from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util.concurrency import await_, in_greenlet
 
+from shopfleet.kit.blocks.local.sqlite import InlineConnection
 from shopfleet.kit.settings import ServiceSettings
 
 _READ_ONLY = "shopfleet_read_only"
+_BUSY_TIMEOUT_S = 10.0
+_HELD = "shopfleet_write_lock"
+# One FIFO lock per SQLite file and event loop, taken before BEGIN IMMEDIATE and given back
+# when the connection returns to the pool (right after COMMIT/ROLLBACK). Writers of this
+# process then queue in order on the loop instead of in SQLite's busy handler, whose
+# back-off sleeps (up to 100 ms a try) left the lock idle and starved unlucky writers into
+# "database is locked" under load. Other processes still meet BEGIN IMMEDIATE's busy wait.
+_WRITE_LOCKS: dict[tuple[str, asyncio.AbstractEventLoop], asyncio.Lock] = {}
 
 
 def utcnow() -> datetime:
@@ -55,6 +69,21 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value
 
 
+def _sqlite_file_engine(url: str, **kw: Any) -> AsyncEngine:
+    path = make_url(url).database
+    assert path
+    timeout_s = float(kw.pop("connect_args", {}).get("timeout", _BUSY_TIMEOUT_S))
+
+    # aiosqlite's API on the loop's thread (see InlineConnection): no thread hop per
+    # statement. Writers of this process queue on `_WRITE_LOCKS` before BEGIN IMMEDIATE and
+    # WAL readers never wait, so the loop meets SQLite's busy wait only when another
+    # process writes the file.
+    async def connect() -> InlineConnection:
+        return await InlineConnection(path, timeout=timeout_s, check_same_thread=False)
+
+    return create_async_engine(url, async_creator=connect, **kw)
+
+
 def _prepare_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -66,10 +95,43 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
 
+    in_memory = engine.url.database in (None, "", ":memory:")
+    key = "" if in_memory else str(Path(str(engine.url.database)).resolve())
+
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         if not conn.get_execution_options().get(_READ_ONLY, False):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if not in_memory and in_greenlet() and _HELD not in conn.info:
+                lock = _WRITE_LOCKS.setdefault((key, asyncio.get_running_loop()), asyncio.Lock())
+                await_(_acquire(lock))
+                conn.info[_HELD] = lock
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                _release(conn.info)
+                raise
+
+    @event.listens_for(engine.sync_engine.pool, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        _release(record.info)
+
+    @event.listens_for(engine.sync_engine.pool, "invalidate")
+    def _on_invalidate(_dbapi_conn: Any, record: Any, _exc: Any) -> None:
+        _release(record.info)
+
+
+async def _acquire(lock: asyncio.Lock) -> None:
+    try:
+        async with asyncio.timeout(_BUSY_TIMEOUT_S):
+            await lock.acquire()
+    except TimeoutError:  # what SQLite's own busy timeout would have raised
+        raise OperationalError("BEGIN IMMEDIATE", None, Exception("database is locked")) from None
+
+
+def _release(info: dict[Any, Any]) -> None:
+    lock = info.pop(_HELD, None)
+    if lock is not None and lock.locked():
+        lock.release()
 
 
 class Database:
@@ -81,14 +143,22 @@ class Database:
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite:
-            if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            self.engine = create_async_engine(url, connect_args={"timeout": 10})
+            in_memory = parsed.database in (None, "", ":memory:")
+            if not in_memory:
+                Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+            engine: Any = create_async_engine
+            pool: dict[str, Any] = {}
+            if not in_memory:
+                # Writers wait on the write lock holding a pooled connection: a pool as big
+                # as the overflow keeps connections from being opened and closed per write.
+                engine, pool = _sqlite_file_engine, dict(pool_size=2 * pool_size,
+                                                         max_overflow=pool_size)  # fmt: skip
+            self.engine = engine(url, connect_args={"timeout": 10}, **pool)
             _prepare_sqlite(self.engine)
-            # Reads run without BEGIN/ROLLBACK (each statement is its own snapshot): every
-            # statement to aiosqlite is a thread hop, and those two were half of a read.
-            self.read_engine = create_async_engine(
-                url, connect_args={"timeout": 10}, pool_reset_on_return=None
+            # Reads run without BEGIN/ROLLBACK (each statement is its own snapshot): two
+            # statements fewer per read.
+            self.read_engine = engine(
+                url, connect_args={"timeout": 10}, pool_reset_on_return=None, **pool
             )
             _prepare_sqlite(self.read_engine)
         else:

@@ -18,7 +18,7 @@ from tests.support.multiprocess import DeadLetters, multiprocess_platform
 from tests.support.platform import Shopper
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped once its tests are done: ~20 processes
 async def multiprocess(
     postgres: PostgresDatabases, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[MultiProcessPlatform, DeadLetters]]:
