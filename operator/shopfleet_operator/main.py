@@ -57,6 +57,10 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     )
     settings.posting.level = logging.WARNING  # events for steps are posted explicitly
     settings.watching.server_timeout = 300
+    # A shop deleted while its drift timer runs keeps its finalizer until kopf sees the
+    # timer exit; kopf looks again after this many seconds (its default, 60, left deleted
+    # shops hanging for a minute).
+    settings.background.cancellation_polling = 1.0
     _memo(memo)
 
 
