@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -21,6 +20,7 @@ from shopfleet.platform import EmbeddedPlatform
 from shopfleet_operator.crd import crd_manifest
 from tests.operator.apiserver import ApiServer
 from tests.support.platform import PLATFORM_TOKEN, make_platform
+from tests.support.server import free_port
 
 PLATFORM_NS = "shopfleet"
 # Read when kopf imports the operator's main module: drift checks every second here.
@@ -117,12 +117,6 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"still not true after {timeout}s: {check}")
         await asyncio.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

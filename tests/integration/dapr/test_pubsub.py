@@ -23,8 +23,9 @@ from shopfleet.kit.blocks.local import LocalPubSub
 from shopfleet.kit.service import service_app
 from shopfleet.kit.settings import PlatformSettings
 from tests.support.http import LocalBlocks
+from tests.support.server import free_port
 from tests.support.sidecar import SidecarDouble
-from tests.support.sidecar.testing import AppServer, DoubleRun, free_port
+from tests.support.sidecar.testing import AppServer, DoubleRun
 
 from .conftest import sidecar_of
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -20,14 +19,10 @@ import httpx
 import orjson
 import pytest
 
+from tests.support.server import free_port
+
 SHOPFLEET = str(Path(sys.executable).with_name("shopfleet"))
 STARTUP_WAIT_S = 90.0  # a generous bound on a shared 2-core machine; not a measurement
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def clean_env(**overrides: str) -> dict[str, str]:

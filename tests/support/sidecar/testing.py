@@ -26,13 +26,6 @@ AMQP_PORT = int(os.environ.get("SHOPFLEET_TEST_AMQP_PORT", "5672"))
 AMQP_URL = f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}/"
 
 
-def free_port() -> int:
-    """A port nothing listens on right now (for a double that must be known in advance)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def require_backends(*, rabbitmq: bool = True) -> None:
     require_service("Redis", REDIS_HOST, REDIS_PORT)
     if rabbitmq:

@@ -11,8 +11,9 @@ import redis.asyncio as aioredis
 from shopfleet.kit.blocks.dapr import DaprSecrets, DaprSidecar, DaprStateStore
 from shopfleet.kit.blocks.ports import StateOp, StateStoreUnavailable
 from tests.support.redis import REDIS_URL
+from tests.support.server import free_port
 from tests.support.sidecar import SidecarDouble
-from tests.support.sidecar.testing import DoubleRun, free_port, require_backends
+from tests.support.sidecar.testing import DoubleRun, require_backends
 
 from .dapr_harness import APP_ID, sidecar_for
 
