@@ -1,6 +1,6 @@
 """Complete checkouts per second through the embedded platform, Stripe emulator included.
 
-`python -m benchmarks.checkout [--shoppers 64] [--duration 20]`
+`python -m benchmarks.checkout [--shoppers 64] [--duration 20] [--rate R]`
 
 One run measures, on the same machine and the same driver:
 
@@ -13,6 +13,10 @@ One run measures, on the same machine and the same driver:
   `GET /orders/{id}` every `--poll-s`; `fulfilling` and later count as paid too, since the
   shipment moves a paid order on). A checkout counts when its order is paid within the
   measured window; its latency runs from `POST /orders` to that moment.
+
+With `--rate R` the load is open instead: checkouts are scheduled at R per second in all and
+each free shopper takes the next, so p50/p99 are measured at a chosen load, not at
+saturation (where a closed loop's latency is just shoppers ÷ throughput).
 
 CPU is read from /proc for the platform process and for the emulator apart, over the
 measured window, so the emulator's share is reported on its own.
@@ -115,6 +119,7 @@ class Tally:
     latencies_ms: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     measuring: bool = False
+    late: int = 0  # paced runs: checkouts that started > LATE_S after their scheduled time
 
     def error(self, what: str) -> None:
         if self.measuring:
@@ -247,6 +252,44 @@ def checkout_worker(shopper: Shop, address_id: str, product_ids: list[str],
     return checkout
 
 
+LATE_S = 0.1
+
+
+@contextlib.asynccontextmanager
+async def paced(workers: list[Worker], rate: float) -> AsyncIterator[list[Worker]]:
+    """Open-loop load: checkouts are scheduled at `rate` per second in all (evenly spaced)
+    and each free shopper takes the next one, so latency is measured at a load chosen
+    beforehand rather than at whatever a closed loop of shoppers saturates at (where
+    latency only says how many shoppers wait: Little's law). A checkout that starts more
+    than LATE_S after its scheduled time counts as late: the platform fell behind."""
+    schedule: asyncio.Queue[float] = asyncio.Queue()
+
+    async def produce() -> None:
+        start, n = time.perf_counter(), 0
+        while True:
+            n += 1
+            await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
+            schedule.put_nowait(start + n / rate)
+
+    def wrap(inner: Worker) -> Worker:
+        async def worker(tally: Tally) -> None:
+            try:
+                due = await asyncio.wait_for(schedule.get(), 0.5)
+            except TimeoutError:
+                return  # nothing due yet: run_for's loop asks again, or stops
+            if tally.measuring and time.perf_counter() - due > LATE_S:
+                tally.late += 1
+            await inner(tally)
+
+        return worker
+
+    producer = asyncio.create_task(produce())
+    try:
+        yield [wrap(w) for w in workers]
+    finally:
+        producer.cancel()
+
+
 @dataclass
 class CheckoutResult:
     per_s: float
@@ -257,6 +300,7 @@ class CheckoutResult:
     platform_cpu_s: float
     emulator_cpu_s: float
     elapsed_s: float
+    late: int
 
 
 async def measure_checkout(args: argparse.Namespace, tmp: Path) -> CheckoutResult:
@@ -286,8 +330,15 @@ async def measure_checkout(args: argparse.Namespace, tmp: Path) -> CheckoutResul
                 emulators = children(proc.pid)
                 marks[start] = (cpu_seconds(proc.pid), sum(cpu_seconds(pid) for pid in emulators))
 
-            console.print(f"[dim]measuring {args.duration} s with {args.shoppers} shoppers …[/]")
-            tally, elapsed = await run_for(args.duration, workers, args.warmup, window)
+            load = f"{args.rate:g} checkouts/s offered" if args.rate else "closed loop"
+            console.print(
+                f"[dim]measuring {args.duration} s with {args.shoppers} shoppers ({load}) …[/]"
+            )
+            if args.rate:
+                async with paced(workers, args.rate) as workers:
+                    tally, elapsed = await run_for(args.duration, workers, args.warmup, window)
+            else:
+                tally, elapsed = await run_for(args.duration, workers, args.warmup, window)
     latencies = sorted(tally.latencies_ms) or [float("nan")]
     return CheckoutResult(
         per_s=len(tally.latencies_ms) / elapsed,
@@ -298,11 +349,13 @@ async def measure_checkout(args: argparse.Namespace, tmp: Path) -> CheckoutResul
         platform_cpu_s=marks[False][0] - marks[True][0],
         emulator_cpu_s=marks[False][1] - marks[True][1],
         elapsed_s=elapsed,
+        late=tally.late,
     )
 
 
-def report(bare_per_s: float, result: CheckoutResult, shoppers: int) -> None:
-    table = Table(title=f"Complete checkouts, {shoppers} concurrent shoppers")
+def report(bare_per_s: float, result: CheckoutResult, args: argparse.Namespace) -> None:
+    load = f", {args.rate:g}/s offered" if args.rate else ", closed loop"
+    table = Table(title=f"Complete checkouts, {args.shoppers} concurrent shoppers{load}")
     for column in ("what", "per s", "× bare", "p50 ms", "p99 ms", "errors"):
         table.add_column(column, justify="right" if column != "what" else "left")
     table.add_row("bare FastAPI endpoint (req)", f"{bare_per_s:,.0f}", "1.00×", "", "", "")
@@ -321,6 +374,11 @@ def report(bare_per_s: float, result: CheckoutResult, shoppers: int) -> None:
         f"per checkout: platform {1000 * result.platform_cpu_s / max(result.completed, 1):.1f} ms,"
         f" emulator {1000 * result.emulator_cpu_s / max(result.completed, 1):.1f} ms"
     )
+    if args.rate:
+        Console().print(
+            f"paced at {args.rate:g}/s: {result.late} checkouts started more than "
+            f"{LATE_S * 1000:.0f} ms late (the platform fell behind the schedule)"
+        )
     for what, count in sorted(result.errors.items(), key=lambda kv: -kv[1])[:10]:
         Console().print(f"[red]{count} × {what}")
 
@@ -336,7 +394,7 @@ async def main_async(args: argparse.Namespace) -> None:
         console.print("[dim]baseline: bare FastAPI endpoint …[/]")
         bare = await measure_bare(args, tmp)
         result = await measure_checkout(args, tmp)
-        report(bare, result, args.shoppers)
+        report(bare, result, args)
         if args.keep_logs:
             for log in tmp.glob("*.log"):
                 (Path.cwd() / f"bench-{log.name}").write_bytes(log.read_bytes())
@@ -351,6 +409,10 @@ def main() -> None:
     # 100 ms, as a shop's page would poll: at 20 ms the polls were most of all requests and,
     # at 64 shoppers, a third of the platform's CPU.
     parser.add_argument("--poll-s", type=float, default=0.1, help="order status poll interval")
+    parser.add_argument(
+        "--rate", type=float, default=0.0,
+        help="checkouts/s offered in all (open loop); 0: each shopper loops as fast as it can",
+    )  # fmt: skip
     parser.add_argument("--keep-logs", action="store_true", help="copy server logs to ./bench-*")
     asyncio.run(main_async(parser.parse_args()))
 

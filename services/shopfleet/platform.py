@@ -7,7 +7,6 @@ apps, the same routes, the same events; only the adapters differ.
 
 from __future__ import annotations
 
-import gc
 import os
 import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -28,6 +27,7 @@ from shopfleet.kit.blocks import Blocks, StateStore
 from shopfleet.kit.blocks.local import LocalPubSub, LocalSecrets, LocalStateStore
 from shopfleet.kit.blocks.local.invoker import LocalInvoker
 from shopfleet.kit.blocks.redis_state import RedisStateStore
+from shopfleet.kit.gc_tuning import settle_after_start
 from shopfleet.kit.lifespan import answer_lifespan
 from shopfleet.kit.service import identity_jwks_verifier
 from shopfleet.kit.settings import PlatformSettings
@@ -149,9 +149,7 @@ class EmbeddedPlatform:
 
                 self.demo = await seed_demo_shop(self)
             if self.freeze_gc:
-                # Start-up objects live forever: keep the collector from rescanning them.
-                gc.collect()
-                gc.freeze()
+                settle_after_start(self.platform.gc_gen0_threshold)
             yield self
 
     async def _state_store(self) -> StateStore:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import importlib
 import logging
 import os
@@ -47,11 +46,13 @@ from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shopfleet.kit.blocks import Blocks
+from shopfleet.kit.gc_tuning import settle_after_start
 from shopfleet.kit.lifespan import answer_lifespan
 from shopfleet.kit.settings import PlatformSettings, ServiceSettings
 from shopfleet.services import SERVICES
 
 log = structlog.get_logger("shopfleet.serve")
+KEEP_ALIVE_S = 120
 
 GATEWAY = "gateway"
 
@@ -255,9 +256,8 @@ class ServedApp:
                 await stack.enter_async_context(app.router.lifespan_context(app))
                 self.app = app
             await blocks.pubsub.start()  # after the app declared its subscriptions
-            if self.freeze_gc:  # start-up objects live forever: keep full collections off them
-                gc.collect()
-                gc.freeze()
+            if self.freeze_gc:
+                settle_after_start(self.platform.gc_gen0_threshold)
             log.info(
                 "serve.started", service=self.name, blocks=self.platform.blocks, pid=os.getpid()
             )
@@ -337,6 +337,11 @@ def run(
             proxy_headers=False,  # the gateway decides whose X-Forwarded-For it trusts
             server_header=False,
             timeout_graceful_shutdown=graceful_timeout_s,
+            # Longer than the sidecar keeps an idle pooled connection (Go's default: 90 s),
+            # so it is always the sidecar that closes one. With uvicorn's 5 s a call could
+            # go out on a connection the app was closing at that moment, and fail as "the
+            # service is unavailable" (seen in the multi-process tests).
+            timeout_keep_alive=KEEP_ALIVE_S,
         )
     )
     # uvicorn re-raises the signal that stopped it once it has shut down; with the default

@@ -50,9 +50,13 @@ def fell_low(before: int, after: int, threshold: int) -> bool:
 
 
 async def stock_changed(session: AsyncSession, product: Any, before: int) -> None:
-    """`product.updated`, plus `stock.low` if availability fell from `before` to low."""
-    await product_updated(session, product)
+    """`product.updated` if availability moved from `before`, plus `stock.low` if it fell
+    to low. A change that leaves availability as it was (a paid order's units leaving
+    both on-hand and reserved) tells consumers nothing, so it is not sent."""
     after = available(product)
+    if after == before:
+        return
+    await product_updated(session, product)
     if fell_low(before, after, product.low_stock_threshold):
         payload = StockLow(
             product_id=product.id, available=after, threshold=product.low_stock_threshold

@@ -16,6 +16,7 @@ from shopfleet.kit.auth import TokenVerifier
 from shopfleet.kit.blocks import Blocks
 from shopfleet.kit.db import Database
 from shopfleet.kit.outbox import OutboxRelay
+from shopfleet.kit.reads import FastReader
 from shopfleet.kit.service import service_app
 from shopfleet.orders import api, events
 from shopfleet.orders.clients import Upstreams
@@ -83,8 +84,9 @@ def create_app(
         blocks.invoker, timeout_s=settings.timeout_s(), cart=settings.cart_app_id,
         catalog=settings.catalog_app_id, shipping=settings.shipping_app_id,
     )  # fmt: skip
+    reads = FastReader(db, pool_size=settings.db_pool_size, name="orders-reads")
     orders = Orders(
-        db, upstreams, payment_window=timedelta(seconds=settings.payment_window_s),
+        db, upstreams, reads, payment_window=timedelta(seconds=settings.payment_window_s),
         placing_timeout=timedelta(seconds=settings.placing_timeout_s), clock=clock,
     )  # fmt: skip
     for subscription in events.subscriptions(db, orders):
@@ -97,7 +99,8 @@ def create_app(
         "expiry of unpaid orders, and the checkout saga's reactions to payments and shipping.",
         db=db, blocks=blocks, platform=settings.platform,
         routers=[api.router, api.internal], verifier=verifier,
-        on_start=[relay.start, sweeper.start], on_stop=[sweeper.stop, relay.stop],
+        on_start=[reads.start, relay.start, sweeper.start],
+        on_stop=[sweeper.stop, relay.stop, reads.stop],
     )  # fmt: skip
     app.state.orders = orders
     app.state.sweeper = sweeper

@@ -17,7 +17,7 @@ import asyncio
 import hashlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,6 +37,7 @@ from shopfleet.kit.db import Database
 from shopfleet.kit.errors import Conflict, NotFound, Problem, field_problem
 from shopfleet.kit.money import Money
 from shopfleet.kit.outbox import Outbox, PermanentEventError
+from shopfleet.kit.reads import FastReader
 from shopfleet.orders import pricing
 from shopfleet.orders.clients import RETRY_AFTER_S, Unavailable, Upstreams
 from shopfleet.orders.models import (
@@ -150,6 +151,39 @@ def _not_found(order_id: str) -> NotFound:
     return NotFound(f"You have no order '{order_id}' in this shop.")
 
 
+def _order_by_id(_key: object) -> sa.Select[Any]:
+    return sa.select(ORDERS).where(
+        ORDERS.c.shop == sa.bindparam("shop"), ORDERS.c.id == sa.bindparam("order_id")
+    )
+
+
+def _history_of(_key: object) -> sa.Select[Any]:
+    shop, order_id = sa.bindparam("shop"), sa.bindparam("order_id")
+    where = (HISTORY.c.shop == shop, HISTORY.c.order_id == order_id)
+    return sa.select(HISTORY).where(*where).order_by(HISTORY.c.id)
+
+
+def _to_public(row: Row, history: Sequence[Mapping[str, Any]]) -> OrderPublic:
+    return OrderPublic(
+        id=row["id"], user_id=row["user_id"], status=row["status"],
+        lines=[OrderLine.model_validate(line) for line in row["lines"]],
+        subtotal=_money(row, "subtotal_amount"), shipping=_money(row, "shipping_amount"),
+        total=_money(row, "total_amount"), refunded=_money(row, "refunded_amount"),
+        shipping_method=ShippingChoice.model_validate(row["shipping_method"]),
+        shipping_address=Address.model_validate(row["shipping_address"]),
+        payment_id=row["payment_id"], cancel_reason=row["cancel_reason"],
+        placed_at=row["created_at"], updated_at=row["updated_at"],
+        expires_at=row["expires_at"], paid_at=row["paid_at"],
+        history=[
+            HistoryEntry(
+                status=h["status"], previous=h["previous"], cause=h["cause"],
+                actor=h["actor"], note=h["note"], at=h["at"],
+            )
+            for h in history
+        ],
+    )  # fmt: skip
+
+
 class Orders:
     """Orders of every shop: the domain operations the API and the event handlers call."""
 
@@ -157,12 +191,13 @@ class Orders:
         self,
         db: Database,
         upstreams: Upstreams,
+        reads: FastReader,
         *,
         payment_window: timedelta,
         placing_timeout: timedelta,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.db, self.up = db, upstreams
+        self.db, self.up, self.reads = db, upstreams, reads
         self.payment_window, self.placing_timeout = payment_window, placing_timeout
         self.clock = clock
 
@@ -195,36 +230,23 @@ class Orders:
         return [dict(r) for r in (await session.execute(query)).mappings()]
 
     async def public(self, session: AsyncSession, row: Row) -> OrderPublic:
-        history = await self._history(session, row["shop"], row["id"])
-        return OrderPublic(
-            id=row["id"], user_id=row["user_id"], status=row["status"],
-            lines=[OrderLine.model_validate(line) for line in row["lines"]],
-            subtotal=_money(row, "subtotal_amount"), shipping=_money(row, "shipping_amount"),
-            total=_money(row, "total_amount"), refunded=_money(row, "refunded_amount"),
-            shipping_method=ShippingChoice.model_validate(row["shipping_method"]),
-            shipping_address=Address.model_validate(row["shipping_address"]),
-            payment_id=row["payment_id"], cancel_reason=row["cancel_reason"],
-            placed_at=row["created_at"], updated_at=row["updated_at"],
-            expires_at=row["expires_at"], paid_at=row["paid_at"],
-            history=[
-                HistoryEntry(
-                    status=h["status"], previous=h["previous"], cause=h["cause"],
-                    actor=h["actor"], note=h["note"], at=h["at"],
-                )
-                for h in history
-            ],
-        )  # fmt: skip
+        return _to_public(row, await self._history(session, row["shop"], row["id"]))
 
     async def get(self, shop: str, principal: Principal, order_id: str) -> OrderPublic:
-        async with self.db.reader() as session:
-            row = self._visible(await self._load(session, shop, order_id), principal, order_id)
-            return await self.public(session, row)
+        # The read a shop's page polls while payment settles: on the fast read path. The
+        # order first, then its history: a transition writes both in one transaction, so
+        # the history read after it always holds the status it shows.
+        values = {"shop": shop, "order_id": order_id}
+        found = await self.reads.rows("order", _order_by_id, values)
+        row = dict(found[0]) if found and found[0]["status"] != PLACING else None
+        row = self._visible(row, principal, order_id)
+        return _to_public(row, await self.reads.rows("history", _history_of, values))
 
     async def summary(self, shop: str, order_id: str) -> OrderSummary:
-        async with self.db.reader() as session:
-            row = await self._load(session, shop, order_id)
-        if row is None:
+        found = await self.reads.rows("order", _order_by_id, {"shop": shop, "order_id": order_id})
+        if not found or found[0]["status"] == PLACING:
             raise NotFound(f"No order '{order_id}' in shop '{shop}'.")
+        row = found[0]
         return OrderSummary(
             order_id=row["id"], user_id=row["user_id"], status=row["status"],
             total=_money(row, "total_amount"), placed_at=row["created_at"],
