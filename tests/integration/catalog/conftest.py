@@ -23,7 +23,7 @@ from shopfleet.kit.blocks import Blocks, Delivery, new_event_id
 from shopfleet.kit.blocks.local.invoker import LocalInvoker
 from shopfleet.kit.errors import NotFound, install_problem_handlers
 from shopfleet.kit.settings import PlatformSettings
-from tests.support.http import LocalBlocks, RunningApps, bearer, shop_api
+from tests.support.http import RunningApps, bearer, shop_api
 from tests.support.problems import assert_problem
 from tests.support.pubsub import RecordingPubSub
 from tests.support.tokens import TokenMint
@@ -45,17 +45,6 @@ def identity_stub() -> tuple[FastAPI, list[str]]:
         return {"shop": shop, "display_name": f"Shop {shop}", "currency": SHOPS[shop]}
 
     return app, calls
-
-
-@pytest.fixture
-def pubsub() -> RecordingPubSub:
-    return RecordingPubSub()
-
-
-@pytest.fixture
-async def blocks(tmp_path: Path, pubsub: RecordingPubSub) -> AsyncIterator[Blocks]:
-    async with LocalBlocks(tmp_path, pubsub) as blocks:
-        yield blocks
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from shopfleet.kit.contracts.events import (
     ProductUpdated,
 )
 from shopfleet.kit.settings import PlatformSettings
-from tests.support.http import LocalBlocks, RunningApps, bearer, shop_api
+from tests.support.http import RunningApps, bearer, shop_api
 from tests.support.problems import assert_problem
 from tests.support.pubsub import RecordingPubSub
 from tests.support.tokens import TokenMint
@@ -40,12 +40,6 @@ OTHER_SHOP = "globex"
 @pytest.fixture
 def pubsub() -> RecordingPubSub:
     return RecordingPubSub(settle_s=0.05)
-
-
-@pytest.fixture
-async def blocks(tmp_path: Path, pubsub: RecordingPubSub) -> AsyncIterator[Blocks]:
-    async with LocalBlocks(tmp_path, pubsub) as blocks:
-        yield blocks
 
 
 @pytest.fixture

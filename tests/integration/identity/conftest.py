@@ -16,9 +16,8 @@ from shopfleet.identity.settings import IdentitySettings
 from shopfleet.kit.blocks import Blocks
 from shopfleet.kit.settings import PlatformSettings
 from tests.support.clock import FakeClock
-from tests.support.http import LocalBlocks, RunningApps, bearer, shop_api
+from tests.support.http import RunningApps, bearer, shop_api
 from tests.support.problems import assert_problem
-from tests.support.pubsub import RecordingPubSub
 
 PLATFORM_TOKEN = "platform-secret-for-tests"
 ADMIN_PASSWORD = "admin-password-1"
@@ -28,17 +27,6 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-@pytest.fixture
-def pubsub() -> RecordingPubSub:
-    return RecordingPubSub()
-
-
-@pytest.fixture
-async def blocks(tmp_path: Path, pubsub: RecordingPubSub) -> AsyncIterator[Blocks]:
-    async with LocalBlocks(tmp_path, pubsub) as blocks:
-        yield blocks
 
 
 @pytest.fixture

@@ -26,24 +26,13 @@ from shopfleet.notifications.app import create_app
 from shopfleet.notifications.senders import Sender
 from shopfleet.notifications.settings import NotificationsSettings
 from tests.support.clock import FakeClock
-from tests.support.http import LocalBlocks, RunningApps, bearer, shop_api
+from tests.support.http import RunningApps, bearer, shop_api
 from tests.support.problems import assert_problem
 from tests.support.pubsub import RecordingPubSub
 from tests.support.tokens import TokenMint
 
 SHOP = "acme"
 OTHER_SHOP = "globex"
-
-
-@pytest.fixture
-def pubsub() -> RecordingPubSub:
-    return RecordingPubSub()
-
-
-@pytest.fixture
-async def blocks(tmp_path: Path, pubsub: RecordingPubSub) -> AsyncIterator[Blocks]:
-    async with LocalBlocks(tmp_path, pubsub) as blocks:
-        yield blocks
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from shopfleet.orders.app import create_app
 from shopfleet.orders.service import Orders
 from shopfleet.orders.settings import OrdersSettings
 from tests.support.clock import FakeClock
-from tests.support.http import LocalBlocks, RunningApps, bearer, shop_api
+from tests.support.http import RunningApps, bearer, shop_api
 from tests.support.pubsub import RecordingPubSub
 from tests.support.tokens import TokenMint
 
@@ -314,17 +314,6 @@ def new_user() -> str:
 
 
 # ----------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-def pubsub() -> RecordingPubSub:
-    return RecordingPubSub()
-
-
-@pytest.fixture
-async def blocks(tmp_path: Path, pubsub: RecordingPubSub) -> AsyncIterator[Blocks]:
-    async with LocalBlocks(tmp_path, pubsub) as blocks:
-        yield blocks
 
 
 @pytest.fixture
