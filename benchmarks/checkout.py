@@ -303,9 +303,40 @@ class CheckoutResult:
     late: int
 
 
+@contextlib.asynccontextmanager
+async def service_databases(args: argparse.Namespace) -> AsyncIterator[dict[str, str]]:
+    """With --postgresql: a PostgreSQL database per service for this run, dropped after.
+    Otherwise nothing: each service keeps its SQLite file in the data dir."""
+    if not args.postgresql:
+        yield {}
+        return
+    from shopfleet.dev import drop_databases, ensure_database
+    from shopfleet.serve import migrations_dir
+    from shopfleet.services import SERVICES
+
+    tag = f"bench_co_{os.getpid()}"
+    names = {n: f"{tag}_{n}" for n in SERVICES if migrations_dir(n) is not None}
+    urls = {n: await ensure_database(args.pg_admin_dsn, db) for n, db in names.items()}
+    try:
+        # Each service opens up to 5 × its pool (writer, reader, overflow, fast reads): with
+        # the default pool (10) eight services ask PostgreSQL for more than its 100 clients.
+        pools = {f"SHOPFLEET_{n.upper()}_DB_POOL_SIZE": str(args.pg_pool_size) for n in urls}
+        yield {f"SHOPFLEET_{n.upper()}_DATABASE_URL": url for n, url in urls.items()} | pools
+    finally:
+        await drop_databases(args.pg_admin_dsn, list(names.values()))
+
+
 async def measure_checkout(args: argparse.Namespace, tmp: Path) -> CheckoutResult:
+    async with service_databases(args) as database_env:
+        return await _measure_checkout(args, tmp, database_env)
+
+
+async def _measure_checkout(
+    args: argparse.Namespace, tmp: Path, database_env: dict[str, str]
+) -> CheckoutResult:
     port, data_dir = free_port(), tmp / "platform"
     env = {
+        **database_env,
         "SHOPFLEET_ACCESS_LOG": os.environ.get("BENCH_ACCESS_LOG", "false"),
         "SHOPFLEET_LOG_FORMAT": "json",
         "SHOPFLEET_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
@@ -355,6 +386,7 @@ async def measure_checkout(args: argparse.Namespace, tmp: Path) -> CheckoutResul
 
 def report(bare_per_s: float, result: CheckoutResult, args: argparse.Namespace) -> None:
     load = f", {args.rate:g}/s offered" if args.rate else ", closed loop"
+    load += ", PostgreSQL" if args.postgresql else ", SQLite"
     table = Table(title=f"Complete checkouts, {args.shoppers} concurrent shoppers{load}")
     for column in ("what", "per s", "× bare", "p50 ms", "p99 ms", "errors"):
         table.add_column(column, justify="right" if column != "what" else "left")
@@ -413,6 +445,16 @@ def main() -> None:
         "--rate", type=float, default=0.0,
         help="checkouts/s offered in all (open loop); 0: each shopper loops as fast as it can",
     )  # fmt: skip
+    parser.add_argument(
+        "--postgresql", action="store_true",
+        help="each service on its own PostgreSQL database (created for the run) instead of SQLite",
+    )  # fmt: skip
+    parser.add_argument(
+        "--pg-admin-dsn", default=os.environ.get(
+            "BENCH_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )  # fmt: skip
+    parser.add_argument("--pg-pool-size", type=int, default=2, help="per service, --postgresql")
     parser.add_argument("--keep-logs", action="store_true", help="copy server logs to ./bench-*")
     asyncio.run(main_async(parser.parse_args()))
 

@@ -199,7 +199,23 @@ def _database_unavailable(exc: Exception) -> bool:
         return True
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, ConnectionError | TimeoutError)
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    # asyncpg's refusals come wrapped in a plain DBAPIError (or bare, from the fast read
+    # path): "too many clients already", "the database system is starting up", … Their
+    # SQLSTATE says so: class 08 (connection), 53 (insufficient resources), 57P0x (shutdown).
+    seen: Exception | BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            break
+        state = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
+        if isinstance(state, str) and state.startswith(_UNAVAILABLE_STATES):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+_UNAVAILABLE_STATES = ("08", "53", "57P01", "57P02", "57P03")
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
