@@ -12,7 +12,7 @@ session per call, keeps headers in a dict (repeated headers collapse), reads the
 address from process-global settings, and raises on every non-2xx answer, losing the
 target's headers (a 404 problem+json is an answer, not an error). Its gRPC mode maps HTTP
 statuses to gRPC codes and drops response headers. So we speak the same documented HTTP
-API with one pooled `httpx` client per process.
+API with one pooled `aiohttp` client per process (see `DaprSidecar.http`).
 
 Failures: the target is unknown, down, or crashed before answering -> daprd answers 500
 with `{"errorCode": "ERR_DIRECT_INVOKE", ...}` -> `ServiceUnavailable`; the sidecar itself
@@ -22,8 +22,9 @@ cannot be reached -> `ServiceUnavailable`; no answer within `timeout_s` ->
 
 from __future__ import annotations
 
-import httpx
+import aiohttp
 import orjson
+from yarl import URL
 
 from shopfleet.kit.blocks.dapr.sidecar import DaprSidecar
 from shopfleet.kit.blocks.ports import Headers, Invoker, InvokeResponse, ServiceUnavailable
@@ -65,33 +66,40 @@ class DaprInvoker(Invoker):
         if query:
             url = f"{url}?{query}"
         timeout = self.default_timeout_s if timeout_s is None else timeout_s
-        sent = [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP]
-        if not any(k.lower() == b"accept-encoding" for k, _ in sent):
-            sent.append((b"accept-encoding", b"identity"))  # pass bodies through untouched
+        sent = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in headers
+            if k.lower() not in HOP_BY_HOP
+        ]
+        if not any(k.lower() == "accept-encoding" for k, _ in sent):
+            sent.append(("accept-encoding", "identity"))  # pass bodies through untouched
         try:
-            response = await self.sidecar.http().request(
+            async with self.sidecar.http().request(
                 method,
-                httpx.URL(url),
-                content=body,
+                URL(url, encoded=True),  # the path arrives encoded: send it as it is
+                data=body or None,
                 headers=sent,
-                timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
-            )
-        except httpx.TimeoutException:
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 2.0)),
+            ) as response:
+                content = await response.read()
+                status, raw = response.status, response.raw_headers
+        except TimeoutError:  # aiohttp's timeouts are TimeoutErrors too
             raise ServiceUnavailable(
                 app_id, f"no answer within {timeout:g}s", timed_out=True
             ) from None
-        except httpx.TransportError as exc:
+        except (aiohttp.ClientError, OSError) as exc:
             raise ServiceUnavailable(
                 app_id, f"sidecar at {self.sidecar.http_url} unreachable: {exc!r}"
             ) from exc
-        if response.status_code == 500 and (reason := _sidecar_error(response)) is not None:
+        if status == 500 and (reason := _sidecar_error(content)) is not None:
             raise ServiceUnavailable(app_id, reason)
         kept = [
             (k, v)
-            for k, v in response.headers.raw
+            for k, v in raw
             if k.lower() not in HOP_BY_HOP and k.lower() != b"content-encoding"
         ]
-        return InvokeResponse(status=response.status_code, headers=kept, body=response.content)
+        return InvokeResponse(status=status, headers=kept, body=content)
 
     async def close(self) -> None:
         if not self._closed:
@@ -99,10 +107,10 @@ class DaprInvoker(Invoker):
             await self.sidecar.release()
 
 
-def _sidecar_error(response: httpx.Response) -> str | None:
+def _sidecar_error(content: bytes) -> str | None:
     """daprd's own invocation error (not the target app's 500), if it is one."""
     try:
-        body = orjson.loads(response.content)
+        body = orjson.loads(content)
     except orjson.JSONDecodeError:
         return None
     if isinstance(body, dict) and body.get("errorCode") in SIDECAR_ERRORS:

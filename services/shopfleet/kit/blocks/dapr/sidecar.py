@@ -1,7 +1,7 @@
 """`DaprSidecar`: this process's one connection to its Dapr sidecar (gRPC + HTTP).
 
 Every Dapr adapter of a process shares one `DaprSidecar`, so the process holds one gRPC
-channel (the SDK's `dapr.aio.clients.DaprGrpcClientAsync`) and one pooled HTTP client (for
+channel (the SDK's `dapr.aio.clients.DaprGrpcClientAsync`) and one pooled aiohttp client (for
 service invocation, see `invoker.py`). Both are opened lazily, on first use inside the
 running event loop, after an asynchronous probe of the sidecar's `/v1.0/healthz/outbound`
 (the endpoint the SDK itself waits on).
@@ -24,7 +24,7 @@ import asyncio
 import time
 from typing import Any
 
-import httpx
+import aiohttp
 from dapr.aio.clients.grpc.client import DaprGrpcClientAsync
 from dapr.clients.grpc._channel import create_aio_channel, resolve_grpc_endpoint
 from dapr.clients.retry import RetryPolicy
@@ -73,7 +73,7 @@ class DaprSidecar:
         self.ready_timeout_s = ready_timeout_s
         self.call_timeout_s = call_timeout_s  # bound on every state/pubsub/secret call
         self._client: _AsyncDaprClient | None = None
-        self._http: httpx.AsyncClient | None = None
+        self._http: aiohttp.ClientSession | None = None
         self._opening = asyncio.Lock()
         self._users = 0
 
@@ -102,14 +102,21 @@ class DaprSidecar:
                     self._client = _AsyncDaprClient(self.grpc_address)
         return self._client
 
-    def http(self) -> httpx.AsyncClient:
-        """The pooled HTTP client for the sidecar's HTTP API (no I/O until used)."""
+    def http(self) -> aiohttp.ClientSession:
+        """The pooled HTTP client for the sidecar's HTTP API (no I/O until used; call it
+        inside the running loop). aiohttp, not httpx: every forwarded request goes through
+        it, and a forwarding hop measured 0.07× a bare endpoint on httpx, 0.46× on aiohttp
+        (DESIGN §9)."""
         if self._http is None:
-            self._http = httpx.AsyncClient(
+            self._http = aiohttp.ClientSession(
                 base_url=self.http_url,
-                timeout=httpx.Timeout(self.call_timeout_s, connect=2.0),
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+                timeout=aiohttp.ClientTimeout(total=self.call_timeout_s, connect=2.0),
+                connector=aiohttp.TCPConnector(limit=200),
                 headers={"user-agent": "shopfleet-dapr"},
+                # Forward what the caller sent and nothing more: no content type guessed for
+                # a body, bodies passed through untouched (not compressed on the way back).
+                skip_auto_headers=("accept-encoding", "content-type"),
+                auto_decompress=False,
             )
         return self._http
 
@@ -117,14 +124,15 @@ class DaprSidecar:
         """Wait until the sidecar's outbound API is up (as the SDK does, but without blocking)."""
         deadline = time.monotonic() + (self.ready_timeout_s if timeout_s is None else timeout_s)
         last: Any = None
-        async with httpx.AsyncClient(base_url=self.http_url, timeout=2.0) as probe:
+        probe_timeout = aiohttp.ClientTimeout(total=2.0)
+        async with aiohttp.ClientSession(self.http_url, timeout=probe_timeout) as probe:
             while True:
                 try:
-                    response = await probe.get(HEALTH_PATH)
-                    if 200 <= response.status_code < 300:
-                        return
-                    last = f"HTTP {response.status_code}"
-                except httpx.HTTPError as exc:
+                    async with probe.get(HEALTH_PATH) as response:
+                        if 200 <= response.status < 300:
+                            return
+                        last = f"HTTP {response.status}"
+                except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                     last = exc
                 if time.monotonic() >= deadline:
                     raise SidecarUnavailable(f"Dapr sidecar at {self.http_url} not ready: {last!r}")
@@ -136,4 +144,4 @@ class DaprSidecar:
         if client is not None:
             await client.close()
         if http is not None:
-            await http.aclose()
+            await http.close()
