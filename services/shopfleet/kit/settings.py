@@ -73,7 +73,13 @@ class ServiceSettings(BaseSettings):
         default=None,
         description="SQLAlchemy async URL; default: a SQLite file `<service>.db` in the data dir.",
     )
-    db_pool_size: int = Field(default=10, ge=1)
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="Connections per pool. On PostgreSQL one process opens up to 5× this "
+        "(writer and reader pools, each with as much overflow, and the fast-read pool): keep "
+        "services × replicas × 5 × this under the server's max_connections, or use PgBouncer.",
+    )
     platform: PlatformSettings = Field(default_factory=PlatformSettings)
 
     def resolved_database_url(self, service: str) -> str:
