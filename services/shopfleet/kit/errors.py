@@ -190,6 +190,11 @@ async def _on_http(request: Request, exc: Exception) -> Response:
     )
 
 
+# SQLSTATEs of a server refusing work: connection (08), insufficient resources (53: too many
+# clients, out of memory, disk full), shutting down or starting up (57P01-57P03).
+_UNAVAILABLE_STATES = ("08", "53", "57P01", "57P02", "57P03")
+
+
 def _database_unavailable(exc: Exception) -> bool:
     """The database could not serve us now (down, out of connections, locked, pool full):
     the request did not happen and may be retried."""
@@ -203,7 +208,7 @@ def _database_unavailable(exc: Exception) -> bool:
         return True
     # asyncpg's refusals come wrapped in a plain DBAPIError (or bare, from the fast read
     # path): "too many clients already", "the database system is starting up", … Their
-    # SQLSTATE says so: class 08 (connection), 53 (insufficient resources), 57P0x (shutdown).
+    # SQLSTATE says so.
     seen: Exception | BaseException | None = exc
     for _ in range(4):
         if seen is None:
@@ -213,9 +218,6 @@ def _database_unavailable(exc: Exception) -> bool:
             return True
         seen = getattr(seen, "orig", None) or seen.__cause__
     return False
-
-
-_UNAVAILABLE_STATES = ("08", "53", "57P01", "57P02", "57P03")
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:

@@ -163,6 +163,11 @@ def _history_of(_key: object) -> sa.Select[Any]:
     return sa.select(HISTORY).where(*where).order_by(HISTORY.c.id)
 
 
+def _placed(rows: Sequence[Mapping[str, Any]]) -> Row | None:
+    """The order of `_order_by_id`'s rows, unless it is still being placed (internal)."""
+    return dict(rows[0]) if rows and rows[0]["status"] != PLACING else None
+
+
 def _to_public(row: Row, history: Sequence[Mapping[str, Any]]) -> OrderPublic:
     return OrderPublic(
         id=row["id"], user_id=row["user_id"], status=row["status"],
@@ -209,11 +214,16 @@ class Orders:
     async def _load(
         self, session: AsyncSession, shop: str, order_id: str, *, lock: bool = False
     ) -> Row | None:
-        query = sa.select(ORDERS).where(ORDERS.c.shop == shop, ORDERS.c.id == order_id)
+        query = _order_by_id(None)
         if lock:
             query = query.with_for_update()
-        row = (await session.execute(query)).mappings().first()
-        return dict(row) if row is not None and row["status"] != PLACING else None
+        result = await session.execute(query, {"shop": shop, "order_id": order_id})
+        return _placed(result.mappings().all())
+
+    async def _read(self, shop: str, order_id: str) -> Row | None:
+        """`_load` on the fast read path (no session, no lock)."""
+        values = {"shop": shop, "order_id": order_id}
+        return _placed(await self.reads.rows("order", _order_by_id, values))
 
     @staticmethod
     def _visible(row: Row | None, principal: Principal, order_id: str) -> Row:
@@ -222,12 +232,8 @@ class Orders:
         return row
 
     async def _history(self, session: AsyncSession, shop: str, order_id: str) -> list[Row]:
-        query = (
-            sa.select(HISTORY)
-            .where(HISTORY.c.shop == shop, HISTORY.c.order_id == order_id)
-            .order_by(HISTORY.c.id)
-        )
-        return [dict(r) for r in (await session.execute(query)).mappings()]
+        result = await session.execute(_history_of(None), {"shop": shop, "order_id": order_id})
+        return [dict(r) for r in result.mappings()]
 
     async def public(self, session: AsyncSession, row: Row) -> OrderPublic:
         return _to_public(row, await self._history(session, row["shop"], row["id"]))
@@ -236,17 +242,14 @@ class Orders:
         # The read a shop's page polls while payment settles: on the fast read path. The
         # order first, then its history: a transition writes both in one transaction, so
         # the history read after it always holds the status it shows.
+        row = self._visible(await self._read(shop, order_id), principal, order_id)
         values = {"shop": shop, "order_id": order_id}
-        found = await self.reads.rows("order", _order_by_id, values)
-        row = dict(found[0]) if found and found[0]["status"] != PLACING else None
-        row = self._visible(row, principal, order_id)
         return _to_public(row, await self.reads.rows("history", _history_of, values))
 
     async def summary(self, shop: str, order_id: str) -> OrderSummary:
-        found = await self.reads.rows("order", _order_by_id, {"shop": shop, "order_id": order_id})
-        if not found or found[0]["status"] == PLACING:
+        row = await self._read(shop, order_id)
+        if row is None:
             raise NotFound(f"No order '{order_id}' in shop '{shop}'.")
-        row = found[0]
         return OrderSummary(
             order_id=row["id"], user_id=row["user_id"], status=row["status"],
             total=_money(row, "total_amount"), placed_at=row["created_at"],
