@@ -1,0 +1,80 @@
+"""The security tier: attacks on the platform as a shopper, an outsider or a tenant would
+make them, against both ways the platform runs.
+
+`target` is the platform under attack, once per kind (package scope: started once each):
+
+- `embedded`: `shopfleet up`'s platform (one process, local blocks) served by uvicorn on
+  a loopback port;
+- `multiprocess`: every service in its own process behind its own Dapr sidecar double,
+  the gateway in Dapr mode, as in a cluster.
+
+A test takes `target` (or `client`) and so runs on both; one that only makes sense on one
+kind says so with `only(target, "embedded")`. Every test names the hole it guards in its
+docstring (issue 12's numbering).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Literal
+
+import httpx
+import pytest
+
+from shopfleet.dev import MultiProcessPlatform
+from shopfleet.platform import DemoCredentials, EmbeddedPlatform
+from tests.conftest import PostgresDatabases
+from tests.support.multiprocess import multiprocess_platform
+from tests.support.platform import PLATFORM_TOKEN, make_platform
+from tests.support.server import free_port, serving
+
+Kind = Literal["embedded", "multiprocess"]
+KINDS: tuple[Kind, ...] = ("embedded", "multiprocess")
+API = "/shops/demo/api/v1"
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: Kind
+    url: str  # the gateway's base URL
+    demo: DemoCredentials
+    platform: EmbeddedPlatform | MultiProcessPlatform
+    platform_token: str = PLATFORM_TOKEN
+
+    def client(self, **options: object) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, timeout=30, **options)  # type: ignore[arg-type]
+
+
+def only(target: Target, kind: Kind) -> None:
+    if target.kind != kind:
+        pytest.skip(f"applies to the {kind} platform only")
+
+
+@pytest.fixture(scope="package", params=KINDS)
+async def target(
+    request: pytest.FixtureRequest,
+    postgres: PostgresDatabases,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Target]:
+    kind: Kind = request.param
+    if kind == "embedded":
+        # The rate limits stay at their defaults except per client: attacks come in bursts.
+        embedded = make_platform(tmp_path_factory.mktemp("security-embedded") / "data",
+                                 client_rate_per_s=1_000_000, client_burst=1_000_000)  # fmt: skip
+        async with serving(embedded, free_port()) as url:
+            assert embedded.demo is not None
+            yield Target(kind, url, embedded.demo, embedded)
+        return
+    async with multiprocess_platform(postgres, tmp_path_factory.mktemp("security-mp")) as (
+        started,
+        _,
+    ):
+        assert started.demo is not None
+        yield Target(kind, started.url, started.demo, started)
+
+
+@pytest.fixture
+async def client(target: Target) -> AsyncIterator[httpx.AsyncClient]:
+    async with target.client() as http:
+        yield http
