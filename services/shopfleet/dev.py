@@ -43,6 +43,7 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -278,9 +279,14 @@ class MultiProcessPlatform:
         base_env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith("DAPR_") and not k.endswith("_DATABASE_URL")
+            if not k.startswith("DAPR_")
+            and not k.endswith("_DATABASE_URL")
+            and k not in ("APP_API_TOKEN", "SHOPFLEET_SERVICE_TOKEN")
         }
+        service_token = secrets.token_urlsafe(32)  # services only: the gateway never has it
         for i, name in enumerate(names):
+            # Each app trusts only its own sidecar: a token the two share and no one else has.
+            app_token = {"APP_API_TOKEN": secrets.token_urlsafe(32)}
             app_port = gateway_port if name == GATEWAY else ports[3 * i]
             grpc_port, http_port = ports[3 * i + 1], ports[3 * i + 2]
             url = databases.get(name)
@@ -296,6 +302,8 @@ class MultiProcessPlatform:
                 "SHOPFLEET_LOG_FORMAT": "json",
                 "SHOPFLEET_LOG_LEVEL": self.options.log_level,
                 "SHOPFLEET_GATEWAY_ROUTES_FILE": str(self.routes_file),
+                **app_token,
+                **({} if name == GATEWAY else {"SHOPFLEET_SERVICE_TOKEN": service_token}),
                 **({f"SHOPFLEET_{name.upper()}_DATABASE_URL": url} if url else {}),
                 **(
                     {f"SHOPFLEET_{name.upper()}_DB_POOL_SIZE": str(self.options.db_pool_size)}
@@ -320,7 +328,7 @@ class MultiProcessPlatform:
                  "--secrets-file", str(self.secrets_file),
                  "--app-ready-timeout-s", str(self.options.start_timeout_s + 60),
                  "--log-level", self.options.log_level, *self.options.sidecar_args],
-                {k: v for k, v in base_env.items() if not k.startswith("SHOPFLEET_")},
+                {k: v for k, v in base_env.items() if not k.startswith("SHOPFLEET_")} | app_token,
                 self.log_dir / f"{name}-sidecar.log", REPO_ROOT,
             )  # fmt: skip
             self.parts[name] = Part(name, app_port, grpc_port, http_port, url, service, sidecar)

@@ -27,10 +27,11 @@ from shopfleet.kit.blocks import Blocks, StateStore
 from shopfleet.kit.blocks.local import LocalPubSub, LocalSecrets, LocalStateStore
 from shopfleet.kit.blocks.local.invoker import LocalInvoker
 from shopfleet.kit.blocks.redis_state import RedisStateStore
+from shopfleet.kit.callers import service_blocks
 from shopfleet.kit.gc_tuning import settle_after_start
 from shopfleet.kit.lifespan import answer_lifespan
 from shopfleet.kit.service import identity_jwks_verifier
-from shopfleet.kit.settings import PlatformSettings
+from shopfleet.kit.settings import PlatformSettings, secret
 from shopfleet.services import SERVICES
 
 log = structlog.get_logger("shopfleet.platform")
@@ -87,6 +88,9 @@ class EmbeddedPlatform:
         database_urls: Mapping[str, str] | None = None,
     ) -> None:
         self.platform = ensure_platform_token(platform)
+        if self.platform.service_token is None:  # one process: a credential of this run
+            token = SecretStr(secrets.token_urlsafe(32))
+            self.platform = self.platform.model_copy(update={"service_token": token})
         self.gateway_settings = gateway_settings or GatewaySettings(platform=self.platform)
         self.gateway_settings = self.gateway_settings.model_copy(update={"platform": self.platform})
         self.service_names = list(services or SERVICES)
@@ -130,7 +134,8 @@ class EmbeddedPlatform:
                     {"database_url": self.database_urls[name]} if name in self.database_urls else {}
                 )
                 settings = spec.settings_type()(platform=quiet, **overrides)
-                app = spec.build(settings, self.blocks, verifier=verifier)
+                built_with = service_blocks(self.blocks, secret(self.platform.service_token))
+                app = spec.build(settings, built_with, verifier=verifier)
                 await stack.enter_async_context(app.router.lifespan_context(app))
                 invoker.register(name, app)
                 self.apps[name] = app

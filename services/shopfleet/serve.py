@@ -46,9 +46,10 @@ from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shopfleet.kit.blocks import Blocks
+from shopfleet.kit.callers import service_blocks
 from shopfleet.kit.gc_tuning import settle_after_start
 from shopfleet.kit.lifespan import answer_lifespan
-from shopfleet.kit.settings import PlatformSettings, ServiceSettings
+from shopfleet.kit.settings import PlatformSettings, ServiceSettings, secret
 from shopfleet.services import SERVICES
 
 log = structlog.get_logger("shopfleet.serve")
@@ -250,7 +251,8 @@ class ServedApp:
                 settings = service_settings(self.name, self.platform)
                 if not self.platform.migrate_on_start:
                     await require_schema(self.name, settings)
-                app = SERVICES[self.name].build(settings, blocks)
+                token = secret(self.platform.service_token)
+                app = SERVICES[self.name].build(settings, service_blocks(blocks, token))
                 if register is not None:
                     register(self.name, app)
                 await stack.enter_async_context(app.router.lifespan_context(app))

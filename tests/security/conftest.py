@@ -20,14 +20,18 @@ from dataclasses import dataclass
 from typing import Literal
 
 import httpx
+import orjson
 import pytest
+import redis.asyncio as aioredis
 
 from shopfleet.dev import MultiProcessPlatform
 from shopfleet.platform import DemoCredentials, EmbeddedPlatform
 from tests.conftest import PostgresDatabases
 from tests.support.multiprocess import multiprocess_platform
 from tests.support.platform import PLATFORM_TOKEN, make_platform
+from tests.support.redis import REDIS_URL
 from tests.support.server import free_port, serving
+from tests.support.sidecar.double import INVOCATION_LOG_KEY
 
 Kind = Literal["embedded", "multiprocess"]
 KINDS: tuple[Kind, ...] = ("embedded", "multiprocess")
@@ -66,10 +70,9 @@ async def target(
             assert embedded.demo is not None
             yield Target(kind, url, embedded.demo, embedded)
         return
-    async with multiprocess_platform(postgres, tmp_path_factory.mktemp("security-mp")) as (
-        started,
-        _,
-    ):
+    async with multiprocess_platform(
+        postgres, tmp_path_factory.mktemp("security-mp"), sidecar_args=("--record-invocations",)
+    ) as (started, _):
         assert started.demo is not None
         yield Target(kind, started.url, started.demo, started)
 
@@ -78,3 +81,68 @@ async def target(
 async def client(target: Target) -> AsyncIterator[httpx.AsyncClient]:
     async with target.client() as http:
         yield http
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One call that reached a service app: what the app was asked for."""
+
+    app_id: str
+    method: str
+    path: str  # as the app received it (raw, query included)
+
+
+class UpstreamLog:
+    """What reached the service apps behind the gateway, for asserting on what an attack
+    got through, not only on the status code it was answered with.
+
+    Embedded: every invocation the in-process invoker carried. Multi-process: every call a
+    sidecar double delivered to its app (`--record-invocations`).
+    """
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self._embedded: list[Delivery] = []
+        self._redis: aioredis.Redis | None = None
+        self._key = ""
+
+    async def __aenter__(self) -> UpstreamLog:
+        platform = self.target.platform
+        if isinstance(platform, EmbeddedPlatform):
+            assert platform.blocks is not None
+            invoker = platform.blocks.invoker
+            real = type(invoker).invoke
+
+            async def recording(app_id: str, method: str, path: str, **kw: object):  # type: ignore[no-untyped-def]
+                query = kw.get("query") or ""
+                self._embedded.append(
+                    Delivery(app_id, method, f"{path}?{query}" if query else path)
+                )
+                return await real(invoker, app_id, method, path, **kw)  # type: ignore[arg-type]
+
+            invoker.invoke = recording  # type: ignore[method-assign]
+        else:
+            self._redis = aioredis.Redis.from_url(REDIS_URL)
+            self._key = f"{platform.options.prefix}{INVOCATION_LOG_KEY}"
+            await self._redis.delete(self._key)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        platform = self.target.platform
+        if isinstance(platform, EmbeddedPlatform):
+            assert platform.blocks is not None
+            del platform.blocks.invoker.invoke  # type: ignore[attr-defined]
+        elif self._redis is not None:
+            await self._redis.aclose()
+
+    async def deliveries(self) -> list[Delivery]:
+        if self._redis is None:
+            return list(self._embedded)
+        raw = await self._redis.lrange(self._key, 0, -1)
+        return [Delivery(**orjson.loads(item)) for item in raw]
+
+
+@pytest.fixture
+async def upstream(target: Target) -> AsyncIterator[UpstreamLog]:
+    async with UpstreamLog(target) as log:
+        yield log

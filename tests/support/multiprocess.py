@@ -69,7 +69,7 @@ class DeadLetters:
 
 @asynccontextmanager
 async def multiprocess_platform(
-    postgres: PostgresDatabases, run_dir: Path
+    postgres: PostgresDatabases, run_dir: Path, *, sidecar_args: tuple[str, ...] = ()
 ) -> AsyncIterator[tuple[MultiProcessPlatform, DeadLetters]]:
     """Every service of SERVICES + the gateway, each with a double; the demo shop seeded."""
     require_service("Redis", REDIS_HOST, REDIS_PORT)
@@ -87,7 +87,7 @@ async def multiprocess_platform(
         stop_grace_s=10.0,
         # A delivery to an app that is down is retried 2, 4, 8, 16 s apart before it is
         # dead-lettered: a restart on a busy 2-core machine (≈ 10 s) fits with room to spare.
-        sidecar_args=("--retry-base-s", "2", "--retry-max-s", "30"),
+        sidecar_args=("--retry-base-s", "2", "--retry-max-s", "30", *sidecar_args),
     )  # fmt: skip
     platform = MultiProcessPlatform(options)
     dead = DeadLetters(prefix)

@@ -8,6 +8,8 @@ Everything that is not a shop request goes to the platform app (`fallback`).
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -17,6 +19,7 @@ from shopfleet.gateway.settings import GatewaySettings
 from shopfleet.kit.auth import TokenVerifier
 from shopfleet.kit.blocks import Invoker, ServiceUnavailable
 from shopfleet.kit.errors import PROBLEM_CONTENT_TYPE, Problem, problem_body
+from shopfleet.kit.paths import path_problem, refusal_detail
 
 # First path segment after /api/v1/ -> the service that owns it.
 AREAS: dict[str, str] = {
@@ -51,6 +54,8 @@ _DROP_REQUEST = frozenset(
         b"traceparent",
     }
 )
+# Headers that carry a sidecar's or a service's credentials: a client never sends them on.
+_CREDENTIAL_PREFIXES = (b"dapr-", b"x-shopfleet-")
 _DROP_RESPONSE = frozenset(
     {
         b"connection",
@@ -101,7 +106,14 @@ class ShopProxy:
         if scope["type"] != "http":
             await self.fallback(scope, receive, send)
             return
-        path: str = scope["path"]
+        # Route on the path as it was sent, once it is known to mean the same to every hop.
+        raw_path: bytes = scope.get("raw_path") or quote(scope["path"]).encode()
+        raw_path = raw_path.partition(b"?")[0]  # some servers (httpx's ASGI transport) keep it
+        problem = path_problem(raw_path)
+        if problem is not None:
+            await _send_problem(send, 400, refusal_detail(problem), slug="invalid-path")
+            return
+        path = raw_path.decode("ascii")
         if path.startswith("/shops/"):
             slug, _, rest = path[7:].partition("/")
             rest = "/" + rest
@@ -170,7 +182,7 @@ class ShopProxy:
                 await self._check_token(value, slug)
             elif key == b"host":
                 host = value
-            if key not in _DROP_REQUEST:
+            if key not in _DROP_REQUEST and not key.startswith(_CREDENTIAL_PREFIXES):
                 headers.append((key, value))
         headers += [
             (b"x-forwarded-for", client.encode()),

@@ -13,9 +13,10 @@ from fastapi import APIRouter, FastAPI
 
 from shopfleet.kit.auth import TokenVerifier
 from shopfleet.kit.blocks import Blocks
+from shopfleet.kit.callers import CallerGuard
 from shopfleet.kit.db import Database
 from shopfleet.kit.errors import install_problem_handlers
-from shopfleet.kit.settings import PlatformSettings
+from shopfleet.kit.settings import PlatformSettings, secret
 from shopfleet.kit.telemetry import ReadyCheck, RequestContext, health_router
 
 Hook = Callable[[], Awaitable[None]]
@@ -80,9 +81,7 @@ def service_app(
     app.state.db = db
     app.state.blocks = blocks
     app.state.verifier = verifier or identity_jwks_verifier(blocks, platform)
-    app.state.platform_token = (
-        platform.platform_token.get_secret_value() if platform.platform_token else None
-    )
+    app.state.platform_token = secret(platform.platform_token)
     install_problem_handlers(app)
     checks = dict(ready_checks or {})
     if db is not None:
@@ -95,5 +94,13 @@ def service_app(
     pubsub_routes = getattr(blocks.pubsub, "router", None)
     if callable(pubsub_routes):
         app.include_router(pubsub_routes())
+    # Outermost but for the request context: a refused caller reaches no route and no body
+    # parsing. The app token only matters where a sidecar calls (Dapr mode).
+    app.add_middleware(
+        CallerGuard,
+        app_token=secret(platform.app_api_token) if platform.blocks == "dapr" else None,
+        service_token=secret(platform.service_token),
+        fail_closed=platform.blocks == "dapr",
+    )
     app.add_middleware(RequestContext, service=name, access_log=platform.access_log)
     return app

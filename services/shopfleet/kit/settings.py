@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,6 +37,18 @@ class PlatformSettings(BaseSettings):
     platform_token: SecretStr | None = Field(
         default=None,
         description="Bearer credential for internal platform endpoints (tenant bootstrap, routes).",
+    )
+    service_token: SecretStr | None = Field(
+        default=None,
+        description="The credential services add to service-to-service calls (/internal/shops/"
+        "...); without it those routes refuse every call. The embedded platform makes one.",
+    )
+    app_api_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("APP_API_TOKEN", "SHOPFLEET_APP_API_TOKEN"),
+        description="Dapr mode: the token the app's sidecar sends (dapr-api-token); set by the "
+        "sidecar injector from the dapr.io/app-token-secret annotation. When set, the app "
+        "refuses every call that does not carry it (probes and /metrics excepted).",
     )
     jwt_issuer: str = "shopfleet"
     jwt_audience: str = "shopfleet"
@@ -87,3 +99,8 @@ class ServiceSettings(BaseSettings):
             return self.database_url
         path = self.platform.data_dir.resolve() / f"{service}.db"
         return f"sqlite+aiosqlite:///{path}"
+
+
+def secret(value: SecretStr | None) -> str | None:
+    """The plain value of an optional secret setting."""
+    return value.get_secret_value() if value is not None else None

@@ -88,6 +88,9 @@ async def test_gateway_and_services_on_their_sidecars_invoke_each_other_and_deli
             SHOPFLEET_PLATFORM_TOKEN=TOKEN,
             SHOPFLEET_LOG_FORMAT="json",
             SHOPFLEET_GATEWAY_ROUTES_FILE=str(routes_file),
+            **(
+                {} if name == "gateway" else {"SHOPFLEET_SERVICE_TOKEN": "serve-dapr-service-token"}
+            ),
             **{f"SHOPFLEET_{svc.upper()}_DATABASE_URL": url for svc, url in databases.items()},
         )
         served[name] = serve(name, env, port=ports[name])

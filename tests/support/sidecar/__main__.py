@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -58,6 +59,11 @@ def parse_args(argv: list[str] | None = None) -> SidecarConfig:
         default=60.0,
         help="how long to wait for the app's port before giving up on its subscriptions",
     )
+    p.add_argument(
+        "--record-invocations",
+        action="store_true",
+        help="log every call delivered to the app in Redis (<prefix>invocations)",
+    )
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
     configure_logging(args.log_level, "json")
@@ -79,6 +85,8 @@ def parse_args(argv: list[str] | None = None) -> SidecarConfig:
         retry_base_s=args.retry_base_s,
         retry_max_s=args.retry_max_s,
         app_ready_timeout_s=args.app_ready_timeout_s,
+        app_token=os.environ.get("APP_API_TOKEN") or None,
+        record_invocations=args.record_invocations,
     )
 
 

@@ -86,6 +86,7 @@ class Broker:
         prefix: str,
         pubsubs: tuple[str, ...],
         app_base_url: str | None,
+        app_headers: dict[str, str] | None = None,
         app_id: str,
         default_max_attempts: int,
         retry_base_s: float,
@@ -97,6 +98,7 @@ class Broker:
         self.prefix = prefix
         self.pubsubs = pubsubs
         self.app_base_url = app_base_url
+        self.app_headers = dict(app_headers or {})  # the app API token, when there is one
         self.app_id = app_id
         self.default_max_attempts = default_max_attempts
         self.retry_base_s, self.retry_max_s = retry_base_s, retry_max_s
@@ -205,7 +207,7 @@ class Broker:
     async def _post(self, route: Route, body: bytes) -> tuple[str, str | None]:
         """Deliver once; returns (SUCCESS | RETRY | DROP | GONE, error text)."""
         assert self._http is not None and self.app_base_url is not None
-        headers = {"content-type": CLOUDEVENTS_JSON}
+        headers = {**self.app_headers, "content-type": CLOUDEVENTS_JSON}
         with contextlib.suppress(Exception):
             traceparent = orjson.loads(body).get("traceparent")
             if traceparent:

@@ -20,6 +20,7 @@ import structlog
 from aiohttp import web
 from dapr.proto import api_service_v1, api_v1, common_v1
 from google.protobuf.empty_pb2 import Empty
+from yarl import URL
 
 from shopfleet.kit.blocks.ports import ETagMismatch, StateOp
 from shopfleet.kit.blocks.redis_state import RedisStateStore
@@ -28,6 +29,10 @@ from tests.support.sidecar.broker import Broker, DeadLetterRecord, Route
 log = structlog.get_logger("sidecar")
 
 RUNTIME_VERSION = "1.16-double"
+INVOCATION_LOG_KEY = (
+    "invocations"  # under the prefix: calls delivered to apps (--record-invocations)
+)
+APP_TOKEN_HEADER = "dapr-api-token"  # how daprd proves itself to its app (APP_API_TOKEN)
 HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -63,6 +68,8 @@ class SidecarConfig:
     prefetch: int = 32
     delivery_timeout_s: float = 60.0
     app_ready_timeout_s: float = 60.0
+    app_token: str | None = None  # sent to the app as dapr-api-token, as daprd sends APP_API_TOKEN
+    record_invocations: bool = False  # tests: log every call delivered to the app in Redis
     clock: Callable[[], float] | None = field(default=None, repr=False)  # tests: TTL time
 
 
@@ -82,6 +89,7 @@ class SidecarDouble:
             pubsubs=config.pubsubs,
             app_base_url=app_url,
             app_id=config.app_id,
+            app_headers=self.app_headers(),
             default_max_attempts=config.default_max_attempts,
             retry_base_s=config.retry_base_s,
             retry_max_s=config.retry_max_s,
@@ -183,7 +191,9 @@ class SidecarDouble:
         deadline = time.monotonic() + self.config.app_ready_timeout_s
         while True:
             try:
-                async with self._http.get(url, timeout=aiohttp.ClientTimeout(total=5)) as r:
+                async with self._http.get(
+                    url, headers=self.app_headers(), timeout=aiohttp.ClientTimeout(total=5)
+                ) as r:
                     if r.status == 404:
                         return []  # the app declares no subscriptions
                     if r.status == 200:
@@ -232,6 +242,14 @@ class SidecarDouble:
             return f"http://{self.config.app_host}:{self.config.app_port}"
         url = await self._redis.hget(self.registry_key, app_id)
         return url.decode() if url else None
+
+    async def record_invocation(self, method: str, path: str) -> None:
+        entry = {"app_id": self.config.app_id, "method": method, "path": path}
+        await self._redis.rpush(f"{self.config.prefix}{INVOCATION_LOG_KEY}", orjson.dumps(entry))
+
+    def app_headers(self) -> dict[str, str]:
+        """What every call from this double to its app carries (the app API token)."""
+        return {APP_TOKEN_HEADER: self.config.app_token} if self.config.app_token else {}
 
     # ------------------------------------------------------------------------- secrets
 
@@ -508,26 +526,36 @@ def _http_api(double: SidecarDouble) -> web.Application:
 
     async def invoke(request: web.Request) -> web.StreamResponse:
         app_id = request.match_info["app_id"]
-        path = "/" + request.match_info["path"]
+        # The path (and query) as the caller encoded it: forwarded byte for byte, never
+        # decoded, re-encoded or cleaned of dot segments on the way.
+        prefix = f"/v1.0/invoke/{app_id}/method"
+        raw = request.raw_path
+        if not raw.startswith(prefix + "/"):
+            return _invoke_error(app_id, f"not an invocation path: {raw!r}")
+        path = raw[len(prefix) :]
         base = await double.resolve(app_id)
         if base is None:
             return _invoke_error(app_id, "app id not found")
-        if app_id != double.config.app_id:  # sidecar -> target sidecar -> target app
-            url = f"{base}/v1.0/invoke/{app_id}/method{path}"
-        else:
-            url = f"{base}{path}"
-        if request.query_string:
-            url = f"{url}?{request.query_string}"
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
-        if app_id == double.config.app_id:
+        own_app = app_id == double.config.app_id
+        url = f"{base}{prefix}{path}" if not own_app else f"{base}{path}"
+        headers = [
+            (k, v)
+            for k, v in request.headers.items()
+            if k.lower() not in HOP_BY_HOP and k.lower() != APP_TOKEN_HEADER
+        ]
+        if own_app:
             headers.append(("dapr-callee-app-id", app_id))
+            if double.config.app_token:
+                headers.append((APP_TOKEN_HEADER, double.config.app_token))
+            if double.config.record_invocations:
+                await double.record_invocation(request.method, path)
         elif "dapr-caller-app-id" not in {k.lower() for k, _ in headers}:
             headers.append(("dapr-caller-app-id", double.config.app_id))
         assert double._http is not None
         try:
             async with double._http.request(
                 request.method,
-                url,
+                URL(url, encoded=True),
                 data=await request.read(),
                 headers=headers,
                 allow_redirects=False,

@@ -228,8 +228,10 @@ class InvokeResponse:
 class Invoker(ABC):
     """Call another app by app-id with HTTP semantics.
 
-    `path` is the app's own path (with a leading slash); `query` the raw query string.
-    Raises `ServiceUnavailable` when the app cannot be reached or exceeds `timeout_s`.
+    `path` is the app's own path, percent-encoded, canonical (`kit.paths`: no dot segments,
+    no encoded separators) and sent exactly as given: an adapter never joins or cleans it,
+    and refuses a path that is not canonical with `ValueError`. `query` is the raw query
+    string. Raises `ServiceUnavailable` when the app cannot be reached or exceeds `timeout_s`.
     """
 
     @abstractmethod

@@ -28,6 +28,7 @@ from yarl import URL
 
 from shopfleet.kit.blocks.dapr.sidecar import DaprSidecar
 from shopfleet.kit.blocks.ports import Headers, Invoker, InvokeResponse, ServiceUnavailable
+from shopfleet.kit.paths import path_problem
 
 HOP_BY_HOP = {
     b"connection",
@@ -60,9 +61,11 @@ class DaprInvoker(Invoker):
         query: str = "",
         timeout_s: float | None = None,
     ) -> InvokeResponse:
-        if not path.startswith("/"):
-            raise ValueError(f"path must start with '/': {path!r}")
-        url = f"/v1.0/invoke/{app_id}/method{path}"
+        if (problem := path_problem(path.encode())) is not None:
+            raise ValueError(f"not a canonical path ({problem}): {path!r}")
+        # An absolute URL, taken as encoded: never joined onto a base URL (a join removes dot
+        # segments) nor re-encoded; what the caller routed is what the sidecar receives.
+        url = f"{self.sidecar.http_url}/v1.0/invoke/{app_id}/method{path}"
         if query:
             url = f"{url}?{query}"
         timeout = self.default_timeout_s if timeout_s is None else timeout_s
@@ -76,7 +79,7 @@ class DaprInvoker(Invoker):
         try:
             async with self.sidecar.http().request(
                 method,
-                URL(url, encoded=True),  # the path arrives encoded: send it as it is
+                URL(url, encoded=True),
                 data=body or None,
                 headers=sent,
                 allow_redirects=False,

@@ -8,10 +8,12 @@ awaits the app, which is what a server would do, minus the network; measured aga
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Message
 
 from shopfleet.kit.blocks.ports import Headers, Invoker, InvokeResponse, ServiceUnavailable
+from shopfleet.kit.paths import path_problem
 
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
 
@@ -42,6 +44,8 @@ class LocalInvoker(Invoker):
         query: str = "",
         timeout_s: float | None = None,
     ) -> InvokeResponse:
+        if (problem := path_problem(path.encode())) is not None:
+            raise ValueError(f"not a canonical path ({problem}): {path!r}")
         app = self._apps.get(app_id)
         if app is None:
             raise ServiceUnavailable(app_id, "no such app is running in this process")
@@ -51,7 +55,7 @@ class LocalInvoker(Invoker):
             "http_version": "1.1",
             "method": method,
             "scheme": "http",
-            "path": path,
+            "path": unquote(path),  # `path` comes percent-encoded, as it would on the wire
             "raw_path": path.encode(),
             "query_string": query.encode(),
             "root_path": "",
