@@ -7,10 +7,13 @@ compare with what the cluster has.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import re
 from decimal import Decimal
 
 from shopfleet.gateway.routes import Route, RouteTableDoc
+from shopfleet.kit.contracts.access import access_control
 from shopfleet.services import SERVICES
 from shopfleet_operator.config import Config
 from shopfleet_operator.crd import ResourceAmounts, Shop
@@ -289,6 +292,11 @@ def service_objects(shop: Shop, config: Config, name: str) -> list[dict]:
                         "dapr.io/app-id": name,
                         "dapr.io/app-port": str(port),
                         "dapr.io/config": config.dapr_config,
+                        **(
+                            {"dapr.io/app-token-secret": callers_secret_name(shop)}
+                            if config.platform_token
+                            else {}
+                        ),
                     },
                 },
                 "spec": {
@@ -303,6 +311,7 @@ def service_objects(shop: Shop, config: Config, name: str) -> list[dict]:
                             "env": [
                                 {"name": "SHOPFLEET_SHOP", "value": shop.name},
                                 {"name": "SHOPFLEET_BLOCKS", "value": "dapr"},
+                                *_service_token_env(shop, config),
                             ],
                             "readinessProbe": {
                                 **probe,
@@ -377,8 +386,52 @@ def dapr_configuration(shop: Shop, config: Config) -> dict:
         "spec": {
             "metrics": {"enabled": True},
             "secrets": {"scopes": [{"storeName": "kubernetes", "defaultAccess": "deny"}]},
+            # The platform's gateway calls in from the platform namespace; the shop's own
+            # services call each other inside this one.
+            "accessControl": access_control(
+                lambda app: config.namespace if app == "gateway" else dedicated_namespace(shop)
+            ),
         },
     }
+
+
+def callers_secret_name(shop: Shop) -> str:
+    return f"{secret_name(shop)}-callers"
+
+
+def _caller_token(shop: Shop, config: Config, purpose: str) -> str:
+    """A dedicated shop's own credential, derived from the platform's: stable across
+    reconciles (nothing to read back), different per shop and purpose, and revealing
+    nothing of the platform credential it comes from."""
+    assert config.platform_token is not None
+    message = f"{shop.name}/{purpose}".encode()
+    return hmac.new(config.platform_token.encode(), message, hashlib.sha256).hexdigest()
+
+
+def callers_secret(shop: Shop, config: Config) -> dict:
+    """The tokens of a dedicated shop's callers: `token`, which each sidecar sends its app
+    (Dapr's app-token-secret), and `service-token`, which its services add to their calls."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": callers_secret_name(shop),
+            "namespace": dedicated_namespace(shop),
+            "labels": labels(shop, "secret"),
+        },
+        "type": "Opaque",
+        "data": {
+            "token": _b64(_caller_token(shop, config, "app-token")),
+            "service-token": _b64(_caller_token(shop, config, "service-token")),
+        },
+    }
+
+
+def _service_token_env(shop: Shop, config: Config) -> list[dict]:
+    if not config.platform_token:
+        return []  # no credential to derive from: service-to-service routes stay closed
+    ref = {"name": callers_secret_name(shop), "key": "service-token"}
+    return [{"name": "SHOPFLEET_SERVICE_TOKEN", "valueFrom": {"secretKeyRef": ref}}]
 
 
 def network_policy(shop: Shop, config: Config) -> dict:
@@ -461,6 +514,8 @@ def dedicated_objects(shop: Shop, config: Config) -> list[dict]:
     objects.append(network_policy(shop, config))
     objects.extend(dedicated_components(shop, config))
     objects.append(dapr_configuration(shop, config))
+    if config.platform_token:
+        objects.append(callers_secret(shop, config))
     for name in services():
         objects.extend(service_objects(shop, config, name))
     return objects

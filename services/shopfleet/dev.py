@@ -327,6 +327,7 @@ class MultiProcessPlatform:
                  "--amqp", self.options.amqp_url, "--prefix", self.options.prefix,
                  "--secrets-file", str(self.secrets_file),
                  "--app-ready-timeout-s", str(self.options.start_timeout_s + 60),
+                 "--config", str(REPO_ROOT / "components" / "configuration.yaml"),
                  "--log-level", self.options.log_level, *self.options.sidecar_args],
                 {k: v for k, v in base_env.items() if not k.startswith("SHOPFLEET_")} | app_token,
                 self.log_dir / f"{name}-sidecar.log", REPO_ROOT,

@@ -14,10 +14,11 @@ from fastapi.routing import APIRoute
 
 from shopfleet.dev import MultiProcessPlatform
 from shopfleet.kit.auth import PlatformCaller
-from shopfleet.kit.callers import SERVICE_ROUTES_PREFIX
 from shopfleet.platform import EmbeddedPlatform
 from shopfleet.services import SERVICES
-from tests.security.conftest import Target, only
+from tests.security.conftest import Target, UpstreamLog, only
+
+SERVICE_ROUTES_PREFIX = "/internal/shops/"  # the kit guards everything under it
 
 # What an attacker who reaches an app's port would like to call, per service.
 DIRECT = {
@@ -35,14 +36,6 @@ DIRECT = {
     "identity": [("GET", "/internal/shops/demo/settings"), ("GET", "/.well-known/jwks.json")],
     "payments": [("GET", "/dapr/subscribe")],
 }
-
-SERVICE_ROUTES = [
-    ("cart", "GET", "/internal/shops/demo/carts/u1"),
-    ("shipping", "GET", "/internal/shops/demo/users/u1/addresses/a1"),
-    ("catalog", "POST", "/internal/shops/demo/reservations/ord_x/commit"),
-    ("orders", "GET", "/internal/shops/demo/orders/ord_01HZZZZZZZZZZZZZZZZZZZZZZZ"),
-    ("identity", "GET", "/internal/shops/demo/settings"),
-]
 
 
 async def test_an_app_answers_only_its_own_sidecar(target: Target) -> None:
@@ -65,15 +58,26 @@ async def test_an_app_answers_only_its_own_sidecar(target: Target) -> None:
             assert health.status_code == 200
 
 
-@pytest.mark.parametrize(("service", "method", "path"), SERVICE_ROUTES)
-async def test_internal_routes_need_the_service_credential_even_through_a_sidecar(
-    target: Target, service: str, method: str, path: str
+# (route's service, method, path, a caller the grants let through to it)
+SERVICE_ROUTES = [
+    ("cart", "GET", "/internal/shops/demo/carts/u1", "orders"),
+    ("shipping", "GET", "/internal/shops/demo/users/u1/addresses/a1", "orders"),
+    ("catalog", "POST", "/internal/shops/demo/reservations/ord_x/commit", "orders"),
+    ("orders", "GET", "/internal/shops/demo/orders/ord_01HZZZZZZZZZZZZZZZZZZZZZZZ", "payments"),
+    ("identity", "GET", "/internal/shops/demo/settings", "catalog"),
+]
+
+
+@pytest.mark.parametrize(("service", "method", "path", "granted"), SERVICE_ROUTES)
+async def test_internal_routes_need_the_service_credential_even_from_a_granted_caller(
+    target: Target, service: str, method: str, path: str, granted: str
 ) -> None:
-    """Issue 12, hole 1: whoever reaches a sidecar (the gateway's, say) still cannot call a
-    service-to-service route without the service credential, which the gateway never has."""
+    """Issue 12, hole 1: a caller that gets past access control (it reached the sidecar of
+    an app that may call the route) still needs the service credential, which only the
+    services have: the app refuses the call itself."""
     platform = target.platform
     if isinstance(platform, MultiProcessPlatform):
-        sidecar = f"http://127.0.0.1:{platform.parts['gateway'].http_port}"
+        sidecar = f"http://127.0.0.1:{platform.parts[granted].http_port}"
         async with httpx.AsyncClient(timeout=30) as http:
             answer = await http.request(
                 method,
@@ -89,6 +93,28 @@ async def test_internal_routes_need_the_service_credential_even_through_a_sideca
     answer = await platform.blocks.invoker.invoke(service, method, path, body=b"{}")
     assert answer.status == 401, answer.body
     assert answer.json()["type"].endswith("/service-only")
+
+
+@pytest.mark.parametrize(("service", "method", "path", "granted"), SERVICE_ROUTES)
+async def test_access_control_denies_what_a_caller_was_not_granted(
+    target: Target, upstream: UpstreamLog, service: str, method: str, path: str, granted: str
+) -> None:
+    """Issue 12, hole 1: Dapr's accessControl, deny by default: the gateway's sidecar (and
+    that of an app without a grant) cannot invoke a service-to-service route at all; the
+    called app never sees the request."""
+    only(target, "multiprocess")
+    platform = target.platform
+    assert isinstance(platform, MultiProcessPlatform)
+    callers = ["gateway", *(name for name in ("notifications", "categories") if name != granted)]
+    async with httpx.AsyncClient(timeout=30) as http:
+        for caller in callers:
+            sidecar = f"http://127.0.0.1:{platform.parts[caller].http_port}"
+            answer = await http.request(
+                method, f"{sidecar}/v1.0/invoke/{service}/method{path}", content=b"{}"
+            )
+            assert answer.status_code == 403, (caller, answer.text)
+            assert "access control policy has denied" in answer.json()["message"]
+    assert await upstream.deliveries() == []
 
 
 async def test_every_internal_route_is_guarded(target: Target) -> None:

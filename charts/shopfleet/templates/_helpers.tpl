@@ -84,6 +84,16 @@ dapr.io/sidecar-memory-limit: {{ $d.sidecar.memoryLimit | quote }}
 {{- default (include "shopfleet.partName" (list . "platform-token")) .Values.platform.token.existingSecret }}
 {{- end }}
 
+{{/* The token each service's sidecar proves itself with (dapr.io/app-token-secret, key "token"). */}}
+{{- define "shopfleet.appTokenSecret" -}}
+{{- include "shopfleet.partName" (list . "app-token") }}
+{{- end }}
+
+{{/* The credential services add to service-to-service calls; the gateway never gets it. */}}
+{{- define "shopfleet.serviceTokenSecret" -}}
+{{- include "shopfleet.partName" (list . "service-token") }}
+{{- end }}
+
 {{- define "shopfleet.connectionsSecret" -}}
 {{- default (include "shopfleet.partName" (list . "connections")) .Values.connections.existingSecret }}
 {{- end }}

@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 
 from shopfleet.kit.telemetry import configure_logging
+from tests.support.sidecar.access import AccessControl
 from tests.support.sidecar.double import SidecarConfig, SidecarDouble
 
 
@@ -60,6 +61,17 @@ def parse_args(argv: list[str] | None = None) -> SidecarConfig:
         help="how long to wait for the app's port before giving up on its subscriptions",
     )
     p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="a Dapr Configuration (YAML) whose accessControl guards invocations",
+    )
+    p.add_argument(
+        "--namespace",
+        default="default",
+        help="this app's namespace, as access-control policies name callers",
+    )
+    p.add_argument(
         "--record-invocations",
         action="store_true",
         help="log every call delivered to the app in Redis (<prefix>invocations)",
@@ -87,6 +99,12 @@ def parse_args(argv: list[str] | None = None) -> SidecarConfig:
         app_ready_timeout_s=args.app_ready_timeout_s,
         app_token=os.environ.get("APP_API_TOKEN") or None,
         record_invocations=args.record_invocations,
+        namespace=args.namespace,
+        access_control=(
+            AccessControl.from_configuration(args.config)
+            if args.config
+            else AccessControl.allow_all()
+        ),
     )
 
 

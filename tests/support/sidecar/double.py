@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import secrets
 import time
 import uuid
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from yarl import URL
 
 from shopfleet.kit.blocks.ports import ETagMismatch, StateOp
 from shopfleet.kit.blocks.redis_state import RedisStateStore
+from tests.support.sidecar.access import AccessControl
 from tests.support.sidecar.broker import Broker, DeadLetterRecord, Route
 
 log = structlog.get_logger("sidecar")
@@ -33,6 +35,8 @@ INVOCATION_LOG_KEY = (
     "invocations"  # under the prefix: calls delivered to apps (--record-invocations)
 )
 APP_TOKEN_HEADER = "dapr-api-token"  # how daprd proves itself to its app (APP_API_TOKEN)
+PEER_HEADER = "x-double-peer"  # the doubles' stand-in for daprd's mTLS between sidecars
+CALLER_NAMESPACE_HEADER = "x-double-caller-namespace"
 HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -68,6 +72,8 @@ class SidecarConfig:
     prefetch: int = 32
     delivery_timeout_s: float = 60.0
     app_ready_timeout_s: float = 60.0
+    namespace: str = "default"  # the caller namespace access-control policies match
+    access_control: AccessControl = field(default_factory=AccessControl.allow_all)
     app_token: str | None = None  # sent to the app as dapr-api-token, as daprd sends APP_API_TOKEN
     record_invocations: bool = False  # tests: log every call delivered to the app in Redis
     clock: Callable[[], float] | None = field(default=None, repr=False)  # tests: TTL time
@@ -104,6 +110,7 @@ class SidecarDouble:
         self.app_ready = asyncio.Event()
         self.app_error: str | None = None
         self.stopped = False
+        self.peer_secret = ""  # set on start (see start)
 
     # ------------------------------------------------------------------------- lifecycle
 
@@ -140,6 +147,10 @@ class SidecarDouble:
         site = web.TCPSite(self._runner, self.config.host, self.http_port)
         await site.start()
         self.http_port = self._runner.addresses[0][1]
+        # One secret per cluster (prefix): the first double makes it, the others read it.
+        secret_key = f"{self.config.prefix}peer-secret"
+        await self._redis.set(secret_key, secrets.token_urlsafe(24), nx=True)
+        self.peer_secret = (await self._redis.get(secret_key) or b"").decode()
         await self._redis.hset(self.registry_key, self.config.app_id, self.http_url)
         self._app_task = asyncio.create_task(self._connect_app(), name="sidecar-app")
 
@@ -525,63 +536,126 @@ def _http_api(double: SidecarDouble) -> web.Application:
         )  # fmt: skip
 
     async def invoke(request: web.Request) -> web.StreamResponse:
+        """A call from this double's own app: to itself, or on to the target's double."""
         app_id = request.match_info["app_id"]
         # The path (and query) as the caller encoded it: forwarded byte for byte, never
         # decoded, re-encoded or cleaned of dot segments on the way.
-        prefix = f"/v1.0/invoke/{app_id}/method"
-        raw = request.raw_path
-        if not raw.startswith(prefix + "/"):
-            return _invoke_error(app_id, f"not an invocation path: {raw!r}")
-        path = raw[len(prefix) :]
+        path = _method_path(request, f"/v1.0/invoke/{app_id}/method")
+        if path is None:
+            return _invoke_error(app_id, f"not an invocation path: {request.raw_path!r}")
         base = await double.resolve(app_id)
         if base is None:
             return _invoke_error(app_id, "app id not found")
-        own_app = app_id == double.config.app_id
-        url = f"{base}{prefix}{path}" if not own_app else f"{base}{path}"
-        headers = [
-            (k, v)
-            for k, v in request.headers.items()
-            if k.lower() not in HOP_BY_HOP and k.lower() != APP_TOKEN_HEADER
+        headers = _passed_on(request)
+        if app_id == double.config.app_id:
+            return await _deliver(request, double, path, headers)
+        # As daprd over mTLS: the caller's identity is this double's, never a header's.
+        headers += [
+            (PEER_HEADER, double.peer_secret),
+            ("dapr-caller-app-id", double.config.app_id),
+            (CALLER_NAMESPACE_HEADER, double.config.namespace),
         ]
-        if own_app:
-            headers.append(("dapr-callee-app-id", app_id))
-            if double.config.app_token:
-                headers.append((APP_TOKEN_HEADER, double.config.app_token))
-            if double.config.record_invocations:
-                await double.record_invocation(request.method, path)
-        elif "dapr-caller-app-id" not in {k.lower() for k, _ in headers}:
-            headers.append(("dapr-caller-app-id", double.config.app_id))
-        assert double._http is not None
-        try:
-            async with double._http.request(
-                request.method,
-                URL(url, encoded=True),
-                data=await request.read(),
-                headers=headers,
-                allow_redirects=False,
-                auto_decompress=False,
-            ) as upstream:
-                body = await upstream.read()
-                out = [(k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP]
-                response = web.Response(status=upstream.status, body=body)
-                for key, value in out:
-                    response.headers.add(key, value)
-                return response
-        except (aiohttp.ClientError, OSError) as exc:
-            return _invoke_error(app_id, repr(exc))
+        return await _forward(
+            request, double, app_id, f"{base}/_peer/{app_id}/method{path}", headers
+        )
+
+    async def peer_invoke(request: web.Request) -> web.StreamResponse:
+        """A call from another double for this double's app: access control, then the app."""
+        app_id = request.match_info["app_id"]
+        if request.headers.get(PEER_HEADER) != double.peer_secret or app_id != double.config.app_id:
+            return _invoke_error(app_id, "not a sidecar of this cluster", status=401)
+        path = _method_path(request, f"/_peer/{app_id}/method")
+        if path is None:
+            return _invoke_error(app_id, f"not an invocation path: {request.raw_path!r}")
+        caller = request.headers.get("dapr-caller-app-id", "")
+        namespace = request.headers.get(CALLER_NAMESPACE_HEADER, "")
+        operation = path.split("?", 1)[0]
+        if not double.config.access_control.allows(caller, namespace, request.method, operation):
+            return _invoke_error(
+                app_id,
+                "rpc error: code = PermissionDenied desc = access control policy has denied "
+                f"access to appid: {caller} operation: {operation} verb: {request.method}",
+                status=403,
+            )
+        headers = [(k, v) for k, v in _passed_on(request) if k.lower() != PEER_HEADER]
+        headers += [("dapr-caller-app-id", caller), (CALLER_NAMESPACE_HEADER, namespace)]
+        return await _deliver(request, double, path, headers)
 
     app.router.add_get("/v1.0/healthz", healthz)
     app.router.add_get("/v1.0/healthz/outbound", healthz_outbound)
     app.router.add_get("/v1.0/metadata", metadata)
     app.router.add_route("*", "/v1.0/invoke/{app_id}/method/{path:.*}", invoke)
+    app.router.add_route("*", "/_peer/{app_id}/method/{path:.*}", peer_invoke)
     return app
 
 
-def _invoke_error(app_id: str, reason: str) -> web.Response:
+# Headers a caller must not set itself: the double sets them from what it knows.
+_SIDECAR_SET = {APP_TOKEN_HEADER, "dapr-caller-app-id", "dapr-callee-app-id"}
+
+
+def _method_path(request: web.Request, prefix: str) -> str | None:
+    raw = request.raw_path
+    return raw[len(prefix) :] if raw.startswith(prefix + "/") else None
+
+
+def _passed_on(request: web.Request) -> list[tuple[str, str]]:
+    return [
+        (k, v)
+        for k, v in request.headers.items()
+        if k.lower() not in HOP_BY_HOP
+        and k.lower() not in _SIDECAR_SET
+        and k.lower() != CALLER_NAMESPACE_HEADER
+    ]
+
+
+async def _deliver(
+    request: web.Request, double: SidecarDouble, path: str, headers: list[tuple[str, str]]
+) -> web.StreamResponse:
+    """Hand the call to this double's own app, as daprd does: with the app API token."""
+    app_id = double.config.app_id
+    if double.config.app_port is None:
+        return _invoke_error(app_id, "app id not found")
+    headers = [*headers, ("dapr-callee-app-id", app_id)]
+    if double.config.app_token:
+        headers.append((APP_TOKEN_HEADER, double.config.app_token))
+    if double.config.record_invocations:
+        await double.record_invocation(request.method, path)
+    url = f"http://{double.config.app_host}:{double.config.app_port}{path}"
+    return await _forward(request, double, app_id, url, headers)
+
+
+async def _forward(
+    request: web.Request,
+    double: SidecarDouble,
+    app_id: str,
+    url: str,
+    headers: list[tuple[str, str]],
+) -> web.StreamResponse:
+    assert double._http is not None
+    try:
+        async with double._http.request(
+            request.method,
+            URL(url, encoded=True),
+            data=await request.read(),
+            headers=headers,
+            allow_redirects=False,
+            auto_decompress=False,
+        ) as upstream:
+            body = await upstream.read()
+            out = [(k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP]
+            response = web.Response(status=upstream.status, body=body)
+            for key, value in out:
+                response.headers.add(key, value)
+            return response
+    except (aiohttp.ClientError, OSError) as exc:
+        return _invoke_error(app_id, repr(exc))
+
+
+def _invoke_error(app_id: str, reason: str, *, status: int = 500) -> web.Response:
     return web.json_response(
         {
             "errorCode": "ERR_DIRECT_INVOKE",
             "message": f"failed to invoke, id: {app_id}, err: {reason}",
         },
-        status=500,
+        status=status,
     )

@@ -159,6 +159,24 @@ def test_each_pooled_service_runs_with_its_dapr_sidecar(default: Rendered, name:
     assert service["spec"]["ports"][0]["targetPort"] == "http"
 
 
+def test_only_services_hold_the_caller_credentials(default: Rendered) -> None:
+    """Issue 12, hole 1: every service answers only its sidecar (app token, the Secret's
+    key `token` as Dapr reads it) and has the service credential; the gateway, which
+    forwards what shoppers send, has neither."""
+    for name in SERVICE_NAMES:
+        deployment = default.get("Deployment", f"{FULLNAME}-{name}")
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        secret = default.get("Secret", annotations["dapr.io/app-token-secret"])
+        assert set(secret["data"]) == {"token"}
+        env = {e["name"]: e for e in pod_spec(deployment)["containers"][0]["env"]}
+        ref = env["SHOPFLEET_SERVICE_TOKEN"]["valueFrom"]["secretKeyRef"]
+        assert default.get("Secret", ref["name"])["data"][ref["key"]]
+    gateway = default.get("Deployment", f"{FULLNAME}-gateway")
+    assert "dapr.io/app-token-secret" not in gateway["spec"]["template"]["metadata"]["annotations"]
+    names = {e["name"] for c in pod_spec(gateway)["containers"] for e in c.get("env", [])}
+    assert "SHOPFLEET_SERVICE_TOKEN" not in names
+
+
 @pytest.mark.parametrize("name", sorted(SERVICES))
 def test_each_service_reads_its_own_postgres_database_from_the_rendered_env(
     render: Any, monkeypatch: pytest.MonkeyPatch, name: str
@@ -197,8 +215,9 @@ def test_database_options_reach_the_url(render: Any) -> None:
     env = {e["name"]: e.get("value") for e in container["env"]}
     url = env["SHOPFLEET_CATALOG_DATABASE_URL"]
     assert url.endswith("@pg.data.svc.cluster.local:5432/shopfleet_catalog?ssl=require")
-    # The password comes from the named Secret, which the chart then does not create.
-    assert rendered.of_kind("Secret") == []
+    # The password comes from the named Secret, which the chart then does not create; it
+    # makes only the callers' tokens (app token, service credential), which are its own.
+    assert [s["metadata"]["name"] for s in rendered.of_kind("Secret")] == CALLER_SECRETS
 
 
 def test_the_backing_postgres_creates_every_database_the_services_use(render: Any) -> None:
@@ -363,9 +382,12 @@ def test_generated_credentials(default: Rendered) -> None:
     assert base64.b64decode(raw).decode() == token
 
 
+CALLER_SECRETS = [f"{FULLNAME}-app-token", f"{FULLNAME}-service-token"]
+
+
 def test_existing_secrets_are_referenced_not_created(render: Any) -> None:
     rendered = render(CUSTOM)
-    assert rendered.of_kind("Secret") == []
+    assert [s["metadata"]["name"] for s in rendered.of_kind("Secret")] == CALLER_SECRETS
     refs = {
         (e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"])
         for d in shopfleet_deployments(rendered)
@@ -375,7 +397,9 @@ def test_existing_secrets_are_referenced_not_created(render: Any) -> None:
     }
     assert ("platform-token", "value") in refs
     assert ("data-stores", "postgres-password") in refs
-    assert {name for name, _ in refs} == {"platform-token", "data-stores"}
+    assert {name for name, _ in refs} == {
+        "platform-token", "data-stores", f"{FULLNAME}-service-token"
+    }  # fmt: skip
 
 
 def test_the_gateway_ingress(render: Any, default: Rendered) -> None:

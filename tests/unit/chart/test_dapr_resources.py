@@ -38,6 +38,8 @@ def expected(name: str, rendered_secret: str, redis_host: str) -> dict[str, Any]
             item["secretKeyRef"]["name"] = rendered_secret
         if item["name"] == "redisHost":
             item["value"] = redis_host
+    for policy in (doc["spec"].get("accessControl") or {}).get("policies", []):
+        policy["namespace"] = NAMESPACE  # callers of the release's namespace
     return doc
 
 

@@ -274,3 +274,22 @@ def test_configuration_traces_to_otel_and_exports_metrics() -> None:
     assert spec["metrics"]["http"]["increasedCardinality"] is False
     [scope] = spec["secrets"]["scopes"]
     assert scope == {"storeName": "kubernetes", "defaultAccess": "deny"}
+
+
+def test_service_invocation_is_denied_but_for_the_grants_of_each_caller() -> None:
+    """Issue 12, hole 1: the platform's Configuration is the grants table of the contracts
+    (the operator builds a dedicated shop's from the same table), deny by default, every
+    caller a real app, and no caller but the gateway may reach the shop APIs."""
+    from shopfleet.kit.contracts.access import access_control
+
+    spec = by_kind("Configuration")["spec"]["accessControl"]
+    assert spec == access_control(lambda _: "default")
+    assert spec["defaultAction"] == "deny"
+    callers = {policy["appId"] for policy in spec["policies"]}
+    assert callers <= APP_IDS
+    for policy in spec["policies"]:
+        assert policy["defaultAction"] == "deny"
+        public = [op for op in policy["operations"] if op["name"].startswith("/shops/")]
+        assert not public or policy["appId"] == "gateway", policy
+        internal = [op for op in policy["operations"] if op["name"].startswith("/internal/shops")]
+        assert not internal or policy["appId"] != "gateway", policy

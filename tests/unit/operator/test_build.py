@@ -126,3 +126,34 @@ def test_the_url_is_the_first_host_or_the_gateway_path() -> None:
     assert (
         build.shop_url(make(hosts=[]), CONFIG) == "http://gateway.shopfleet.svc/shops/acme/api/v1"
     )
+
+
+def test_a_dedicated_shop_admits_only_granted_callers() -> None:
+    """Issue 12, hole 1: a dedicated shop's sidecars deny invocation but for the grants
+    (the platform's gateway from the platform namespace, the shop's services from its
+    own), each app answers only its sidecar, and its services carry a credential of the
+    shop's own, derived from (never equal to) the platform's."""
+    config = Config(namespace="shopfleet", image="x:1", platform_token="platform-secret")
+    objects = build.children(make(tier="dedicated"), config, {})
+    (configuration,) = [o for o in objects if o["kind"] == "Configuration"]
+    access = configuration["spec"]["accessControl"]
+    assert access["defaultAction"] == "deny"
+    namespaces = {p["appId"]: p["namespace"] for p in access["policies"]}
+    assert namespaces["gateway"] == "shopfleet"
+    assert {ns for app, ns in namespaces.items() if app != "gateway"} == {"shop-acme"}
+    (callers,) = [
+        o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"].endswith("-callers")
+    ]
+    assert callers["metadata"]["namespace"] == "shop-acme"
+    assert "platform-secret" not in str(callers)
+    for deployment in (o for o in objects if o["kind"] == "Deployment"):
+        template = deployment["spec"]["template"]
+        assert (
+            template["metadata"]["annotations"]["dapr.io/app-token-secret"]
+            == callers["metadata"]["name"]
+        )
+        env = {e["name"]: e for e in template["spec"]["containers"][0]["env"]}
+        ref = env["SHOPFLEET_SERVICE_TOKEN"]["valueFrom"]["secretKeyRef"]
+        assert (ref["name"], ref["key"]) == (callers["metadata"]["name"], "service-token")
+    again = build.children(make(tier="dedicated"), config, {})
+    assert again == objects  # derived, not random: re-applying changes nothing
