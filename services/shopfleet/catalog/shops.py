@@ -12,12 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopfleet.catalog.models import ShopRow
 from shopfleet.kit.blocks import Invoker, ServiceUnavailable
-from shopfleet.kit.contracts.tenants import ShopSettings
+from shopfleet.kit.contracts.tenants import SETTINGS_PATH, ShopSettings
 from shopfleet.kit.db import Database, upsert, utcnow
 from shopfleet.kit.errors import NotFound, Problem
 
 log = structlog.get_logger("shopfleet.catalog.shops")
-SETTINGS_PATH = "/internal/shops/{shop}/settings"
 
 
 class ShopDirectory:

@@ -29,7 +29,12 @@ from shopfleet.kit.auth import (
     Role,
     ShopId,
 )
-from shopfleet.kit.contracts.tenants import ShopSettings, TenantBootstrap, TenantPublic
+from shopfleet.kit.contracts.tenants import (
+    SETTINGS_PATH,
+    ShopSettings,
+    TenantBootstrap,
+    TenantPublic,
+)
 from shopfleet.kit.db import ReaderDep, SessionDep
 from shopfleet.kit.errors import NotFound
 
@@ -153,11 +158,11 @@ async def jwks(ident: IdentityDep) -> JSONResponse:
 
 internal_router = APIRouter(prefix="/internal", tags=["internal"], dependencies=[PlatformCaller])
 # Service-to-service reads: reachable only by invocation, never through the gateway.
-peer_router = APIRouter(prefix="/internal", tags=["internal"])
+peer_router = APIRouter(tags=["internal"])
 ShopSlug = Annotated[str, Path(pattern=SHOP_SLUG_PATTERN, description="The shop's slug.")]
 
 
-@peer_router.get("/shops/{shop}/settings")
+@peer_router.get(SETTINGS_PATH)
 async def read_shop_settings(shop: ShopSlug, session: ReaderDep) -> ShopSettings:
     tenant = await service.get_tenant(session, shop)
     if tenant is None:

@@ -17,12 +17,11 @@ from shopfleet.kit.contracts.catalog import (
     ProductLookupResult,
     ProductSnapshot,
 )
-from shopfleet.kit.contracts.tenants import ShopSettings
+from shopfleet.kit.contracts.tenants import SETTINGS_PATH, ShopSettings
 from shopfleet.kit.errors import NotFound, Problem
 
 log = structlog.get_logger("shopfleet.shipping.clients")
 
-SETTINGS_PATH = "/internal/shops/{shop}/settings"
 _JSON = [(b"content-type", b"application/json")]
 
 

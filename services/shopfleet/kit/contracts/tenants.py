@@ -8,6 +8,8 @@ from shopfleet.kit.auth import SHOP_SLUG_PATTERN
 from shopfleet.kit.money import Currency
 from shopfleet.kit.text import PrintableStr
 
+SETTINGS_PATH = "/internal/shops/{shop}/settings"  # GET -> ShopSettings (404 unknown shop)
+
 
 class TenantBootstrap(BaseModel):
     """Create a shop (idempotent: the same request again changes nothing)."""
@@ -32,8 +34,8 @@ class TenantPublic(BaseModel):
 class ShopSettings(BaseModel):
     """What other services need to know of a shop (identity owns it).
 
-    Served to service invocation at `GET /internal/shops/{shop}/settings` (never routed
-    by the gateway) and carried by the `shop.created` event.
+    Served to service invocation at `GET SETTINGS_PATH` (never routed by the gateway) and
+    carried by the `shop.created` event.
     """
 
     shop: str
