@@ -89,6 +89,25 @@ async def pay(shopper: Actor, order_id: str) -> dict[str, Any]:
     return await shopper.ok("POST", "/payments/intents", 201, json=body)  # type: ignore[no-any-return]
 
 
+async def unpaid_order(target: Target, client: httpx.AsyncClient) -> tuple[Actor, Actor, dict]:
+    """The shop admin, a shopper and the shopper's order (2 × 25.00 EUR), unpaid."""
+    admin, shopper = await shop_admin(target, client), await new_shopper(client)
+    await add_to_cart(shopper, await new_product(admin, price=2500, stock=10), 2)
+    placed = await place(shopper, await order_body(shopper))
+    assert placed.status_code == 201, placed.text
+    return admin, shopper, placed.json()
+
+
+async def paid_order(target: Target, client: httpx.AsyncClient) -> tuple[Actor, dict, dict]:
+    """The shop admin, a paid order and its payment (confirmed with a good card)."""
+    admin, shopper, order = await unpaid_order(target, client)
+    body = {"order_id": order["id"], "payment_method": GOOD_CARD}
+    payment = await shopper.ok("POST", "/payments/intents", 201, json=body)
+    confirmed = await shopper.ok("POST", f"/payments/{payment['id']}/confirm")
+    assert confirmed["status"] == "succeeded", confirmed
+    return admin, order, confirmed
+
+
 async def eventually(
     probe: Callable[[], Awaitable[Any]], check: Callable[[Any], bool], timeout_s: float = 30.0
 ) -> Any:

@@ -12,13 +12,9 @@ import httpx
 from tests.security.checkout_kit import (
     GOOD_CARD,
     Actor,
-    add_to_cart,
     eventually,
-    new_product,
-    new_shopper,
-    order_body,
-    place,
-    shop_admin,
+    paid_order,
+    unpaid_order,
 )
 from tests.security.conftest import Target
 
@@ -27,29 +23,12 @@ def _statuses(answers: list[httpx.Response]) -> list[int]:
     return sorted(a.status_code for a in answers)
 
 
-async def _order(target: Target, client: httpx.AsyncClient) -> tuple[Actor, Actor, dict]:
-    admin, shopper = await shop_admin(target, client), await new_shopper(client)
-    await add_to_cart(shopper, await new_product(admin, price=2500, stock=10), 2)
-    placed = await place(shopper, await order_body(shopper))
-    assert placed.status_code == 201, placed.text
-    return admin, shopper, placed.json()
-
-
-async def _paid(target: Target, client: httpx.AsyncClient) -> tuple[Actor, dict, dict]:
-    admin, shopper, order = await _order(target, client)
-    body = {"order_id": order["id"], "payment_method": GOOD_CARD}
-    payment = await shopper.ok("POST", "/payments/intents", 201, json=body)
-    confirmed = await shopper.ok("POST", f"/payments/{payment['id']}/confirm")
-    assert confirmed["status"] == "succeeded", confirmed
-    return admin, order, confirmed
-
-
 async def test_parallel_intents_and_confirms_charge_an_order_once(
     target: Target, client: httpx.AsyncClient
 ) -> None:
     """Issue 12, races: 10 parallel POST /payments/intents for one order make one payment;
     10 parallel confirms of it charge the order's total once, and no answer is a 5xx."""
-    _, shopper, order = await _order(target, client)
+    _, shopper, order = await unpaid_order(target, client)
     body = {"order_id": order["id"], "payment_method": GOOD_CARD}
 
     made = await asyncio.gather(
@@ -82,7 +61,7 @@ async def test_parallel_refunds_never_exceed_what_was_paid(
 ) -> None:
     """Issue 12, races: 12 parallel refunds of a third of a payment each refund at most the
     payment in all (the rest 409), at Stripe too; no answer is a 5xx."""
-    admin, _, payment = await _paid(target, client)
+    admin, _, payment = await paid_order(target, client)
     total = payment["captured"]["amount"]
     third = total // 3
     path = f"/payments/{payment['id']}/refunds"
@@ -101,7 +80,7 @@ async def test_parallel_refunds_never_exceed_what_was_paid(
 async def test_parallel_full_refunds_refund_once(target: Target, client: httpx.AsyncClient) -> None:
     """Issue 12, races: 10 parallel full refunds of one payment: one refund of the whole
     payment, 9 × 409, no 5xx."""
-    admin, order, payment = await _paid(target, client)
+    admin, order, payment = await paid_order(target, client)
     path = f"/payments/{payment['id']}/refunds"
 
     answers = await asyncio.gather(*(admin.call("POST", path) for _ in range(10)))
