@@ -30,4 +30,4 @@ async def cart_lines(shop: ShopId, user_id: UserId, request: Request) -> CartLin
     lines = [
         CartLine(product_id=line.product_id, quantity=line.quantity) for line in loaded.cart.lines
     ]
-    return CartLines(user_id=user_id, lines=lines)
+    return CartLines(user_id=user_id, lines=lines, version=loaded.etag)

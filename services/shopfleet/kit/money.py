@@ -30,6 +30,12 @@ MINOR_UNITS: dict[str, int] = {
 # The largest amount we accept in minor units: ample for a shop, far inside int64.
 MAX_AMOUNT = 10**13
 
+# The largest amount one card payment can charge: Stripe takes at most eight digits of minor
+# units (99,999,999: 999,999.99 EUR) in most currencies, twelve in IDR. An order's total
+# must fit, or it could never be paid.
+MAX_CHARGE = 99_999_999
+_MAX_CHARGE_BY_CURRENCY = {"IDR": 999_999_999_999}
+
 
 def check_currency(code: str) -> str:
     if code not in MINOR_UNITS:
@@ -78,3 +84,8 @@ class Money(BaseModel):
             return f"{self.amount} {self.currency}"
         whole, frac = divmod(self.amount, 10**digits)
         return f"{whole}.{frac:0{digits}d} {self.currency}"
+
+
+def max_charge(currency: str) -> Money:
+    """The most one card payment can charge in `currency`."""
+    return Money(amount=_MAX_CHARGE_BY_CURRENCY.get(currency, MAX_CHARGE), currency=currency)

@@ -87,7 +87,8 @@ def create_app(
     reads = FastReader(db, pool_size=settings.db_pool_size, name="orders-reads")
     orders = Orders(
         db, upstreams, reads, payment_window=timedelta(seconds=settings.payment_window_s),
-        placing_timeout=timedelta(seconds=settings.placing_timeout_s), clock=clock,
+        placing_timeout=timedelta(seconds=settings.placing_timeout_s),
+        max_unpaid_orders=settings.max_unpaid_orders, clock=clock,
     )  # fmt: skip
     for subscription in events.subscriptions(db, orders):
         blocks.pubsub.subscribe(subscription)

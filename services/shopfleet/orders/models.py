@@ -32,6 +32,9 @@ IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, as in the IE
 USER_ID_PATTERN = r"^[^\x00-\x1f\x7f]{1,255}$"  # a token's `sub`: no control characters
 MAX_REASON = 500
 PLACING = "placing"  # internal: the row exists, the stock is being reserved
+# Orders that hold stock without payment: placing, or awaiting payment.
+OPEN_STATUSES = (PLACING, "pending_payment")
+OPEN_CART = sa.text("status IN ('placing', 'pending_payment')")
 
 # Where the order's stock reservation at catalog stands.
 StockState = Literal[
@@ -69,6 +72,16 @@ class Order(OrdersModel, table=True):
         sa.Index("ix_orders_shop_user_created", "shop", "user_id", "created_at", "id"),
         sa.Index("ix_orders_status_expires", "status", "expires_at"),
         sa.Index("ix_orders_stock_updated", "stock", "updated_at"),
+        # One version of a shopper's cart is one open order (see limits.py).
+        sa.Index(
+            "uq_orders_open_cart",
+            "shop",
+            "user_id",
+            "cart_version",
+            unique=True,
+            postgresql_where=OPEN_CART,
+            sqlite_where=OPEN_CART,
+        ),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
@@ -87,6 +100,7 @@ class Order(OrdersModel, table=True):
     shipping_address: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     idempotency_key: str | None = Field(default=None, max_length=255)
     request_hash: str | None = Field(default=None, max_length=64)
+    cart_version: str | None = Field(default=None, max_length=64)
     payment_id: str | None = Field(default=None, max_length=255)
     cancel_reason: str | None = Field(default=None, max_length=MAX_REASON)
     cancel_cause: str | None = Field(default=None, max_length=20)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from shopfleet.kit.contracts.cart import CartLine
 from shopfleet.kit.contracts.catalog import MAX_LINE_QUANTITY, ProductSnapshot
 from shopfleet.kit.errors import Conflict, Problem
-from shopfleet.kit.money import MAX_AMOUNT, Money
+from shopfleet.kit.money import Money, max_charge
 from shopfleet.orders.models import OrderLine
 
 MAX_LINES = 100  # what one reservation may hold
@@ -84,7 +84,9 @@ def price(quantities: Mapping[str, int], snapshots: Mapping[str, ProductSnapshot
             slug="mixed-currencies",
         )
     (currency,) = currencies
-    _check_amount(sum(snapshots[pid].price.amount * qty for pid, qty in quantities.items()))
+    _check_chargeable(
+        sum(snapshots[pid].price.amount * qty for pid, qty in quantities.items()), currency
+    )
     lines = []
     subtotal = Money.zero(currency)
     for product_id, quantity in quantities.items():
@@ -110,14 +112,17 @@ def total(subtotal: Money, shipping: Money) -> Money:
             f"{subtotal.currency}; the shop's shipping methods must use the shop's currency.",
             slug="currency-mismatch",
         )
-    _check_amount(subtotal.amount + shipping.amount)
+    _check_chargeable(subtotal.amount + shipping.amount, subtotal.currency)
     return subtotal + shipping
 
 
-def _check_amount(amount: int) -> None:
-    if amount > MAX_AMOUNT:
+def _check_chargeable(amount: int, currency: str) -> None:
+    """An order must be payable: its total within what one card payment can charge."""
+    limit = max_charge(currency)
+    if amount > limit.amount:
         raise Conflict(
-            f"The order's total would exceed the largest amount we can charge ({MAX_AMOUNT} "
-            "minor units); order fewer units.",
+            f"The order's total would be more than one card payment can charge in {currency} "
+            f"({limit}); order fewer units, or split them over several orders.",
             slug="order-too-large",
+            limit=limit.model_dump(mode="json"),
         )

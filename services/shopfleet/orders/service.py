@@ -38,7 +38,7 @@ from shopfleet.kit.errors import Conflict, NotFound, Problem, field_problem
 from shopfleet.kit.money import Money
 from shopfleet.kit.outbox import Outbox, PermanentEventError
 from shopfleet.kit.reads import FastReader
-from shopfleet.orders import pricing
+from shopfleet.orders import limits, pricing
 from shopfleet.orders.clients import RETRY_AFTER_S, Unavailable, Upstreams
 from shopfleet.orders.models import (
     HISTORY,
@@ -200,10 +200,12 @@ class Orders:
         *,
         payment_window: timedelta,
         placing_timeout: timedelta,
+        max_unpaid_orders: int = 3,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.db, self.up, self.reads = db, upstreams, reads
         self.payment_window, self.placing_timeout = payment_window, placing_timeout
+        self.max_unpaid_orders = max_unpaid_orders
         self.clock = clock
 
     def now(self) -> datetime:
@@ -424,7 +426,7 @@ class Orders:
             gathered = await self._gather(shop, user_id, body)
             order_id = await self._insert_placing(shop, user_id, key, digest, *gathered)
             if order_id is None:
-                continue  # someone placed with this key at the same time: answer theirs
+                continue  # someone placed with this key (or cart) at the same time
             return await self._reserve_and_open(shop, order_id, gathered[0]), True
         raise Problem(
             409,
@@ -435,8 +437,9 @@ class Orders:
 
     async def _gather(
         self, shop: str, user_id: str, body: OrderCreate
-    ) -> tuple[pricing.Priced, Address, Quote]:
-        """Read-only calls: cart lines, catalog prices, the address, a shipping quote."""
+    ) -> tuple[pricing.Priced, Address, Quote, str | None]:
+        """Read-only calls: cart lines (and the cart's version), catalog prices, the
+        address, a shipping quote."""
         cart = await self.up.cart_lines(shop, user_id)
         quantities = pricing.merge(cart.lines)
         pricing.check_cart(quantities)
@@ -449,7 +452,7 @@ class Orders:
         quote = await self.up.quote(
             shop, _quote_request(body.shipping_method, address, priced.lines)
         )
-        return priced, address, quote
+        return priced, address, quote, limits.cart_version(cart)
 
     async def _insert_placing(
         self,
@@ -460,9 +463,13 @@ class Orders:
         priced: pricing.Priced,
         address: Address,
         quote: Quote,
+        cart_version: str | None,
     ) -> str | None:
         """The order row in status `placing`, before any stock is reserved: if we crash
-        after reserving, the sweeper finds it and releases. None: the key is taken."""
+        after reserving, the sweeper finds it and releases. None: the key is taken.
+
+        Refused (409) when this version of the cart is ordered already, or the shopper has
+        as many open orders as allowed: decided under the shopper's lock (limits.py)."""
         total = pricing.total(priced.subtotal, quote.cost)
         now = self.now()
         values = dict(
@@ -472,16 +479,20 @@ class Orders:
             lines=[line.model_dump(mode="json") for line in priced.lines],
             shipping_method_id=quote.method_id, shipping_method=_choice(quote),
             shipping_address=address.model_dump(mode="json"), idempotency_key=key,
-            request_hash=digest, version=1, created_at=now, updated_at=now,
+            request_hash=digest, cart_version=cart_version, version=1, created_at=now,
+            updated_at=now,
         )  # fmt: skip
         values["id"] = new_id()
         try:
             async with self.db.session() as session, session.begin():
+                await limits.lock_shopper(session, shop, user_id)
+                open_now = await limits.open_orders(session, shop, user_id)
+                if key is not None and any(row.idempotency_key == key for row in open_now):
+                    return None  # placed with this key meanwhile: answer that order
+                limits.check_open(open_now, cart_version, self.max_unpaid_orders)
                 await session.execute(sa.insert(ORDERS).values(values))
         except IntegrityError:
-            if key is None:
-                raise
-            return None
+            return None  # the key, or this cart's version, was taken meanwhile: look again
         return values["id"]
 
     async def _reserve_and_open(

@@ -18,6 +18,14 @@ class OrdersSettings(ServiceSettings):
         description="An unpaid order is cancelled (cause 'expired') this long after it was "
         "placed, and its stock released.",
     )
+    max_unpaid_orders: int = Field(
+        default=3,
+        ge=1,
+        le=1000,
+        description="How many orders one shopper may have awaiting payment at once; past "
+        "it, placing answers 409 (pay or cancel one), so nobody holds a shop's stock with "
+        "unpaid orders without limit.",
+    )
     sweep_interval_s: float = Field(
         default=10.0,
         gt=0,

@@ -35,7 +35,7 @@ from shopfleet.kit.contracts.orders import ORDER_SUMMARY_PATH, PAYABLE_STATUSES,
 from shopfleet.kit.cursors import pack_cursor, unpack_cursor
 from shopfleet.kit.db import Database, dialect_insert, utcnow
 from shopfleet.kit.errors import Conflict, NotFound, Problem, field_problem
-from shopfleet.kit.money import Money
+from shopfleet.kit.money import Money, max_charge
 from shopfleet.kit.outbox import Outbox
 from shopfleet.payments.models import (
     CAPTURED,
@@ -217,6 +217,13 @@ class PaymentsService:
             )  # fmt: skip
         if amount <= 0:
             raise Conflict(f"Order '{order_id}' has nothing to pay.", slug="order-not-payable")
+        limit = max_charge(currency)
+        if amount > limit.amount:  # an order placed before orders checked it: Stripe refuses
+            raise Conflict(
+                f"Order '{order_id}' totals {order.total}, more than one card payment can charge "
+                f"({limit}); cancel it and order fewer units.",
+                slug="order-too-large", limit=limit.model_dump(mode="json"),
+            )  # fmt: skip
         payment_id = existing.id if existing is not None else await self._new_row(
             shop, order, payment_method
         )  # fmt: skip

@@ -199,9 +199,14 @@ async def test_orders_reads_a_shoppers_cart_lines(
     lines = CartLines.model_validate(answer.json())
     assert lines.user_id == user
     assert {line.product_id: line.quantity for line in lines.lines} == {mug: 2, pen: 1}
+    # The cart's version (orders lets one version become one open order): same until a write.
+    assert lines.version and (await http.get(path(SHOP, user))).json()["version"] == lines.version
+    await me.add(pen, 1)
+    assert (await http.get(path(SHOP, user))).json()["version"] not in (None, lines.version)
 
     nobody = await http.get(path(SHOP, user_id()))
     assert nobody.status_code == 200 and nobody.json()["lines"] == []
+    assert nobody.json()["version"] is None
     elsewhere = await http.get(path(OTHER_SHOP, user))  # carts are per shop
     assert elsewhere.status_code == 200 and elsewhere.json()["lines"] == []
     assert_problem(await http.get(path(SHOP, "a:b")), 422)

@@ -72,6 +72,8 @@ class FakeCart:
 
     def __init__(self) -> None:
         self.carts: dict[tuple[str, str], dict[str, int]] = {}
+        self.versions: dict[tuple[str, str], int] = {}  # the ETag: bumped by each fill
+        self.changing = False  # True: every read sees a new version (a cart being edited)
         self.reads = 0
         self.app = FastAPI()
 
@@ -79,10 +81,19 @@ class FakeCart:
         async def lines(shop: str, user_id: str) -> CartLines:
             self.reads += 1
             held = self.carts.get((shop, user_id), {})
+            if self.changing:
+                self.versions[(shop, user_id)] = self.versions.get((shop, user_id), 0) + 1
+            version = self.versions.get((shop, user_id))
             return CartLines(
                 user_id=user_id,
                 lines=[CartLine(product_id=pid, quantity=qty) for pid, qty in held.items()],
+                version=None if version is None else str(version),
             )
+
+    def fill(self, shop: str, user_id: str, lines: dict[str, int]) -> None:
+        """A write to the cart: new lines, a new version."""
+        self.carts[(shop, user_id)] = dict(lines)
+        self.versions[(shop, user_id)] = self.versions.get((shop, user_id), 0) + 1
 
 
 class FakeShipping:
@@ -200,7 +211,7 @@ class Checkout:
     # orders ---------------------------------------------------------------------------
 
     def fill(self, who: dict[str, str], lines: dict[str, int], shop: str = SHOP) -> None:
-        self.cart.carts[(shop, self.sub(who))] = dict(lines)
+        self.cart.fill(shop, self.sub(who), lines)
 
     @staticmethod
     def shipping_address() -> dict[str, Any]:
@@ -328,6 +339,7 @@ async def settings(
     return OrdersSettings(
         database_url=await database_url_factory("orders"),
         sweep_interval_s=3600,  # tests sweep by hand
+        max_unpaid_orders=50,  # tests place many orders per shopper (test_limits: the cap)
         call_timeout_s=5,
         platform=PlatformSettings(data_dir=data_dir, access_log=False),
     )

@@ -32,8 +32,15 @@ async def test_a_retry_with_the_same_key_returns_the_same_order(checkout: Checko
     assert again.json()["total"] == first.json()["total"]
     assert len(await _orders_of(checkout, shopper)) == 1
     assert (await checkout.stock(mug))["reserved"] == 2
-    # Without a key, or with another key, a new order is placed.
+    # Another key on the same cart is another request for the same order: refused.
+    other = assert_problem(await checkout.place(shopper, key="checkout-2"), 409)
+    assert (
+        other["type"].endswith("/cart-already-ordered") and other["order_id"] == first.json()["id"]
+    )
+    # Once the cart changed, with another key or none, a new order is placed.
+    checkout.fill(shopper, {mug: 1})
     assert (await checkout.place(shopper, key="checkout-2")).status_code == 201
+    checkout.fill(shopper, {mug: 1})
     assert (await checkout.place(shopper)).status_code == 201
     assert len(await _orders_of(checkout, shopper)) == 3
 

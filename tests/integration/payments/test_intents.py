@@ -200,3 +200,19 @@ async def test_confirming_twice_at_once_charges_once(payments: Payments) -> None
     )
     mine = [c for c in charges.data if c.payment_intent == payment["provider_ref"]]
     assert len(mine) == 1
+
+
+async def test_an_order_above_what_one_card_payment_can_charge_is_refused(
+    payments: Payments,
+) -> None:
+    """Issue 12, hole 11: an order placed before orders checked its total (Stripe takes at
+    most 99,999,999 minor units) is refused with a 409 naming the limit, Stripe untouched."""
+    order_id = payments.order(amount=100_000_000)
+    answer = await payments.intent(order_id, payment_method="pm_card_visa")
+    problem = assert_problem(answer, 409)
+    assert problem["type"].endswith("/order-too-large"), problem
+    assert problem["limit"] == {"amount": 99_999_999, "currency": "EUR"}
+    listed = await payments.http.get(
+        payments.api("/payments"), params={"order_id": order_id}, headers=payments.shopper
+    )
+    assert listed.json()["items"] == []

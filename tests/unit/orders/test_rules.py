@@ -135,6 +135,23 @@ def test_an_order_too_large_to_charge_is_refused() -> None:
     assert total.value.slug == "order-too-large"
 
 
+def test_an_order_total_must_fit_one_card_payment() -> None:
+    """Issue 12, hole 11: Stripe charges at most 99,999,999 minor units (IDR: 12 digits)."""
+    limit = {"amount": 99_999_999, "currency": "EUR"}
+    fits = pricing.total(
+        Money(amount=99_999_000, currency="EUR"), Money(amount=999, currency="EUR")
+    )
+    assert fits.amount == 99_999_999
+    with pytest.raises(Problem) as over:
+        pricing.total(Money(amount=99_999_000, currency="EUR"), Money(amount=1000, currency="EUR"))
+    assert over.value.status == 409 and over.value.extra["limit"] == limit
+    assert "999999.99 EUR" in over.value.detail
+    with pytest.raises(Problem):
+        pricing.price({"a": 2}, {"a": snapshot("a", 50_000_000)})
+    rupiah = Money(amount=10**11, currency="IDR")
+    assert pricing.total(rupiah, Money(amount=0, currency="IDR")) == rupiah
+
+
 def test_stock_goes_back_only_while_the_goods_are_in_the_warehouse() -> None:
     from shopfleet.orders.service import stock_after_end
 

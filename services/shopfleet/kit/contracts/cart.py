@@ -19,3 +19,6 @@ class CartLine(BaseModel):
 class CartLines(BaseModel):
     user_id: str
     lines: list[CartLine]
+    # The cart's version (its ETag): changes with every write; None when there is no cart.
+    # Orders lets one version of a cart become one open order.
+    version: str | None = None
