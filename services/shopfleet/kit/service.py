@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from shopfleet.kit.auth import TokenVerifier
+from shopfleet.kit.auth import TokenVerifier, publish_access
 from shopfleet.kit.blocks import Blocks
 from shopfleet.kit.db import Database
 from shopfleet.kit.errors import install_problem_handlers
@@ -95,5 +95,6 @@ def service_app(
     pubsub_routes = getattr(blocks.pubsub, "router", None)
     if callable(pubsub_routes):
         app.include_router(pubsub_routes())
+    publish_access(app)  # x-shopfleet-access on every operation, kept by the gateway's docs
     app.add_middleware(RequestContext, service=name, access_log=platform.access_log)
     return app
