@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
-from shopfleet.kit.auth import SHOP_API_PREFIX, AdminUser, CurrentUser, ShopId
+from shopfleet.kit.auth import PUBLIC, SHOP_API_PREFIX, AdminUser, OwnerOrAdmin, ShopId
 from shopfleet.payments.models import (
     ID_PATTERN,
     ORDER_ID_PATTERN,
@@ -38,7 +38,7 @@ router = APIRouter(prefix=SHOP_API_PREFIX, tags=["payments"])
     responses={200: {"description": "The order's payment exists already: it is returned."}},
 )
 async def create_intent(
-    shop: ShopId, user: CurrentUser, body: IntentCreate, payments: Payments, response: Response
+    shop: ShopId, user: OwnerOrAdmin, body: IntentCreate, payments: Payments, response: Response
 ) -> PaymentDetail:
     """A Stripe PaymentIntent for one of your orders (amount and currency from the order).
 
@@ -54,7 +54,7 @@ async def create_intent(
 
 @router.post("/payments/{payment_id}/confirm")
 async def confirm(
-    shop: ShopId, user: CurrentUser, payment_id: PaymentId, payments: Payments,
+    shop: ShopId, user: OwnerOrAdmin, payment_id: PaymentId, payments: Payments,
     body: ConfirmRequest | None = None,
 ) -> PaymentDetail:  # fmt: skip
     """Charge the payment method (given here, or when the intent was made).
@@ -67,7 +67,7 @@ async def confirm(
 
 @router.get("/payments/{payment_id}")
 async def read_payment(
-    shop: ShopId, user: CurrentUser, payment_id: PaymentId, payments: Payments
+    shop: ShopId, user: OwnerOrAdmin, payment_id: PaymentId, payments: Payments
 ) -> PaymentDetail:
     return await payments.detail(shop, payment_id, user)
 
@@ -75,7 +75,7 @@ async def read_payment(
 @router.get("/payments")
 async def list_payments(
     shop: ShopId,
-    user: CurrentUser,
+    user: OwnerOrAdmin,
     payments: Payments,
     order_id: Annotated[str | None, Query(pattern=ORDER_ID_PATTERN)] = None,
     status_: Annotated[PaymentStatus | None, Query(alias="status")] = None,
@@ -104,6 +104,7 @@ async def refund(
 @router.post(
     "/payments/webhooks/stripe",
     responses={400: {"description": "Not signed with the shop's webhook secret."}},
+    openapi_extra=PUBLIC,  # anyone may post; only the shop's signature makes it count
 )
 async def stripe_webhook(shop: ShopId, request: Request, payments: Payments) -> Response:
     """Stripe's events for this shop (signed with its webhook secret; no token)."""
