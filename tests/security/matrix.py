@@ -15,13 +15,26 @@ import base64
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import httpx
 
-from shopfleet.kit.auth import ACCESS_EXTENSION, Access
-
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
+ACCESS_EXTENSION = "x-shopfleet-access"
+
+
+class Access(StrEnum):
+    """Who may call an operation, as the API document says (read, not imported: the matrix
+    checks what the platform publishes)."""
+
+    PUBLIC = "public"
+    USER = "user"  # a signed-in user, on their own objects
+    OWNER_OR_ADMIN = "owner-or-admin"  # ... and an Admin on anyone's
+    ADMIN = "admin"
+    PLATFORM = "platform"
+
+
 PASSWORD = "a long matrix password"
 # A 1×1 PNG: the smallest image catalog accepts.
 PNG = base64.b64decode(

@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from shopfleet.kit.auth import Access
 from tests.security.conftest import Target
 from tests.security.matrix import (
+    Access,
     Builder,
     Operation,
     Undeclared,

@@ -319,16 +319,24 @@ def publish_access(app: FastAPI) -> None:
     """
     generate = app.openapi
 
-    def openapi() -> dict[str, Any]:
-        document = generate()  # cached by FastAPI; the loop below is idempotent
-        paths = document.get("paths", {})
+    def accesses() -> list[tuple[str, set[str], Access]]:
+        found = []
         for route in iter_route_contexts(app.routes):
             if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
                 continue
-            access = access_of(route)
-            for method in route.methods or ():
-                operation = paths.get(route.path_format, {}).get(method.lower())
-                if operation is not None and access is not None:
+            if (access := access_of(route)) is not None:
+                found.append((route.path_format, route.methods or set(), access))
+        return found
+
+    accesses()  # a contradiction fails the app's build, not its docs
+
+    def openapi() -> dict[str, Any]:
+        document = generate()  # cached by FastAPI; the loop below is idempotent
+        paths = document.get("paths", {})
+        for path, methods, access in accesses():
+            for method in methods:
+                operation = paths.get(path, {}).get(method.lower())
+                if operation is not None:
                     operation[ACCESS_EXTENSION] = access.value
         return document
 
