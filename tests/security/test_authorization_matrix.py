@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.security.conftest import Target
+from shopfleet.platform import EmbeddedPlatform
+from tests.security.conftest import Target, only
 from tests.security.matrix import (
     Access,
     Builder,
@@ -41,8 +42,10 @@ async def document(target: Target) -> dict[str, Any]:
     return answer.json()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def world(target: Target) -> AsyncIterator[tuple[httpx.AsyncClient, World]]:
+    """A's world, built once per target (≈ 30 s): the behind-the-gateway test, which
+    changes nothing, runs before the matrix, which does."""
     async with target.client() as http:
         demo = target.demo
         yield (
@@ -81,6 +84,35 @@ async def test_no_internal_route_is_published_or_reachable(
     ):
         answer = await client.get(path)
         assert answer.status_code in (401, 404), f"{path}: {answer.status_code} {answer.text}"
+
+
+async def test_services_refuse_another_shops_credential_themselves(
+    target: Target, document: dict[str, Any], world: tuple[httpx.AsyncClient, World]
+) -> None:
+    """Issue 12, authorization matrix, behind the gateway: services verify tokens too
+    (DESIGN §5), so a credential of another shop finds nothing even if the gateway's check
+    were gone — every operation that looks at its caller answers it 404."""
+    only(target, "embedded")  # the service apps are in this process
+    assert isinstance(target.platform, EmbeddedPlatform)
+    _, ids = world
+    builder = Builder(document, ids, SHOP)
+    strangers = [caller for caller in ids.callers.values() if caller.other_shop]
+    failures = []
+    for operation in sorted(operations(document), key=run_order):
+        if operation.access in (None, Access.PUBLIC):
+            continue  # public: nothing to refuse (the leak check is the matrix's)
+        service = target.platform.apps[operation.spec["tags"][0]]
+        transport = httpx.ASGITransport(app=service)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as http:
+            for caller in strangers:
+                call = builder.call(operation)
+                answer = await http.request(
+                    call.method, call.url, params=call.query, json=call.json, files=call.files,
+                    headers=caller.headers,
+                )  # fmt: skip
+                if wrong := verdict(operation.access, caller, call, answer, ids):
+                    failures.append(f"{operation.key} as {caller.name}: {wrong}")
+    assert not failures, "\n  ".join(failures)
 
 
 async def test_the_authorization_matrix(
