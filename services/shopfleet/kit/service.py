@@ -95,6 +95,6 @@ def service_app(
     pubsub_routes = getattr(blocks.pubsub, "router", None)
     if callable(pubsub_routes):
         app.include_router(pubsub_routes())
-    publish_access(app)  # x-shopfleet-access on every operation, kept by the gateway's docs
     app.add_middleware(RequestContext, service=name, access_log=platform.access_log)
+    publish_access(app)  # x-shopfleet-access on every operation, kept by the gateway's docs
     return app
