@@ -22,6 +22,7 @@ from shopfleet.catalog.schemas import (
 from shopfleet.catalog.service import Catalog
 from shopfleet.catalog.uploads import read_file_field
 from shopfleet.kit.auth import (
+    PUBLIC,
     SHOP_API_PREFIX,
     SHOP_SLUG_PATTERN,
     AdminUser,
@@ -64,7 +65,7 @@ router = APIRouter(prefix=SHOP_API_PREFIX)
 
 @router.get(
     "/products", response_model=ProductsPage, tags=["products"],
-    openapi_extra=query_parameters(ListParams),
+    openapi_extra=query_parameters(ListParams) | PUBLIC,
 )  # fmt: skip
 async def list_products(
     shop: ShopSlug,
@@ -89,7 +90,7 @@ async def read_product(
     return await products.get_product(session, shop, product_id, admin=admin)
 
 
-@router.get("/images/{image_id}", tags=["products"], response_class=Response)
+@router.get("/images/{image_id}", tags=["products"], response_class=Response, openapi_extra=PUBLIC)
 async def read_image(
     shop: ShopSlug,
     image_id: ImageId,

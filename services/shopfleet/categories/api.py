@@ -20,7 +20,7 @@ from shopfleet.categories.models import (
     ProductsPage,
 )
 from shopfleet.categories.service import Limits
-from shopfleet.kit.auth import SHOP_API_PREFIX, AdminUser, ShopId
+from shopfleet.kit.auth import PUBLIC, SHOP_API_PREFIX, AdminUser, ShopId
 from shopfleet.kit.db import ReaderDep, SessionDep
 
 
@@ -56,7 +56,7 @@ def _cache_headers(response: Response, etag: str) -> None:
 # ----------------------------------------------------------------------------- public
 
 
-@router.get("/categories", responses=_NOT_MODIFIED)
+@router.get("/categories", responses=_NOT_MODIFIED, openapi_extra=PUBLIC)
 async def read_tree(
     shop: ShopId, request: Request, response: Response, session: ReaderDep
 ) -> CategoryTree:
@@ -72,7 +72,7 @@ async def read_tree(
     return tree
 
 
-@router.get("/categories/{category_id}", responses=_NOT_MODIFIED)
+@router.get("/categories/{category_id}", responses=_NOT_MODIFIED, openapi_extra=PUBLIC)
 async def read_category(
     shop: ShopId,
     category_id: CategoryIdPath,
@@ -89,7 +89,7 @@ async def read_category(
     return detail
 
 
-@router.get("/categories/{category_id}/products")
+@router.get("/categories/{category_id}/products", openapi_extra=PUBLIC)
 async def read_category_products(
     shop: ShopId,
     category_id: CategoryIdPath,

@@ -21,6 +21,7 @@ from shopfleet.identity.models import (
 )
 from shopfleet.identity.service import Identity
 from shopfleet.kit.auth import (
+    PUBLIC,
     SHOP_API_PREFIX,
     SHOP_SLUG_PATTERN,
     AdminUser,
@@ -61,7 +62,9 @@ router = APIRouter(prefix=SHOP_API_PREFIX)
 # ----------------------------------------------------------------------------- auth
 
 
-@router.post("/auth/register", status_code=status.HTTP_201_CREATED, tags=["auth"])
+@router.post(
+    "/auth/register", status_code=status.HTTP_201_CREATED, tags=["auth"], openapi_extra=PUBLIC
+)
 async def register(
     shop: ShopId, body: UserCreate, session: SessionDep, ident: IdentityDep
 ) -> UserPublic:
@@ -69,7 +72,7 @@ async def register(
     return await service.register_user(session, shop, body, ident.hasher)
 
 
-@router.post("/auth/login", tags=["auth"])
+@router.post("/auth/login", tags=["auth"], openapi_extra=PUBLIC)
 async def login(
     shop: ShopId,
     body: LoginRequest,
@@ -81,7 +84,7 @@ async def login(
     return await sessions.login(session, ident, shop, body.email, body.password, address=address)
 
 
-@router.post("/auth/refresh", tags=["auth"])
+@router.post("/auth/refresh", tags=["auth"], openapi_extra=PUBLIC)
 async def refresh(
     shop: ShopId, body: RefreshRequest, session: SessionDep, ident: IdentityDep
 ) -> TokenPair:
@@ -89,7 +92,9 @@ async def refresh(
     return await sessions.refresh(session, ident, shop, body.refresh_token)
 
 
-@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
+@router.post(
+    "/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"], openapi_extra=PUBLIC
+)
 async def logout(
     shop: ShopId, body: RefreshRequest, session: SessionDep, ident: IdentityDep
 ) -> Response:

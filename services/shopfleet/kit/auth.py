@@ -17,7 +17,8 @@ from typing import Annotated, Any
 
 import jwt
 import structlog
-from fastapi import Depends, Path, Request, Security
+from fastapi import Depends, FastAPI, Path, Request, Security
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPBearer
 
 from shopfleet.kit.errors import NotFound, Problem
@@ -229,8 +230,19 @@ async def _admin_principal(
     return principal
 
 
+async def _owner_or_admin_principal(
+    principal: Annotated[Principal, Depends(_current_principal)],
+) -> Principal:
+    # The same check as `CurrentUser`; a dependency of its own so that the route's access
+    # (`x-shopfleet-access: owner-or-admin`) can be read off it.
+    return principal
+
+
 OptionalUser = Annotated[Principal | None, Depends(_optional_principal)]
 CurrentUser = Annotated[Principal, Depends(_current_principal)]
+"""A signed-in user of the shop, acting on their own objects only (an Admin too)."""
+OwnerOrAdmin = Annotated[Principal, Depends(_owner_or_admin_principal)]
+"""A signed-in user acting on their own objects; an Admin acts on everyone's."""
 AdminUser = Annotated[Principal, Depends(_admin_principal)]
 
 
@@ -244,3 +256,88 @@ async def _platform_caller(request: Request) -> None:
 
 
 PlatformCaller = Depends(_platform_caller)
+
+
+# ----------------------------------------------------------------------------- access
+
+ACCESS_EXTENSION = "x-shopfleet-access"
+
+
+class Access(StrEnum):
+    """Who may call an operation, as its OpenAPI document says (`x-shopfleet-access`)."""
+
+    PUBLIC = "public"  # anyone, signed in or not
+    USER = "user"  # a signed-in user of the shop, on their own objects
+    OWNER_OR_ADMIN = "owner-or-admin"  # a signed-in user on their own; an Admin on anyone's
+    ADMIN = "admin"  # a shop Admin
+    PLATFORM = "platform"  # the platform credential (internal routes)
+
+
+# Strongest first: a route that depends on several answers to the strongest.
+_ACCESS_OF_DEPENDENCY: tuple[tuple[Callable[..., Any], Access], ...] = (
+    (_platform_caller, Access.PLATFORM),
+    (_admin_principal, Access.ADMIN),
+    (_owner_or_admin_principal, Access.OWNER_OR_ADMIN),
+    (_current_principal, Access.USER),
+    (_optional_principal, Access.PUBLIC),
+)
+
+PUBLIC: dict[str, Any] = {ACCESS_EXTENSION: Access.PUBLIC.value}
+"""`openapi_extra` of a route that looks at no principal: say that anyone may call it."""
+
+
+def _dependency_calls(dependant: Any) -> set[Any]:
+    calls: set[Any] = set()
+    for dependency in dependant.dependencies:
+        calls.add(dependency.call)
+        calls |= _dependency_calls(dependency)
+    return calls
+
+
+def access_of(route: Any) -> Access | None:
+    """The access a route's dependencies give it, or what it declares; None: neither.
+
+    `route`: an `APIRoute` or FastAPI's `RouteContext` of one (an included router's route).
+    """
+    declared = (route.openapi_extra or {}).get(ACCESS_EXTENSION)
+    calls = _dependency_calls(route.dependant)
+    derived = next((access for call, access in _ACCESS_OF_DEPENDENCY if call in calls), None)
+    if declared is not None and derived not in (None, Access(declared)):
+        raise ValueError(
+            f"{route.path_format} declares {ACCESS_EXTENSION}: {declared} but its "
+            f"dependencies make it {derived}; drop the declaration or the dependency."
+        )
+    return Access(declared) if declared is not None else derived
+
+
+def publish_access(app: FastAPI) -> None:
+    """Write each operation's access into the app's OpenAPI document (`x-shopfleet-access`).
+
+    Read off the route's dependencies (`OptionalUser`, `CurrentUser`, `OwnerOrAdmin`,
+    `AdminUser`, `PlatformCaller`); a route that uses none of them declares it
+    (`openapi_extra=PUBLIC`) or publishes nothing — and the authorization matrix fails on it.
+    """
+    generate = app.openapi
+
+    def accesses() -> list[tuple[str, set[str], Access]]:
+        found = []
+        for route in iter_route_contexts(app.routes):
+            if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
+                continue
+            if (access := access_of(route)) is not None:
+                found.append((route.path_format, route.methods or set(), access))
+        return found
+
+    accesses()  # a contradiction fails the app's build, not its docs
+
+    def openapi() -> dict[str, Any]:
+        document = generate()  # cached by FastAPI; the loop below is idempotent
+        paths = document.get("paths", {})
+        for path, methods, access in accesses():
+            for method in methods:
+                operation = paths.get(path, {}).get(method.lower())
+                if operation is not None:
+                    operation[ACCESS_EXTENSION] = access.value
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way

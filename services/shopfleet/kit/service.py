@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from shopfleet.kit.auth import TokenVerifier
+from shopfleet.kit.auth import TokenVerifier, publish_access
 from shopfleet.kit.blocks import Blocks
 from shopfleet.kit.callers import CallerGuard
 from shopfleet.kit.db import Database
@@ -103,4 +103,5 @@ def service_app(
         fail_closed=platform.blocks == "dapr",
     )
     app.add_middleware(RequestContext, service=name, access_log=platform.access_log)
+    publish_access(app)  # x-shopfleet-access on every operation, kept by the gateway's docs
     return app

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from shopfleet.kit.auth import SHOP_API_PREFIX, CurrentUser, ShopId
+from shopfleet.kit.auth import SHOP_API_PREFIX, CurrentUser, OwnerOrAdmin, ShopId
 from shopfleet.kit.db import ReaderDep, SessionDep
 from shopfleet.kit.errors import Problem
 from shopfleet.notifications import service
@@ -18,7 +18,7 @@ router = APIRouter(prefix=SHOP_API_PREFIX, tags=["notifications"])
 @router.get("/notifications")
 async def list_notifications(
     shop: ShopId,
-    principal: CurrentUser,
+    principal: OwnerOrAdmin,
     session: ReaderDep,
     unread: Annotated[
         bool | None,

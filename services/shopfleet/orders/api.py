@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, status
 
-from shopfleet.kit.auth import SHOP_API_PREFIX, CurrentUser, ShopId
+from shopfleet.kit.auth import SHOP_API_PREFIX, CurrentUser, OwnerOrAdmin, ShopId
 from shopfleet.kit.contracts.orders import (
     ORDER_ID_PATTERN,
     ORDER_SUMMARY_PATH,
@@ -76,7 +76,7 @@ async def place_order(
 @router.get("/orders")
 async def list_orders(
     shop: ShopId,
-    user: CurrentUser,
+    user: OwnerOrAdmin,
     orders: OrdersDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
@@ -96,7 +96,7 @@ async def list_orders(
 
 @router.get("/orders/{order_id}")
 async def read_order(
-    shop: ShopId, order_id: OrderId, user: CurrentUser, orders: OrdersDep
+    shop: ShopId, order_id: OrderId, user: OwnerOrAdmin, orders: OrdersDep
 ) -> OrderPublic:
     """One order with its lines, totals, address and status history."""
     return await orders.get(shop, user, order_id)
@@ -104,7 +104,7 @@ async def read_order(
 
 @router.patch("/orders/{order_id}")
 async def update_order(
-    shop: ShopId, order_id: OrderId, body: OrderUpdate, user: CurrentUser, orders: OrdersDep
+    shop: ShopId, order_id: OrderId, body: OrderUpdate, user: OwnerOrAdmin, orders: OrdersDep
 ) -> OrderPublic:
     """Change the shipping address and/or method while the order awaits payment; it is
     re-quoted and its total changes. Create the PaymentIntent after the last change."""
@@ -115,7 +115,7 @@ async def update_order(
 async def cancel_order(
     shop: ShopId,
     order_id: OrderId,
-    user: CurrentUser,
+    user: OwnerOrAdmin,
     orders: OrdersDep,
     body: Annotated[CancelRequest | None, Body()] = None,
 ) -> OrderPublic:

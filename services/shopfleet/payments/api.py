@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
-from shopfleet.kit.auth import SHOP_API_PREFIX, AdminUser, CurrentUser, ShopId
+from shopfleet.kit.auth import (
+    PUBLIC,
+    SHOP_API_PREFIX,
+    AdminUser,
+    OwnerOrAdmin,
+    Principal,
+    ShopId,
+)
 from shopfleet.payments.models import (
     ID_PATTERN,
     ORDER_ID_PATTERN,
     ConfirmRequest,
     IntentCreate,
     PaymentDetail,
+    PaymentPublic,
     PaymentsPage,
     PaymentStatus,
     RefundCreate,
@@ -27,6 +35,17 @@ async def _payments(request: Request) -> PaymentsService:
 
 
 Payments = Annotated[PaymentsService, Depends(_payments)]
+Shown = TypeVar("Shown", PaymentPublic, PaymentDetail)
+
+
+def _as_seen_by(who: Principal, payment: Shown) -> Shown:
+    """The client secret completes the payment (Stripe: for the customer only), so only
+    the payer sees it; an Admin sees the payment without it."""
+    if payment.user_id == who.user_id or payment.client_secret is None:
+        return payment
+    return payment.model_copy(update={"client_secret": None})
+
+
 PaymentId = Annotated[str, Path(pattern=ID_PATTERN, description="The payment's id.")]
 
 router = APIRouter(prefix=SHOP_API_PREFIX, tags=["payments"])
@@ -38,7 +57,7 @@ router = APIRouter(prefix=SHOP_API_PREFIX, tags=["payments"])
     responses={200: {"description": "The order's payment exists already: it is returned."}},
 )
 async def create_intent(
-    shop: ShopId, user: CurrentUser, body: IntentCreate, payments: Payments, response: Response
+    shop: ShopId, user: OwnerOrAdmin, body: IntentCreate, payments: Payments, response: Response
 ) -> PaymentDetail:
     """A Stripe PaymentIntent for one of your orders (amount and currency from the order).
 
@@ -49,12 +68,12 @@ async def create_intent(
     response.headers["Location"] = (
         f"{SHOP_API_PREFIX.replace('{shop}', shop)}/payments/{payment.id}"
     )
-    return payment
+    return _as_seen_by(user, payment)
 
 
 @router.post("/payments/{payment_id}/confirm")
 async def confirm(
-    shop: ShopId, user: CurrentUser, payment_id: PaymentId, payments: Payments,
+    shop: ShopId, user: OwnerOrAdmin, payment_id: PaymentId, payments: Payments,
     body: ConfirmRequest | None = None,
 ) -> PaymentDetail:  # fmt: skip
     """Charge the payment method (given here, or when the intent was made).
@@ -62,20 +81,20 @@ async def confirm(
     A declined card answers 402 and the payment is `failed`; when Stripe cannot be reached
     the answer is 502/503 and the payment stays `processing` until it is settled."""
     method = body.payment_method if body is not None else None
-    return await payments.confirm(shop, user, payment_id, method)
+    return _as_seen_by(user, await payments.confirm(shop, user, payment_id, method))
 
 
 @router.get("/payments/{payment_id}")
 async def read_payment(
-    shop: ShopId, user: CurrentUser, payment_id: PaymentId, payments: Payments
+    shop: ShopId, user: OwnerOrAdmin, payment_id: PaymentId, payments: Payments
 ) -> PaymentDetail:
-    return await payments.detail(shop, payment_id, user)
+    return _as_seen_by(user, await payments.detail(shop, payment_id, user))
 
 
 @router.get("/payments")
 async def list_payments(
     shop: ShopId,
-    user: CurrentUser,
+    user: OwnerOrAdmin,
     payments: Payments,
     order_id: Annotated[str | None, Query(pattern=ORDER_ID_PATTERN)] = None,
     status_: Annotated[PaymentStatus | None, Query(alias="status")] = None,
@@ -83,9 +102,10 @@ async def list_payments(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> PaymentsPage:
     """Your payments, newest first (admins: every payment of the shop)."""
-    return await payments.list(
+    page = await payments.list(
         shop, user, order_id=order_id, status=status_, limit=limit, cursor=cursor
     )
+    return page.model_copy(update={"items": [_as_seen_by(user, p) for p in page.items]})
 
 
 @router.post("/payments/{payment_id}/refunds", status_code=status.HTTP_201_CREATED)
@@ -104,6 +124,7 @@ async def refund(
 @router.post(
     "/payments/webhooks/stripe",
     responses={400: {"description": "Not signed with the shop's webhook secret."}},
+    openapi_extra=PUBLIC,  # anyone may post; only the shop's signature makes it count
 )
 async def stripe_webhook(shop: ShopId, request: Request, payments: Payments) -> Response:
     """Stripe's events for this shop (signed with its webhook secret; no token)."""

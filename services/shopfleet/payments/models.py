@@ -202,7 +202,8 @@ class PaymentPublic(BaseModel):
     status: PaymentStatus
     provider_ref: str | None = pydantic.Field(description="The Stripe PaymentIntent id.")
     client_secret: str | None = pydantic.Field(
-        description="For Stripe.js on the shopper's device (confirm in the browser)."
+        description="For Stripe.js on the shopper's device (confirm in the browser); "
+        "shown to the payer only (null for an Admin)."
     )
     captured: Money
     refunded: Money

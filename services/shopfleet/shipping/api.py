@@ -12,6 +12,7 @@ from shopfleet.kit.auth import (
     AdminUser,
     CurrentUser,
     OptionalUser,
+    OwnerOrAdmin,
     ShopId,
 )
 from shopfleet.kit.contracts.events import ShipmentStatus
@@ -210,7 +211,7 @@ async def quote(
 @router.get("/shipments", tags=["shipments"])
 async def list_shipments(
     shop: ShopId,
-    user: CurrentUser,
+    user: OwnerOrAdmin,
     session: ReaderDep,
     status_: Annotated[ShipmentStatus | None, Query(alias="status")] = None,
     order_id: Annotated[str | None, Query(pattern=ORDER_ID_PATTERN)] = None,
@@ -229,7 +230,7 @@ async def list_shipments(
 
 @router.get("/shipments/{shipment_id}", tags=["shipments"])
 async def read_shipment(
-    shop: ShopId, shipment_id: ShipmentIdPath, user: CurrentUser, session: ReaderDep
+    shop: ShopId, shipment_id: ShipmentIdPath, user: OwnerOrAdmin, session: ReaderDep
 ) -> ShipmentPublic:
     """One of your shipments (any, for an admin), with its status history."""
     return await shipments.get_shipment(session, shop, shipment_id, user)

@@ -53,3 +53,11 @@ def test_merges_shop_paths_and_renames_clashing_schemas() -> None:
 def test_platform_paths_are_left_out() -> None:
     merged = merge({"identity": _doc("/internal/tenants", "T", {"type": "object"})})
     assert merged["paths"] == {}
+
+
+def test_each_operations_access_is_kept() -> None:
+    doc = _doc("/shops/{shop}/api/v1/orders", "O", {"type": "object"})
+    doc["paths"]["/shops/{shop}/api/v1/orders"]["get"]["x-shopfleet-access"] = "owner-or-admin"
+    merged = merge({"orders": doc})
+    operation = merged["paths"]["/shops/{shop}/api/v1/orders"]["get"]
+    assert operation["x-shopfleet-access"] == "owner-or-admin"
