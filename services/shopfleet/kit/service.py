@@ -13,8 +13,10 @@ from fastapi import APIRouter, FastAPI
 
 from shopfleet.kit.auth import TokenVerifier
 from shopfleet.kit.blocks import Blocks
+from shopfleet.kit.contracts.sessions import SessionChanges
 from shopfleet.kit.db import Database
 from shopfleet.kit.errors import install_problem_handlers
+from shopfleet.kit.sessions import SessionView
 from shopfleet.kit.settings import PlatformSettings
 from shopfleet.kit.telemetry import ReadyCheck, RequestContext, health_router
 
@@ -32,7 +34,18 @@ def identity_jwks_verifier(blocks: Blocks, platform: PlatformSettings) -> TokenV
             raise RuntimeError(f"identity answered {response.status} for its JWKS")
         return response.json()
 
-    return TokenVerifier(fetch, issuer=platform.jwt_issuer, audience=platform.jwt_audience)
+    async def fetch_sessions(since: float) -> SessionChanges:
+        response = await blocks.invoker.invoke(
+            "identity", "GET", "/internal/sessions", query=f"since={since!r}", timeout_s=5
+        )
+        if response.status != 200:
+            raise RuntimeError(f"identity answered {response.status} for its session changes")
+        return SessionChanges.model_validate_json(response.body)
+
+    return TokenVerifier(
+        fetch, issuer=platform.jwt_issuer, audience=platform.jwt_audience,
+        sessions=SessionView(fetch_sessions, poll_s=platform.session_poll_s),
+    )  # fmt: skip
 
 
 def service_app(

@@ -38,6 +38,14 @@ class PlatformSettings(BaseSettings):
         default=None,
         description="Bearer credential for internal platform endpoints (tenant bootstrap, routes).",
     )
+    session_poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="With one process per service, how stale a process's view of ended "
+        "sessions (logouts, password changes) may get on non-Admin routes; Admin decisions "
+        "and identity itself always ask identity first. The embedded platform is never stale.",
+    )
     jwt_issuer: str = "shopfleet"
     jwt_audience: str = "shopfleet"
     state_store_url: str | None = Field(
