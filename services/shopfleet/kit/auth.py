@@ -110,7 +110,7 @@ class TokenVerifier:
         sessions = self.sessions
         if sessions is None:
             return principal
-        if sessions.stale(now):
+        if sessions.stale():
             await sessions.catch_up()
         return sessions.apply(principal)
 

@@ -54,8 +54,8 @@ class SessionView:
         self._covered = 0  # ... and how many of those a completed fetch answers
         self._background: asyncio.Task[None] | None = None
 
-    def stale(self, now: float) -> bool:
-        return now - self._synced_at >= self._poll_s
+    def stale(self) -> bool:
+        return self._clock() - self._synced_at >= self._poll_s
 
     async def catch_up(self) -> None:
         """On a check that found the view older than `poll_s`: the first fetch is awaited,
