@@ -125,7 +125,10 @@ class EmbeddedPlatform:
                 invoker=invoker,
                 secrets=LocalSecrets(data / "secrets.json"),
             )
-            verifier = identity_jwks_verifier(self.blocks, self.platform)
+            # One verifier for all: identity updates its session view before it answers.
+            verifier = identity_jwks_verifier(
+                self.blocks, self.platform, in_process_identity="identity" in self.service_names
+            )
             # Services log no access lines of their own here: the gateway logs each request once.
             quiet = self.platform.model_copy(update={"access_log": False})
             for name in self.service_names:

@@ -54,13 +54,11 @@ def create_app(
         window_s=settings.throttle_window_s, clock=clock,
     )  # fmt: skip
     # Identity checks its own tokens against its own keys and sessions, without calling itself.
-    ident_now = Identity(settings, keys, hasher, throttle, clock).now
+    feed = local_session_feed(db, access_token_ttl_s=settings.access_token_ttl_s, clock=clock)
     verifier = verifier or TokenVerifier(
         keys.jwks, issuer=platform.jwt_issuer, audience=platform.jwt_audience,
-        refetch_interval_s=1.0, sessions=SessionView(
-            local_session_feed(db, access_token_ttl_s=settings.access_token_ttl_s, now=ident_now),
-            poll_s=platform.session_poll_s, clock=clock,
-        ),
+        refetch_interval_s=1.0,
+        sessions=SessionView(feed, poll_s=platform.session_poll_s, clock=clock),
     )  # fmt: skip
     # Commits that add outbox rows wake the relay by themselves (kit.outbox).
     reads = FastReader(db, pool_size=settings.db_pool_size, name="identity-reads")

@@ -47,14 +47,15 @@ async def session_changes(
 
 
 def local_session_feed(
-    db: Database, *, access_token_ttl_s: int, now: Callable[[], datetime]
+    db: Database, *, access_token_ttl_s: int, clock: Callable[[], float]
 ) -> SessionFeed:
     """Identity's own view reads its database directly (not itself through invocation)."""
 
     async def fetch(since: float) -> SessionChanges:
+        now = datetime.fromtimestamp(clock(), UTC)
         async with db.reader() as reader:
             return await session_changes(
-                reader, since=since, now=now(), access_token_ttl_s=access_token_ttl_s
+                reader, since=since, now=now, access_token_ttl_s=access_token_ttl_s
             )
 
     return fetch

@@ -99,7 +99,13 @@ class TokenVerifier:
         self._refetch_interval_s = refetch_interval_s
         self._clock = clock
 
-    async def verify(self, token: str) -> Principal:
+    async def verify(self, token: str, *, fresh_roles: bool = True) -> Principal:
+        """The token's principal, as its user's session allows now.
+
+        `fresh_roles`: an Admin's roles are confirmed with identity first (unless this
+        process's view is identity's own), so a demoted Admin is refused on its next
+        request; a caller that decides nothing by role (the gateway) passes False.
+        """
         principal = self._cache.get(token)
         now = self._clock()
         if principal is None or principal.expires_at <= now:
@@ -112,14 +118,11 @@ class TokenVerifier:
             return principal
         if sessions.stale():
             await sessions.catch_up()
-        return sessions.apply(principal)
-
-    async def recheck(self, principal: Principal) -> Principal:
-        """`principal` against its user's session as identity has it now (Admin decisions)."""
-        if self.sessions is None:
-            return principal
-        await self.sessions.refresh()
-        return self.sessions.apply(principal)
+        principal = sessions.apply(principal)
+        if fresh_roles and principal.is_admin and not sessions.authoritative:
+            await sessions.refresh()
+            principal = sessions.apply(principal)
+        return principal
 
     def forget(self, token: str) -> None:
         self._cache.pop(token, None)
@@ -245,11 +248,8 @@ async def _current_principal(
 
 
 async def _admin_principal(
-    request: Request, principal: Annotated[Principal, Depends(_current_principal)]
+    principal: Annotated[Principal, Depends(_current_principal)],
 ) -> Principal:
-    # Roles as identity has them now, not as the token (or a view up to poll_s old) says:
-    # a demoted Admin is refused on its next request.
-    principal = await request.app.state.verifier.recheck(principal)
     if not principal.is_admin:
         raise Problem(403, "Only a shop Admin may do this.", slug="forbidden")
     return principal

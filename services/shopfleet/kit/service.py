@@ -23,8 +23,14 @@ from shopfleet.kit.telemetry import ReadyCheck, RequestContext, health_router
 Hook = Callable[[], Awaitable[None]]
 
 
-def identity_jwks_verifier(blocks: Blocks, platform: PlatformSettings) -> TokenVerifier:
-    """A verifier that fetches identity's JWKS through service invocation."""
+def identity_jwks_verifier(
+    blocks: Blocks, platform: PlatformSettings, *, in_process_identity: bool = False
+) -> TokenVerifier:
+    """A verifier that fetches identity's JWKS and session changes through invocation.
+
+    `in_process_identity`: the embedded platform, where identity shares this verifier
+    and updates its session view itself (kit/sessions.py).
+    """
 
     async def fetch() -> dict:
         response = await blocks.invoker.invoke(
@@ -44,7 +50,9 @@ def identity_jwks_verifier(blocks: Blocks, platform: PlatformSettings) -> TokenV
 
     return TokenVerifier(
         fetch, issuer=platform.jwt_issuer, audience=platform.jwt_audience,
-        sessions=SessionView(fetch_sessions, poll_s=platform.session_poll_s),
+        sessions=SessionView(
+            fetch_sessions, poll_s=platform.session_poll_s, authoritative=in_process_identity
+        ),
     )  # fmt: skip
 
 

@@ -10,12 +10,14 @@ refused (401), a token of a user whose roles changed acts with the current roles
 The view is fed by identity's feed (`kit/contracts/sessions.py`):
 - before the first check is answered (nothing is served without a view);
 - in the background, at most every `poll_s` while requests come in (none while idle);
-- awaited, before every Admin decision (`kit.auth.AdminUser`) and by identity right after
-  it changed a session, so a demoted Admin is refused on its very next request anywhere.
-In the embedded platform every part shares one verifier, so identity's update is the
-gateway's and every service's at once. With one process per service (a cluster), other
-processes see a logout or a password change on non-Admin routes within `poll_s`: a
-per-request read of identity's state would cost more than the whole gateway hop.
+- awaited, by identity right after it changed a session, and by a service before it
+  trusts an Admin token (`TokenVerifier.verify`), so a demoted Admin is refused on its
+  very next request anywhere.
+In the embedded platform every part shares one verifier, whose view identity updates
+before it answers: the gateway and every service see a change at once (`authoritative`:
+no fetch for Admins either). With one process per service (a cluster), other processes
+see a logout or a password change of a non-Admin within `poll_s`: a per-request read of
+identity's state would cost more than the whole gateway hop.
 """
 
 from __future__ import annotations
@@ -41,9 +43,17 @@ OVERLAP_S = 10.0
 
 class SessionView:
     def __init__(
-        self, fetch: SessionFeed, *, poll_s: float = 1.0, clock: Callable[[], float] = time.time
+        self,
+        fetch: SessionFeed,
+        *,
+        poll_s: float = 1.0,
+        authoritative: bool = False,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._fetch = fetch
+        # True when the only identity there is updates this very view before answering a
+        # change (the embedded platform): it is never behind, Admins need no fetch.
+        self.authoritative = authoritative
         self._poll_s = poll_s
         self._clock = clock
         self._changes: dict[tuple[str, str], SessionChange] = {}

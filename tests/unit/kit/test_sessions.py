@@ -70,13 +70,27 @@ async def test_a_token_older_than_its_users_session_version_is_refused(mint, clo
 
 
 async def test_an_old_token_acts_with_its_users_current_roles(mint, clock, feed) -> None:
-    verifier = mint.verifier(SessionView(feed, poll_s=1.0, clock=clock))
+    verifier = mint.verifier(SessionView(feed, poll_s=60.0, clock=clock))
     token = mint.token(shop="acme", roles=["Admin", "User"], sub="u1")
     assert (await verifier.verify(token)).is_admin
-    feed.change("u1", roles=("User",))  # demoted
-    await verifier.sessions.refresh()  # type: ignore[union-attr]
+    feed.change("u1", roles=("User",))  # demoted; the view is not due for a poll
+    # The gateway decides nothing by role: it goes by the view it has.
+    assert (await verifier.verify(token, fresh_roles=False)).is_admin
+    # A service asks identity before it trusts an Admin token.
     assert not (await verifier.verify(token)).is_admin
-    assert not (await verifier.recheck(await verifier.verify(token))).is_admin
+    assert (await verifier.verify(token)).roles == {"User"}
+
+
+async def test_an_authoritative_view_is_trusted_without_a_fetch(mint, clock, feed) -> None:
+    view = SessionView(feed, poll_s=60.0, authoritative=True, clock=clock)
+    verifier = mint.verifier(view)
+    token = mint.token(shop="acme", roles=["Admin"], sub="u1")
+    assert (await verifier.verify(token)).is_admin
+    assert (await verifier.verify(token)).is_admin
+    assert len(feed.asked) == 1  # the first view only: identity updates it itself
+    feed.change("u1", roles=("User",))
+    await view.refresh()  # what identity does right after the change
+    assert not (await verifier.verify(token)).is_admin
 
 
 async def test_the_first_check_waits_for_the_view_and_fails_closed(mint, feed) -> None:
