@@ -38,14 +38,6 @@ class PlatformSettings(BaseSettings):
         default=None,
         description="Bearer credential for internal platform endpoints (tenant bootstrap, routes).",
     )
-    session_poll_s: float = Field(
-        default=1.0,
-        gt=0,
-        le=60,
-        description="With one process per service, how stale a process's view of ended "
-        "sessions (logouts, password changes) may get on non-Admin routes; Admin decisions "
-        "and identity itself always ask identity first. The embedded platform is never stale.",
-    )
     jwt_issuer: str = "shopfleet"
     jwt_audience: str = "shopfleet"
     state_store_url: str | None = Field(
@@ -56,6 +48,14 @@ class PlatformSettings(BaseSettings):
     state_key_prefix: str = Field(default="shopfleet", pattern=r"^[A-Za-z0-9_.:-]+$")
     call_timeout_s: float = Field(
         default=10.0, gt=0, description="Timeout of a service-to-service call."
+    )
+    session_poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="With one process per service, how stale a process's view of ended "
+        "sessions (logouts, password changes) may get on non-Admin routes; Admin decisions "
+        "and identity itself always ask identity first. The embedded platform is never stale.",
     )
     gc_gen0_threshold: int = Field(
         default=20_000,
