@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +20,8 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from shopfleet.gateway.settings import GatewaySettings
+from shopfleet.kit.contracts.sessions import SessionChanges
+from shopfleet.kit.sessions import SessionView
 from shopfleet.kit.settings import PlatformSettings
 from tests.support.tokens import TokenMint
 
@@ -74,8 +77,14 @@ def gateway_app(data_dir: Path, *, access_log: bool) -> tuple[object, str]:
     invoker.register("identity", RequestContext(upstream, service="identity", access_log=False))
     mint = TokenMint()
     blocks = Blocks(state=None, pubsub=None, invoker=invoker, secrets=None)  # type: ignore[arg-type]
-    gateway = Gateway(settings, blocks, services=frozenset({"identity"}), verifier=mint.verifier())
+    verifier = mint.verifier(SessionView(_no_session_changes))  # polled each second, as in up
+    gateway = Gateway(settings, blocks, services=frozenset({"identity"}), verifier=verifier)
     return gateway, mint.token(shop=SHOP, ttl_s=3600)
+
+
+async def _no_session_changes(since: float) -> SessionChanges:
+    """Identity's session feed on a quiet day: nobody logged out or lost a role."""
+    return SessionChanges(as_of=time.time(), retention_s=960, changes=[])
 
 
 class PlatformWithUser:

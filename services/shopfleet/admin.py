@@ -18,9 +18,11 @@ from shopfleet.gateway.settings import GatewaySettings
 from shopfleet.identity import service as identity
 from shopfleet.identity import tokens
 from shopfleet.identity.app import open_database
+from shopfleet.identity.key_encryption import load_cipher
 from shopfleet.identity.models import Shop, UserPublic
 from shopfleet.identity.passwords import PasswordHasher
 from shopfleet.identity.settings import IdentitySettings
+from shopfleet.kit.blocks.local import LocalSecrets
 from shopfleet.kit.contracts.tenants import TenantBootstrap, TenantPublic
 from shopfleet.kit.settings import PlatformSettings
 
@@ -99,6 +101,8 @@ async def add_user(
 
 
 async def rotate_key(platform: PlatformSettings) -> str:
+    # Sealed with the key-encryption key of the data dir's secrets file, as identity does.
+    cipher = await load_cipher(LocalSecrets(platform.data_dir / "secrets.json"))
     async with identity_access(platform) as access:
-        await tokens.ensure_signing_key(access.session)
-        return (await tokens.rotate_signing_key(access.session)).kid
+        await tokens.ensure_signing_key(access.session, cipher=cipher)
+        return (await tokens.rotate_signing_key(access.session, cipher=cipher)).kid

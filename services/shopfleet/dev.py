@@ -40,6 +40,7 @@ killed by the kubelet), `stop_service`, `start_service`; the same for the double
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import ctypes
 import os
@@ -220,6 +221,14 @@ class Part:
 Progress = Callable[[str], None]
 
 
+def platform_secret_json() -> bytes:
+    """The Secret `shopfleet-platform` as a cluster has it (kit/contracts/secrets.py)."""
+    from shopfleet.kit.contracts.secrets import PLATFORM_SECRET, SIGNING_KEY_ENCRYPTION_KEY
+
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    return orjson.dumps({PLATFORM_SECRET: {SIGNING_KEY_ENCRYPTION_KEY: key}})
+
+
 class MultiProcessPlatform:
     """Every service and the gateway as processes, each with its own sidecar double."""
 
@@ -336,12 +345,13 @@ class MultiProcessPlatform:
 
     def _prepare_files(self) -> None:
         from shopfleet.gateway.routes import Route, RouteFile
+        from shopfleet.kit.private_files import private_file
         from shopfleet.seed import DEMO_SHOP
 
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        if not self.secrets_file.exists():  # Kubernetes Secrets `shop-<shop>`: none yet
-            self.secrets_file.write_bytes(b"{}")
+        if not self.secrets_file.exists():  # Kubernetes Secrets: the platform's, no shop's yet
+            private_file(self.secrets_file).write_bytes(platform_secret_json())
         routes = RouteFile(self.routes_file)
         routes.load()
         if self.options.seed_demo and routes.table.shop(DEMO_SHOP) is None:

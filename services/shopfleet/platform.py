@@ -30,6 +30,7 @@ from shopfleet.kit.blocks.redis_state import RedisStateStore
 from shopfleet.kit.callers import service_blocks
 from shopfleet.kit.gc_tuning import settle_after_start
 from shopfleet.kit.lifespan import answer_lifespan
+from shopfleet.kit.private_files import owner_only_umask, private_dir, tighten_tree
 from shopfleet.kit.service import identity_jwks_verifier
 from shopfleet.kit.settings import PlatformSettings, secret
 from shopfleet.services import SERVICES
@@ -43,7 +44,7 @@ def ensure_platform_token(platform: PlatformSettings) -> PlatformSettings:
         return platform
     path = platform.data_dir / "platform-token"
     if not path.exists():
-        platform.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(platform.data_dir)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(32))
@@ -112,8 +113,11 @@ class EmbeddedPlatform:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[EmbeddedPlatform]:
         data = self.platform.data_dir
-        data.mkdir(parents=True, exist_ok=True)
+        # Keys, password hashes and secrets live here: the owner's only, also what an older
+        # version left readable, and everything created from now on (umask).
+        tighten_tree(data)
         async with AsyncExitStack() as stack:
+            stack.enter_context(owner_only_umask())
             state = await self._state_store()
             stack.push_async_callback(state.close)
             pubsub = LocalPubSub(data / "pubsub.db")
@@ -125,7 +129,10 @@ class EmbeddedPlatform:
                 invoker=invoker,
                 secrets=LocalSecrets(data / "secrets.json"),
             )
-            verifier = identity_jwks_verifier(self.blocks, self.platform)
+            # One verifier for all: identity updates its session view before it answers.
+            verifier = identity_jwks_verifier(
+                self.blocks, self.platform, in_process_identity="identity" in self.service_names
+            )
             # Services log no access lines of their own here: the gateway logs each request once.
             quiet = self.platform.model_copy(update={"access_log": False})
             for name in self.service_names:

@@ -24,7 +24,13 @@ class TokenMint:
         return {"keys": [{**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}]}
 
     def token(
-        self, *, shop: str, roles: list[str] | None = None, sub: str = "user-1", ttl_s: int = 900
+        self,
+        *,
+        shop: str,
+        roles: list[str] | None = None,
+        sub: str = "user-1",
+        ttl_s: int = 900,
+        session_version: int | None = None,
     ) -> str:
         import time
 
@@ -41,12 +47,14 @@ class TokenMint:
             "iat": now,
             "exp": now + ttl_s,
         }
+        if session_version is not None:
+            claims["sv"] = session_version
         return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
 
-    def verifier(self):  # -> TokenVerifier
+    def verifier(self, sessions=None):  # -> TokenVerifier; sessions: a kit.sessions.SessionView
         from shopfleet.kit.auth import TokenVerifier
 
         async def fetch() -> dict:
             return self.jwks()
 
-        return TokenVerifier(fetch, issuer=self.issuer, audience=self.audience)
+        return TokenVerifier(fetch, issuer=self.issuer, audience=self.audience, sessions=sessions)

@@ -20,6 +20,7 @@ from shopfleet.identity.models import (
     UserUpdate,
 )
 from shopfleet.identity.service import Identity
+from shopfleet.identity.session_feed import session_changes
 from shopfleet.kit.auth import (
     PUBLIC,
     SHOP_API_PREFIX,
@@ -30,6 +31,7 @@ from shopfleet.kit.auth import (
     Role,
     ShopId,
 )
+from shopfleet.kit.contracts.sessions import SESSIONS_PATH, SessionChanges
 from shopfleet.kit.contracts.tenants import (
     SETTINGS_PATH,
     ShopSettings,
@@ -144,10 +146,18 @@ async def list_users(
 
 @router.put("/users/{user_id}/roles", tags=["users"])
 async def set_roles(
-    shop: ShopId, user_id: UserId, body: RolesUpdate, _admin: AdminUser, session: SessionDep
+    shop: ShopId,
+    user_id: UserId,
+    body: RolesUpdate,
+    _admin: AdminUser,
+    session: SessionDep,
+    ident: IdentityDep,
 ) -> UserPublic:
-    """Replace a user's roles (admin). The shop's last Admin keeps the role."""
-    return await service.set_roles(session, shop, user_id, body.roles)
+    """Replace a user's roles (admin), effective on the user's next request. The shop's
+    last Admin keeps the role."""
+    user = await service.set_roles(session, shop, user_id, body.roles)
+    await ident.sessions_changed()
+    return user
 
 
 # ----------------------------------------------------------------------------- platform
@@ -175,6 +185,20 @@ async def read_shop_settings(shop: ShopSlug, session: ReaderDep) -> ShopSettings
     return ShopSettings(
         shop=tenant.shop, display_name=tenant.display_name, currency=tenant.currency
     )
+
+
+@internal_router.get(SESSIONS_PATH.removeprefix("/internal"))
+async def read_session_changes(
+    ident: IdentityDep,
+    session: ReaderDep,
+    since: Annotated[float, Query(ge=0, description="Unix seconds.")] = 0,
+) -> SessionChanges:
+    """Users whose roles or session version changed since `since`: every token verifier
+    reads this (kit/sessions.py), with the platform credential (it names users and roles)."""
+    return await session_changes(
+        session, since=since, now=ident.now(),
+        access_token_ttl_s=ident.settings.access_token_ttl_s,
+    )  # fmt: skip
 
 
 @internal_router.post("/tenants", status_code=status.HTTP_201_CREATED)

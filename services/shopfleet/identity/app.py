@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from shopfleet.identity.api import internal_router, peer_router, platform_router, router
 from shopfleet.identity.passwords import PasswordHasher
 from shopfleet.identity.service import Identity
+from shopfleet.identity.session_feed import local_session_feed
 from shopfleet.identity.settings import IdentitySettings
 from shopfleet.identity.throttle import LoginThrottle
 from shopfleet.identity.tokens import KeyRing
@@ -20,6 +21,7 @@ from shopfleet.kit.db import Database
 from shopfleet.kit.outbox import OutboxRelay
 from shopfleet.kit.reads import FastReader
 from shopfleet.kit.service import service_app
+from shopfleet.kit.sessions import SessionView
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -43,7 +45,7 @@ def create_app(
         db, issuer=platform.jwt_issuer, audience=platform.jwt_audience,
         access_token_ttl_s=settings.access_token_ttl_s,
         rotation_days=settings.signing_key_rotation_days,
-        reload_s=settings.signing_key_reload_s, clock=clock,
+        reload_s=settings.signing_key_reload_s, secrets=blocks.secrets, clock=clock,
     )  # fmt: skip
     hasher = PasswordHasher.from_settings(settings)
     throttle = LoginThrottle(
@@ -51,10 +53,12 @@ def create_app(
         max_per_address=settings.max_failures_per_address,
         window_s=settings.throttle_window_s, clock=clock,
     )  # fmt: skip
-    # Identity checks its own tokens against its own keys, without calling itself.
+    # Identity checks its own tokens against its own keys and sessions, without calling itself.
+    feed = local_session_feed(db, access_token_ttl_s=settings.access_token_ttl_s, clock=clock)
     verifier = verifier or TokenVerifier(
         keys.jwks, issuer=platform.jwt_issuer, audience=platform.jwt_audience,
         refetch_interval_s=1.0,
+        sessions=SessionView(feed, poll_s=platform.session_poll_s, clock=clock),
     )  # fmt: skip
     # Commits that add outbox rows wake the relay by themselves (kit.outbox).
     reads = FastReader(db, pool_size=settings.db_pool_size, name="identity-reads")
@@ -67,6 +71,6 @@ def create_app(
         on_start=[keys.start, reads.start, relay.start],  # after the scaffold's migrations
         on_stop=[keys.stop, reads.stop, relay.stop],
     )  # fmt: skip
-    app.state.identity = Identity(settings, keys, hasher, throttle, clock)
+    app.state.identity = Identity(settings, keys, hasher, throttle, clock, verifier.sessions)
     app.state.reads = reads
     return app

@@ -91,6 +91,11 @@ class User(UserBase, table=True):
     roles: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
+    # Access tokens carry the version they were issued at; a password change, a logout or a
+    # revoked family bumps it, and every verifier refuses older tokens (kit/sessions.py).
+    session_version: int = Field(default=0)
+    # When the version or the roles last changed: what identity's session feed serves.
+    sessions_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
 
 
 class UserPublic(UserBase):

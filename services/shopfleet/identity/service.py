@@ -7,6 +7,7 @@ outside any transaction, so SQLite's write lock is never held while argon2 works
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from shopfleet.identity.settings import IdentitySettings
 from shopfleet.identity.throttle import LoginThrottle
 from shopfleet.identity.tokens import (
     KeyRing,
+    end_access_tokens,
     ensure_signing_key,
     revoke_refresh_tokens,
     rotate_signing_key,
@@ -45,9 +47,10 @@ from shopfleet.kit.contracts.events import (
     UserRegistered,
 )
 from shopfleet.kit.contracts.tenants import TenantBootstrap, TenantPublic
-from shopfleet.kit.errors import Conflict, NotFound, field_problem
+from shopfleet.kit.errors import Conflict, NotFound, Problem, field_problem
 from shopfleet.kit.outbox import Outbox
 from shopfleet.kit.reads import FastReader
+from shopfleet.kit.sessions import SessionView
 
 # The CLI's entry points (signing-key rotation included, though it lives in tokens.py).
 __all__ = [
@@ -66,9 +69,17 @@ class Identity:
     hasher: PasswordHasher
     throttle: LoginThrottle
     clock: Callable[[], float] = field(default=time.time)
+    sessions: SessionView | None = None  # this process's verifier's view of sessions
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
+
+    async def sessions_changed(self) -> None:
+        """After a committed change of roles or sessions: this process's view takes it in
+        before the answer leaves, so the caller's next request meets it (kit/sessions.py)."""
+        if self.sessions is not None:
+            with contextlib.suppress(Problem):  # logged; the next poll brings it
+                await self.sessions.refresh()
 
 
 # ----------------------------------------------------------------------------- tenants
@@ -251,8 +262,11 @@ async def update_user(
     if new_hash is not None:
         user.password_hash = new_hash
         await revoke_refresh_tokens(session, now, user_id=user.id)
+        await end_access_tokens(session, user.id, now)
     user.updated_at = now
     await session.commit()
+    if new_hash is not None:
+        await ident.sessions_changed()
     return UserPublic.model_validate(user, from_attributes=True)
 
 
@@ -315,6 +329,6 @@ async def set_roles(session: AsyncSession, shop: str, user_id: str, roles: list[
                 "This is the shop's last Admin: make another user Admin first.", slug="last-admin"
             )
     user.roles = new_roles
-    user.updated_at = datetime.now(UTC)
+    user.updated_at = user.sessions_changed_at = datetime.now(UTC)  # served to every verifier
     await session.commit()
     return UserPublic.model_validate(user, from_attributes=True)

@@ -15,6 +15,7 @@ from shopfleet.identity.models import Shop, TokenPair, User
 from shopfleet.identity.service import Identity
 from shopfleet.identity.tokens import (
     add_refresh_token,
+    end_access_tokens,
     find_refresh_token,
     revoke_refresh_tokens,
     spend_refresh_token,
@@ -28,7 +29,9 @@ async def _issue(session: AsyncSession, ident: Identity, user: User, family_id: 
     refresh_token = add_refresh_token(
         session, shop=user.shop, user_id=user.id, family_id=family_id, now=ident.now(), ttl_s=ttl
     )
-    access = ident.keys.issue_access_token(user_id=user.id, shop=user.shop, roles=user.roles)
+    access = ident.keys.issue_access_token(
+        user_id=user.id, shop=user.shop, roles=user.roles, session_version=user.session_version
+    )
     return TokenPair(
         access_token=access, expires_in=ident.keys.access_token_ttl_s,
         refresh_token=refresh_token, refresh_expires_in=ttl,
@@ -80,15 +83,13 @@ async def refresh(session: AsyncSession, ident: Identity, shop: str, token: str)
     if stored is None or stored.shop != shop:
         raise Unauthenticated("The refresh token is not valid; log in again.")
     if stored.used_at is not None or stored.revoked_at is not None:
-        await revoke_refresh_tokens(session, now, family_id=stored.family_id)
-        await session.commit()
+        await _end_family(session, ident, stored.family_id, stored.user_id)
         raise Unauthenticated(_REUSED)
     if stored.expires_at <= now:
         raise Unauthenticated("The refresh token has expired; log in again.")
     if not await spend_refresh_token(session, stored.id, now):
         # A concurrent request spent it first: a second use all the same, so the same answer.
-        await revoke_refresh_tokens(session, now, family_id=stored.family_id)
-        await session.commit()
+        await _end_family(session, ident, stored.family_id, stored.user_id)
         raise Unauthenticated(_REUSED)
     user = await session.get(User, stored.user_id)
     if user is None:
@@ -102,5 +103,14 @@ async def logout(session: AsyncSession, ident: Identity, shop: str, token: str) 
     """End the session the refresh token belongs to; unknown or ended ones are fine too."""
     stored = await find_refresh_token(session, token)
     if stored is not None and stored.shop == shop:
-        await revoke_refresh_tokens(session, ident.now(), family_id=stored.family_id)
-        await session.commit()
+        await _end_family(session, ident, stored.family_id, stored.user_id)
+
+
+async def _end_family(session: AsyncSession, ident: Identity, family_id: str, user_id: str) -> None:
+    """Revoke the family, and end the user's access tokens at once (they name no family,
+    so all of them: other sessions get new ones with their refresh tokens)."""
+    now = ident.now()
+    await revoke_refresh_tokens(session, now, family_id=family_id)
+    await end_access_tokens(session, user_id, now)
+    await session.commit()
+    await ident.sessions_changed()

@@ -1,4 +1,5 @@
-"""Signing keys (RSA, in the database), access-token issuing, the JWKS, refresh-token secrets.
+"""Signing keys (RSA, in the database, encrypted: `key_encryption`), access-token issuing,
+the JWKS, refresh-token secrets.
 
 Exactly one key is active (a unique `active_slot`), so replicas that bootstrap or rotate
 at the same moment cannot both win. Retired keys stay published until every token they
@@ -29,7 +30,15 @@ from jwt.algorithms import RSAAlgorithm
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopfleet.identity.models import RefreshToken, SigningKey
+from shopfleet.identity.key_encryption import (
+    KeyCipher,
+    load_cipher,
+    open_pem,
+    seal_pem,
+    seal_plaintext_keys,
+)
+from shopfleet.identity.models import RefreshToken, SigningKey, User
+from shopfleet.kit.blocks import Secrets
 from shopfleet.kit.db import Database
 
 log = structlog.get_logger("shopfleet.identity.keys")
@@ -38,8 +47,8 @@ log = structlog.get_logger("shopfleet.identity.keys")
 JWKS_LEEWAY_S = 60
 
 
-def new_signing_key(now: datetime) -> SigningKey:
-    """A fresh RSA-2048 key; its `kid` is the RFC 7638 thumbprint of the public key."""
+def new_signing_key(now: datetime, cipher: KeyCipher | None = None) -> SigningKey:
+    """A fresh RSA-2048 key, sealed with `cipher`; its `kid` is the RFC 7638 thumbprint."""
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwk: dict[str, Any] = RSAAlgorithm.to_jwk(private.public_key(), as_dict=True)  # type: ignore[assignment]
     canonical = json.dumps({k: jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"))
@@ -53,19 +62,24 @@ def new_signing_key(now: datetime) -> SigningKey:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
-    return SigningKey(kid=kid, private_pem=pem, public_jwk=jwk, created_at=now, active_slot=1)
+    return SigningKey(
+        kid=kid, private_pem=seal_pem(cipher, kid, pem), public_jwk=jwk, created_at=now,
+        active_slot=1,
+    )  # fmt: skip
 
 
 async def active_signing_key(session: AsyncSession) -> SigningKey | None:
     return await session.scalar(sa.select(SigningKey).where(SigningKey.active_slot == 1))
 
 
-async def ensure_signing_key(session: AsyncSession, *, now: datetime | None = None) -> SigningKey:
+async def ensure_signing_key(
+    session: AsyncSession, *, now: datetime | None = None, cipher: KeyCipher | None = None
+) -> SigningKey:
     """The active key, creating one if there is none (first start)."""
     key = await active_signing_key(session)
     if key is not None:
         return key
-    candidate = await asyncio.to_thread(new_signing_key, now or datetime.now(UTC))
+    candidate = await asyncio.to_thread(new_signing_key, now or datetime.now(UTC), cipher)
     session.add(candidate)
     try:
         await session.commit()
@@ -78,7 +92,11 @@ async def ensure_signing_key(session: AsyncSession, *, now: datetime | None = No
 
 
 async def rotate_signing_key(
-    session: AsyncSession, *, now: datetime | None = None, expected_kid: str | None = None
+    session: AsyncSession,
+    *,
+    now: datetime | None = None,
+    expected_kid: str | None = None,
+    cipher: KeyCipher | None = None,
 ) -> SigningKey:
     """Retire the active key and activate a new one; returns the key active afterwards.
 
@@ -86,21 +104,21 @@ async def rotate_signing_key(
     rotation that another replica may already have done).
     """
     now = now or datetime.now(UTC)
-    candidate = await asyncio.to_thread(new_signing_key, now)
+    candidate = await asyncio.to_thread(new_signing_key, now, cipher)
     retire = sa.update(SigningKey).where(SigningKey.active_slot == 1)
     if expected_kid is not None:
         retire = retire.where(SigningKey.kid == expected_kid)
     result = await session.execute(retire.values(active_slot=None, retired_at=now))
     if expected_kid is not None and result.rowcount == 0:  # type: ignore[attr-defined]
         await session.rollback()
-        return await ensure_signing_key(session, now=now)
+        return await ensure_signing_key(session, now=now, cipher=cipher)
     session.add(candidate)
     try:
         await session.commit()
         return candidate
     except IntegrityError:  # a concurrent rotation won: the outcome is the same
         await session.rollback()
-        return await ensure_signing_key(session, now=now)
+        return await ensure_signing_key(session, now=now, cipher=cipher)
 
 
 async def published_signing_keys(
@@ -175,6 +193,16 @@ async def revoke_refresh_tokens(
     await session.execute(query.values(revoked_at=now))
 
 
+async def end_access_tokens(session: AsyncSession, user_id: str, now: datetime) -> None:
+    """Bump the user's session version: every verifier refuses tokens issued before."""
+    await session.execute(
+        sa.update(User)
+        .where(User.id == user_id)  # type: ignore[arg-type]
+        .values(session_version=User.session_version + 1, sessions_changed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 # ----------------------------------------------------------------------------- the key ring
 
 
@@ -189,6 +217,7 @@ def encode_access_token(
     roles: list[str],
     issued_at: int,
     ttl_s: int,
+    session_version: int = 0,
 ) -> str:
     claims = {
         "iss": issuer,
@@ -199,6 +228,7 @@ def encode_access_token(
         "jti": uuid.uuid4().hex,
         "iat": issued_at,
         "exp": issued_at + ttl_s,
+        "sv": session_version,  # the user's session version: kit/sessions.py
     }
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
 
@@ -220,9 +250,12 @@ class KeyRing:
         access_token_ttl_s: int,
         rotation_days: int,
         reload_s: float,
+        secrets: Secrets | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._db = db
+        self._secrets = secrets
+        self._cipher: KeyCipher | None = None
         self._issuer = issuer
         self._audience = audience
         self.access_token_ttl_s = access_token_ttl_s
@@ -237,6 +270,11 @@ class KeyRing:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        if self._secrets is not None:
+            self._cipher = await load_cipher(self._secrets)
+        if self._cipher is not None:
+            async with self._db.session() as session:
+                await seal_plaintext_keys(session, self._cipher)
         await self.reload()
         self._task = asyncio.create_task(self._reload_forever(), name="identity-key-reload")
 
@@ -264,14 +302,17 @@ class KeyRing:
             if active is None or active.created_at <= now - self._rotation:
                 async with self._db.session() as session:
                     active = await (
-                        ensure_signing_key(session, now=now)
+                        ensure_signing_key(session, now=now, cipher=self._cipher)
                         if active is None
-                        else rotate_signing_key(session, now=now, expected_kid=active.kid)
+                        else rotate_signing_key(
+                            session, now=now, expected_kid=active.kid, cipher=self._cipher
+                        )
                     )
             async with self._db.reader() as reader:
                 published = await published_signing_keys(reader, now=now, retention=self._retention)
             if active.kid != self._kid:
-                private = serialization.load_pem_private_key(active.private_pem.encode(), None)
+                pem = open_pem(self._cipher, active.kid, active.private_pem)
+                private = serialization.load_pem_private_key(pem.encode(), None)
                 assert isinstance(private, rsa.RSAPrivateKey)
                 self._kid, self._key = active.kid, private
             self._jwks = jwks_document(published)
@@ -280,11 +321,14 @@ class KeyRing:
         """The published keys (async: it is the fetcher of identity's own TokenVerifier)."""
         return self._jwks
 
-    def issue_access_token(self, *, user_id: str, shop: str, roles: list[str]) -> str:
+    def issue_access_token(
+        self, *, user_id: str, shop: str, roles: list[str], session_version: int = 0
+    ) -> str:
         if self._key is None:
             raise RuntimeError("KeyRing.start() has not run")
         return encode_access_token(
             self._key, self._kid, issuer=self._issuer, audience=self._audience,
             user_id=user_id, shop=shop, roles=roles,
             issued_at=int(self._clock()), ttl_s=self.access_token_ttl_s,
+            session_version=session_version,
         )  # fmt: skip

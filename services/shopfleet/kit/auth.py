@@ -3,7 +3,9 @@
 Identity signs RS256 access tokens (claims `sub`, `shop`, `roles`, `jti`, `exp`) with a key
 named by `kid` and publishes the public keys as a JWKS. Everyone else verifies with
 `TokenVerifier`, which caches verified tokens until they expire: an RS256 check costs
-hundreds of microseconds, a cache hit a dictionary lookup.
+hundreds of microseconds, a cache hit a dictionary lookup. Its `SessionView`
+(kit/sessions.py) then ends, or strips roles from, tokens whose user's session changed
+since they were issued: another dictionary lookup.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import jwt
 import structlog
@@ -22,6 +24,9 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPBearer
 
 from shopfleet.kit.errors import NotFound, Problem
+
+if TYPE_CHECKING:
+    from shopfleet.kit.sessions import SessionView
 
 log = structlog.get_logger("shopfleet.auth")
 
@@ -43,6 +48,7 @@ class Principal:
     roles: frozenset[str]
     token_id: str
     expires_at: float
+    session_version: int = 0  # claim `sv`: the user's session version when it was issued
 
     @property
     def is_admin(self) -> bool:
@@ -80,9 +86,11 @@ class TokenVerifier:
         audience: str,
         cache_size: int = 50_000,
         refetch_interval_s: float = 5.0,
+        sessions: SessionView | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._fetch_jwks = fetch_jwks
+        self.sessions = sessions
         self._issuer = issuer
         self._audience = audience
         self._cache: dict[str, Principal] = {}
@@ -92,15 +100,29 @@ class TokenVerifier:
         self._refetch_interval_s = refetch_interval_s
         self._clock = clock
 
-    async def verify(self, token: str) -> Principal:
-        cached = self._cache.get(token)
+    async def verify(self, token: str, *, fresh_roles: bool = True) -> Principal:
+        """The token's principal, as its user's session allows now.
+
+        `fresh_roles`: an Admin's roles are confirmed with identity first (unless this
+        process's view is identity's own), so a demoted Admin is refused on its next
+        request; a caller that decides nothing by role (the gateway) passes False.
+        """
+        principal = self._cache.get(token)
         now = self._clock()
-        if cached is not None and cached.expires_at > now:
-            return cached
-        principal = await self._verify_signature(token)
-        if len(self._cache) >= self._cache_size:
-            self._evict(now)
-        self._cache[token] = principal
+        if principal is None or principal.expires_at <= now:
+            principal = await self._verify_signature(token)
+            if len(self._cache) >= self._cache_size:
+                self._evict(now)
+            self._cache[token] = principal
+        sessions = self.sessions
+        if sessions is None:
+            return principal
+        if sessions.stale():
+            await sessions.catch_up()
+        principal = sessions.apply(principal)
+        if fresh_roles and principal.is_admin and not sessions.authoritative:
+            await sessions.refresh()
+            principal = sessions.apply(principal)
         return principal
 
     def forget(self, token: str) -> None:
@@ -138,12 +160,16 @@ class TokenVerifier:
         shop, roles = claims.get("shop"), claims.get("roles")
         if not isinstance(shop, str) or not isinstance(roles, list):
             raise Unauthenticated("The access token lacks its shop or roles; log in again.")
+        version = claims.get("sv", 0)  # tokens issued before versions existed: 0
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise Unauthenticated("The access token's session version is invalid; log in again.")
         return Principal(
             user_id=str(claims["sub"]),
             shop=shop,
             roles=frozenset(map(str, roles)),
             token_id=str(claims["jti"]),
             expires_at=float(claims["exp"]),
+            session_version=version,
         )
 
     async def _key(self, kid: str | None) -> Any:

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util.concurrency import await_, in_greenlet
 
 from shopfleet.kit.blocks.local.sqlite import InlineConnection
+from shopfleet.kit.private_files import private_sqlite_file
 from shopfleet.kit.settings import ServiceSettings
 
 _READ_ONLY = "shopfleet_read_only"
@@ -144,8 +145,8 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite:
             in_memory = parsed.database in (None, "", ":memory:")
-            if not in_memory:
-                Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+            if not in_memory:  # the owner's only, -wal and -shm too (they take its mode)
+                private_sqlite_file(Path(str(parsed.database)))
             engine: Any = create_async_engine
             pool: dict[str, Any] = {}
             if not in_memory:

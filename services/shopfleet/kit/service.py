@@ -14,16 +14,24 @@ from fastapi import APIRouter, FastAPI
 from shopfleet.kit.auth import TokenVerifier, publish_access
 from shopfleet.kit.blocks import Blocks
 from shopfleet.kit.callers import CallerGuard
+from shopfleet.kit.contracts.sessions import SESSIONS_PATH, SessionChanges
 from shopfleet.kit.db import Database
 from shopfleet.kit.errors import install_problem_handlers
+from shopfleet.kit.sessions import SessionView
 from shopfleet.kit.settings import PlatformSettings, secret
 from shopfleet.kit.telemetry import ReadyCheck, RequestContext, health_router
 
 Hook = Callable[[], Awaitable[None]]
 
 
-def identity_jwks_verifier(blocks: Blocks, platform: PlatformSettings) -> TokenVerifier:
-    """A verifier that fetches identity's JWKS through service invocation."""
+def identity_jwks_verifier(
+    blocks: Blocks, platform: PlatformSettings, *, in_process_identity: bool = False
+) -> TokenVerifier:
+    """A verifier that fetches identity's JWKS and session changes through invocation.
+
+    `in_process_identity`: the embedded platform, where identity shares this verifier
+    and updates its session view itself (kit/sessions.py).
+    """
 
     async def fetch() -> dict:
         response = await blocks.invoker.invoke(
@@ -33,7 +41,24 @@ def identity_jwks_verifier(blocks: Blocks, platform: PlatformSettings) -> TokenV
             raise RuntimeError(f"identity answered {response.status} for its JWKS")
         return response.json()
 
-    return TokenVerifier(fetch, issuer=platform.jwt_issuer, audience=platform.jwt_audience)
+    platform_token = secret(platform.platform_token)
+    credential = [(b"authorization", f"Bearer {platform_token}".encode())] if platform_token else []
+
+    async def fetch_sessions(since: float) -> SessionChanges:
+        response = await blocks.invoker.invoke(
+            "identity", "GET", SESSIONS_PATH, query=f"since={since!r}", headers=credential,
+            timeout_s=5,
+        )  # fmt: skip
+        if response.status != 200:
+            raise RuntimeError(f"identity answered {response.status} for its session changes")
+        return SessionChanges.model_validate_json(response.body)
+
+    return TokenVerifier(
+        fetch, issuer=platform.jwt_issuer, audience=platform.jwt_audience,
+        sessions=SessionView(
+            fetch_sessions, poll_s=platform.session_poll_s, authoritative=in_process_identity
+        ),
+    )  # fmt: skip
 
 
 def service_app(

@@ -61,6 +61,14 @@ class PlatformSettings(BaseSettings):
     call_timeout_s: float = Field(
         default=10.0, gt=0, description="Timeout of a service-to-service call."
     )
+    session_poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="With one process per service, how stale a process's view of ended "
+        "sessions (logouts, password changes) may get on non-Admin routes; Admin decisions "
+        "and identity itself always ask identity first. The embedded platform is never stale.",
+    )
     gc_gen0_threshold: int = Field(
         default=20_000,
         ge=700,

@@ -42,7 +42,10 @@ def kind_profile_values(helm: Any) -> dict[str, Any]:
 
 CUSTOM = {
     "image": {"repository": "registry.example.com/shopfleet", "digest": "sha256:" + "a" * 64},
-    "platform": {"token": {"existingSecret": "platform-token", "key": "value"}},
+    "platform": {
+        "token": {"existingSecret": "platform-token", "key": "value"},
+        "signingKeyEncryption": {"createSecret": False},
+    },
     "connections": {"existingSecret": "data-stores"},
     "postgres": {"host": "pg.data.svc.cluster.local", "options": "ssl=require"},
     "redis": {"host": "redis.data.svc.cluster.local:6380", "enableTLS": True},

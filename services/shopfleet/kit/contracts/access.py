@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from shopfleet.kit.contracts.sessions import SESSIONS_PATH
+
 JWKS = "/.well-known/jwks.json"
 
 
@@ -23,7 +25,8 @@ class Grant:
 
 
 def _verify_tokens() -> tuple[Grant, ...]:
-    return (Grant(JWKS, ("GET",)),)
+    """Every app checks access tokens: identity's keys and its feed of ended sessions."""
+    return (Grant(JWKS, ("GET",)), Grant(SESSIONS_PATH, ("GET",)))
 
 
 GRANTS: dict[str, tuple[Grant, ...]] = {

@@ -20,12 +20,15 @@ import grpc
 
 from shopfleet.kit.blocks.dapr.sidecar import DaprSidecar
 from shopfleet.kit.blocks.ports import Secrets
+from shopfleet.kit.contracts.secrets import PLATFORM_SCOPE, PLATFORM_SECRET
 
 SECRET_NAME = "shop-{shop}"
 
 
 def secret_name(shop: str) -> str:
-    """The Kubernetes Secret holding `shop`'s secrets."""
+    """The Kubernetes Secret holding `shop`'s secrets (or the platform's own, kit/contracts)."""
+    if shop == PLATFORM_SCOPE:
+        return PLATFORM_SECRET
     return SECRET_NAME.format(shop=shop)
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import aiosqlite
 
+from shopfleet.kit.private_files import private_sqlite_file
+
 BUSY_TIMEOUT_S = 10.0
 
 
@@ -86,8 +88,7 @@ class SqliteFile:
     @classmethod
     async def open(cls, path: str | os.PathLike[str], schema: str) -> SqliteFile:
         """Open (creating it and its directory if needed) and apply the idempotent `schema`."""
-        file = Path(path)
-        file.parent.mkdir(parents=True, exist_ok=True)
+        file = private_sqlite_file(Path(path))  # 0600, and so are its -wal and -shm
         conn = await InlineConnection(file, isolation_level=None, timeout=BUSY_TIMEOUT_S)
         try:
             await conn.execute("PRAGMA journal_mode=WAL")
