@@ -7,9 +7,16 @@ from typing import Any
 
 
 async def _feed(identity: Any, since: float = 0) -> dict[str, Any]:
-    answer = await identity.http.get("/internal/sessions", params={"since": since})
+    answer = await identity.http.get(
+        "/internal/sessions", params={"since": since}, headers=identity.platform
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()
+
+
+async def test_the_feed_is_for_the_platform_only(identity: Any) -> None:
+    """It names users and their roles: no platform credential, no answer."""
+    assert (await identity.http.get("/internal/sessions")).status_code == 401
 
 
 async def test_a_role_change_and_a_logout_are_served_until_older_tokens_expired(
