@@ -46,11 +46,7 @@ def create_app(
         reload_s=settings.signing_key_reload_s, clock=clock,
     )  # fmt: skip
     hasher = PasswordHasher.from_settings(settings)
-    throttle = LoginThrottle(
-        blocks.state, max_per_account=settings.max_failures_per_account,
-        max_per_address=settings.max_failures_per_address,
-        window_s=settings.throttle_window_s, clock=clock,
-    )  # fmt: skip
+    throttle = LoginThrottle.from_settings(blocks.state, settings, clock=clock)
     # Identity checks its own tokens against its own keys, without calling itself.
     verifier = verifier or TokenVerifier(
         keys.jwks, issuer=platform.jwt_issuer, audience=platform.jwt_audience,
