@@ -50,7 +50,7 @@ class PasswordHasher:
         parallelism: int = 4,
         max_concurrent: int | None = None,
         max_waiting: int = 32,
-        max_wait_s: float = 4.0,
+        max_wait_s: float = 6.0,
     ) -> None:
         self._argon2 = _Argon2(
             time_cost=time_cost, memory_cost=memory_cost_kib, parallelism=parallelism, type=Type.ID

@@ -54,7 +54,7 @@ class IdentitySettings(ServiceSettings):
         "at once.",
     )  # fmt: skip
     argon2_max_wait_s: float = Field(
-        default=4.0, gt=0,
+        default=6.0, gt=0,
         description="The longest a password check waits for a turn before it answers 503 + "
         "Retry-After: well under the gateway's upstream timeout (10 s), with a hash's time.",
     )  # fmt: skip

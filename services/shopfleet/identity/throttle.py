@@ -12,8 +12,9 @@ and failures are forgotten after a quiet `window_s` past the last block. So one 
 cannot keep an account locked (its own delays outgrow the account's), and a shop Admin can
 lift an account's delays at once (`unlock_account`).
 
-The port has no "insert if absent": creating a record also bumps the ETag of a guard key (in
-the same transaction), so of two requests creating one record, one conflicts and retries.
+The port has no "insert if absent": creating a record also bumps the ETag of the record's own
+guard key (in the same transaction), so of two requests creating one record, one conflicts
+and retries; creations of different records never conflict.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ log = structlog.get_logger("shopfleet.identity.throttle")
 Scope = Literal["account", "address"]
 T = TypeVar("T")
 _PREFIX = "identity:login"
-_GUARD_SHARDS = 64
 _MAX_TRIES = 50
+_GUARD_TTL_S = 3600
 _BUSY_RETRY_S = 1  # a held attempt is settled within about one password check
 
 
@@ -278,7 +279,8 @@ class LoginThrottle:
             try:
                 return await self._update_once(keys, change, write_unless_refused)
             except ETagMismatch:
-                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # de-synchronize
+                # De-synchronize the losers: a retry costs a few state-store round trips.
+                await asyncio.sleep(random.uniform(0, 0.004 * 2 ** min(attempt, 5)))
         raise _Contended()
 
     async def _update_once(
@@ -293,17 +295,22 @@ class LoginThrottle:
         if missing:
             # Read the guards *before* re-reading the records: a creation that we have not
             # seen will then have changed a guard's ETag, and our transaction conflicts.
-            for key in missing:
-                guard = f"{_PREFIX}:guard:{int(key[-8:], 16) % _GUARD_SHARDS}"
-                item = await self._store.get(guard)
-                guards[guard] = item.etag if item else await self._store.save(guard, 0)
+            wanted = [f"{key}:guard" for key in missing]
+            found = await self._store.get_bulk(wanted)
+            for guard in wanted:
+                if guard in found:
+                    guards[guard] = found[guard].etag
+                else:
+                    guards[guard] = await self._store.save(guard, 0, ttl_s=_GUARD_TTL_S)
             items = await self._store.get_bulk(list(keys.values()))
         now = self._clock()
         records = {s: _Record.load(items.get(k), now, self._window_s) for s, k in keys.items()}
         result = change(records, now)
         if write_unless_refused and result is not None:
             return result
-        ops = [StateOp.upsert(guard, 0, etag=etag) for guard, etag in guards.items()]
+        # A guard may expire: a creator then writes it blindly, gets a fresh ETag and reads
+        # the record after that, so the same order (guard, then record) still holds.
+        ops = [StateOp.upsert(g, 0, etag=etag, ttl_s=_GUARD_TTL_S) for g, etag in guards.items()]
         for scope, key in keys.items():
             record, etag = records[scope], (item.etag if (item := items.get(key)) else None)
             ops.append(
