@@ -14,8 +14,8 @@ from tests.support.problems import assert_problem
 
 PASSWORD = "the right password, at last"
 LIMIT = IdentitySettings.model_fields["max_failures_per_account"].default
-GUESSES = 100
-RIGHT_GUESS = 80  # the right password comes late in the burst, as an attacker's list would
+GUESSES = 60  # the sidecar doubles of the multi-process platform take about 100 at once
+RIGHT_GUESS = 48  # the right password comes late in the burst, as in an attacker's list
 
 
 async def test_parallel_guesses_never_verify_more_than_the_limit(target: Target) -> None:

@@ -25,7 +25,9 @@ import math
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Literal, TypeVar
@@ -44,6 +46,7 @@ _PREFIX = "identity:login"
 _MAX_TRIES = 50
 _GUARD_TTL_S = 3600
 _BUSY_RETRY_S = 1  # a held attempt is settled within about one password check
+_REMEMBER_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +186,8 @@ class LoginThrottle:
         self._first_delay_s = first_delay_s
         self._lease_s = lease_s
         self._clock = clock
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._refused: dict[str, tuple[float, Blocked]] = {}  # key -> (until, refusal)
 
     @classmethod
     def from_settings(
@@ -221,27 +226,26 @@ class LoginThrottle:
                 record.held[attempt_id] = now + self._lease_s
             return None
 
+        remembered = self._remembered_refusal(keys)
+        if remembered is not None:
+            raise Throttled(remembered)
         try:
-            blocked = await self._update(keys, reserve, write_unless_refused=True)
+            async with self._locked(keys):
+                blocked = await self._update(keys, reserve, write_unless_refused=True)
         except _Contended:
             blocked = Blocked("account", _BUSY_RETRY_S, busy=True)
         if blocked is not None:
+            self._remember(keys[blocked.scope], blocked)
             raise Throttled(blocked)
         return Attempt(self, keys, attempt_id)
 
     async def unlock_account(self, shop: str, email: str) -> None:
         """Forget the account's failures and lift its delay (attempts in flight stay held)."""
-        await self._update(
-            {"account": self._keys(shop, email, "")["account"]},
-            lambda records, _now: records["account"].forgive(),
-        )
+        await self._forgive("account", self._keys(shop, email, "")["account"])
 
     async def unlock_address(self, shop: str, address: str) -> None:
         """Forget a client address's failures in a shop and lift its delay."""
-        await self._update(
-            {"address": self._keys(shop, "", address)["address"]},
-            lambda records, _now: records["address"].forgive(),
-        )
+        await self._forgive("address", self._keys(shop, "", address)["address"])
 
     # ------------------------------------------------------------------------- internals
 
@@ -250,6 +254,41 @@ class LoginThrottle:
             "account": f"{_PREFIX}:account:{_digest(shop, email)}",
             "address": f"{_PREFIX}:address:{_digest(shop, address)}",
         }
+
+    async def _forgive(self, scope: Scope, key: str) -> None:
+        async with self._locked({scope: key}):
+            await self._update({scope: key}, lambda records, _now: records[scope].forgive())
+
+    # Within one process, the records of a key are changed one request at a time (a lock per
+    # key) and a refusal is remembered for a moment: a burst on one account then costs one
+    # state read per request, not a storm of ETag conflicts. Across replicas the ETags
+    # still decide; a remembered refusal is at most `_REMEMBER_S` stale, and only refuses.
+
+    @asynccontextmanager
+    async def _locked(self, keys: Mapping[Scope, str]) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for key in sorted(set(keys.values())):  # one order everywhere: no deadlock
+                lock = self._locks.get(key)
+                if lock is None:
+                    lock = self._locks[key] = asyncio.Lock()
+                await stack.enter_async_context(lock)
+            yield
+        for key in keys.values():  # what was read or written now is newer than a refusal
+            self._refused.pop(key, None)
+
+    def _remember(self, key: str, blocked: Blocked) -> None:
+        now = self._clock()
+        if len(self._refused) > 10_000:
+            self._refused = {k: v for k, v in self._refused.items() if v[0] > now}
+        self._refused[key] = (now + min(_REMEMBER_S, blocked.retry_after_s), blocked)
+
+    def _remembered_refusal(self, keys: Mapping[Scope, str]) -> Blocked | None:
+        now = self._clock()
+        for key in keys.values():
+            remembered = self._refused.get(key)
+            if remembered is not None and remembered[0] > now:
+                return remembered[1]
+        return None
 
     async def _settle(self, keys: Mapping[Scope, str], attempt_id: str, outcome: Outcome) -> None:
         def settle(records: dict[Scope, _Record], now: float) -> None:
@@ -261,7 +300,8 @@ class LoginThrottle:
                     record.forgive()
 
         try:
-            await self._update(keys, settle)
+            async with self._locked(keys):
+                await self._update(keys, settle)
         except _Contended:
             # The lease ends the reservation; a failure not counted is logged.
             log.warning("login attempt not settled: too much contention", outcome=outcome)

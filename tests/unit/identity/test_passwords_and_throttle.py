@@ -184,8 +184,8 @@ async def test_one_address_cannot_keep_an_account_locked() -> None:
             await _fail(throttle, ip="attacker")
         except Throttled as refused:
             clock.now += int(refused.headers["Retry-After"])
-    account = await _refusal(throttle, ip="victim")
     attacker = await _refusal(throttle, ip="attacker")
+    account = await _refusal(throttle, ip="victim")
     assert int(account.headers["Retry-After"]) <= 40 < int(attacker.headers["Retry-After"])
     # Other shops and accounts were never affected.
     assert await throttle.reserve("other", "ann@example.com", "attacker")
