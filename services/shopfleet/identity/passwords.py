@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import TypeVar
 
 from argon2 import PasswordHasher as _Argon2
@@ -32,6 +34,18 @@ class HasherBusy(Problem):
         )  # fmt: skip
 
 
+# The deadline of the admitted request this task serves (see `PasswordHasher.admitted`).
+_deadline: ContextVar[float | None] = ContextVar("password_check_deadline", default=None)
+
+
+async def _acquire(semaphore: asyncio.Semaphore, deadline: float) -> None:
+    try:
+        async with asyncio.timeout_at(deadline):
+            await semaphore.acquire()
+    except TimeoutError:
+        raise HasherBusy() from None
+
+
 class PasswordHasher:
     """Hashes and verifies passwords; at most `max_concurrent` hashes run at once, at most
     `max_waiting` wait for a turn, none waits longer than `max_wait_s` (else `HasherBusy`,
@@ -49,13 +63,15 @@ class PasswordHasher:
         memory_cost_kib: int = 65_536,
         parallelism: int = 4,
         max_concurrent: int | None = None,
-        max_waiting: int = 32,
-        max_wait_s: float = 6.0,
+        max_waiting: int = 16,
+        max_wait_s: float = 5.0,
     ) -> None:
         self._argon2 = _Argon2(
             time_cost=time_cost, memory_cost=memory_cost_kib, parallelism=parallelism, type=Type.ID
         )
-        self._slots = asyncio.Semaphore(max_concurrent or max(2, os.cpu_count() or 2))
+        concurrent = max_concurrent or max(2, os.cpu_count() or 2)
+        self._slots = asyncio.Semaphore(concurrent)
+        self._admissions = asyncio.Semaphore(concurrent + max_waiting)
         self._max_waiting = max_waiting
         self._max_wait_s = max_wait_s
         self._waiting = 0
@@ -78,15 +94,28 @@ class PasswordHasher:
     async def verify(self, password_hash: str, password: str) -> bool:
         return await self._in_turn(self._verify, password_hash, password)
 
+    @asynccontextmanager
+    async def admitted(self) -> AsyncIterator[None]:
+        """Admit a request that will check a password (a login), before it does anything
+        else: at most `max_concurrent + max_waiting` at once. Its wait for admission and for
+        its hash together last at most `max_wait_s` (else `HasherBusy`), so what is admitted
+        answers in time, and a burst costs the rest of the service nothing."""
+        deadline = asyncio.get_running_loop().time() + self._max_wait_s
+        await _acquire(self._admissions, deadline)
+        token = _deadline.set(deadline)
+        try:
+            yield
+        finally:
+            _deadline.reset(token)
+            self._admissions.release()
+
     async def _in_turn(self, work: Callable[..., T], *args: str) -> T:
         if self._slots.locked() and self._waiting >= self._max_waiting:
             raise HasherBusy()
+        deadline = _deadline.get() or asyncio.get_running_loop().time() + self._max_wait_s
         self._waiting += 1
         try:
-            async with asyncio.timeout(self._max_wait_s):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise HasherBusy() from None
+            await _acquire(self._slots, deadline)
         finally:
             self._waiting -= 1
         try:

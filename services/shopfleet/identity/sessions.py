@@ -42,8 +42,13 @@ async def login(
     session: AsyncSession, ident: Identity, shop: str, email: str, password: str, *, address: str
 ) -> TokenPair:
     """Check the credentials (throttled per account and per address) and start a session."""
-    # Reserved before the check, so parallel guesses cannot check more than the limit.
-    async with await ident.throttle.reserve(shop, email, address) as attempt:
+    # Admitted first (a burst beyond what the hasher can do in time gets a 503 instead of a
+    # gateway timeout), then reserved before the check, so parallel guesses cannot check
+    # more than the limit.
+    async with (
+        ident.hasher.admitted(),
+        await ident.throttle.reserve(shop, email, address) as attempt,
+    ):
         if await session.get(Shop, shop) is None:
             raise NotFound(f"Shop '{shop}' does not exist.")
         row = (

@@ -49,14 +49,14 @@ class IdentitySettings(ServiceSettings):
         default=None, ge=1, description="Hashes at once (each holds its memory); default: CPUs."
     )
     argon2_max_waiting: int = Field(
-        default=32, ge=0,
-        description="Password checks that may wait for a turn; more answer 503 + Retry-After "
-        "at once.",
+        default=16, ge=0,
+        description="Logins (password checks) that may wait for a turn; more answer 503 + "
+        "Retry-After at once.",
     )  # fmt: skip
     argon2_max_wait_s: float = Field(
-        default=6.0, gt=0,
-        description="The longest a password check waits for a turn before it answers 503 + "
-        "Retry-After: well under the gateway's upstream timeout (10 s), with a hash's time.",
+        default=5.0, gt=0,
+        description="The longest a login waits (for admission and its hash) before it answers "
+        "503 + Retry-After: well under the gateway's upstream timeout (10 s), with a hash's time.",
     )  # fmt: skip
 
     signing_key_rotation_days: int = Field(

@@ -202,3 +202,14 @@ async def test_a_full_queue_of_password_checks_is_refused_with_503() -> None:
     for busy in outcomes[3:]:
         assert isinstance(busy, HasherBusy)
         assert busy.status == 503 and int(busy.headers["Retry-After"]) >= 1
+
+
+async def test_logins_beyond_the_admissions_wait_at_most_max_wait_s_then_503() -> None:
+    hasher = PasswordHasher(**FAST, max_concurrent=1, max_waiting=1, max_wait_s=0.05)
+    async with hasher.admitted(), hasher.admitted():  # both places taken
+        with pytest.raises(HasherBusy):
+            async with hasher.admitted():
+                pass
+    async with hasher.admitted():  # given back
+        hashed = await hasher.hash("correct horse")
+    assert await hasher.verify(hashed, "correct horse")
