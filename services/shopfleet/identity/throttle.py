@@ -215,27 +215,22 @@ class LoginThrottle:
         attempt_id = uuid.uuid4().hex[:16]
 
         def reserve(records: dict[Scope, _Record], now: float) -> Blocked | None:
-            refusals = [
-                blocked
-                for scope, record in records.items()
-                if (blocked := record.refusal(scope, self._policies[scope], now))
-            ]
-            if refusals:  # the longest wait wins
-                return max(refusals, key=lambda b: b.retry_after_s)
-            for record in records.values():
-                record.held[attempt_id] = now + self._lease_s
-            return None
+            blocked = self._refusal(records, now)
+            if blocked is None:
+                for record in records.values():
+                    record.held[attempt_id] = now + self._lease_s
+            return blocked
 
-        remembered = self._remembered_refusal(keys)
-        if remembered is not None:
-            raise Throttled(remembered)
-        try:
-            async with self._locked(keys):
-                blocked = await self._update(keys, reserve, write_unless_refused=True)
-        except _Contended:
-            blocked = Blocked("account", _BUSY_RETRY_S, busy=True)
+        blocked = self._remembered_refusal(keys) or await self._peek(keys)
+        if blocked is None:
+            try:
+                async with self._locked(keys):
+                    blocked = await self._update(keys, reserve, write_unless_refused=True)
+            except _Contended:
+                blocked = Blocked("account", _BUSY_RETRY_S, busy=True)
         if blocked is not None:
-            self._remember(keys[blocked.scope], blocked)
+            if blocked.busy:
+                self._remember(keys[blocked.scope], blocked)
             raise Throttled(blocked)
         return Attempt(self, keys, attempt_id)
 
@@ -259,10 +254,26 @@ class LoginThrottle:
         async with self._locked({scope: key}):
             await self._update({scope: key}, lambda records, _now: records[scope].forgive())
 
-    # Within one process, the records of a key are changed one request at a time (a lock per
-    # key) and a refusal is remembered for a moment: a burst on one account then costs one
-    # state read per request, not a storm of ETag conflicts. Across replicas the ETags
-    # still decide; a remembered refusal is at most `_REMEMBER_S` stale, and only refuses.
+    # A refusal needs one read and no write, and no lock. Within one process, the records of
+    # a key are changed one request at a time (a lock per key), and "all free attempts are
+    # being checked" is remembered for a moment (an unlock does not change it): a burst on
+    # one account then costs a state read per request, not a storm of ETag conflicts.
+    # Across replicas the ETags still decide.
+
+    def _refusal(self, records: Mapping[Scope, _Record], now: float) -> Blocked | None:
+        refusals = [
+            blocked
+            for scope, record in records.items()
+            if (blocked := record.refusal(scope, self._policies[scope], now))
+        ]
+        return max(refusals, key=lambda b: b.retry_after_s) if refusals else None  # longest
+
+    async def _peek(self, keys: Mapping[Scope, str]) -> Blocked | None:
+        items = await self._store.get_bulk(list(keys.values()))
+        now = self._clock()
+        return self._refusal(
+            {s: _Record.load(items.get(k), now, self._window_s) for s, k in keys.items()}, now
+        )
 
     @asynccontextmanager
     async def _locked(self, keys: Mapping[Scope, str]) -> AsyncIterator[None]:
