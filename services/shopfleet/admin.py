@@ -19,11 +19,14 @@ from shopfleet.identity import service as identity
 from shopfleet.identity import tokens
 from shopfleet.identity.app import open_database
 from shopfleet.identity.key_encryption import load_cipher
-from shopfleet.identity.models import Shop, UserPublic
+from shopfleet.identity.models import Shop, User, UserPublic
 from shopfleet.identity.passwords import PasswordHasher
 from shopfleet.identity.settings import IdentitySettings
+from shopfleet.identity.throttle import LoginThrottle
+from shopfleet.kit.blocks.embedded import open_state_store
 from shopfleet.kit.blocks.local import LocalSecrets
 from shopfleet.kit.contracts.tenants import TenantBootstrap, TenantPublic
+from shopfleet.kit.errors import NotFound
 from shopfleet.kit.settings import PlatformSettings
 
 
@@ -106,3 +109,26 @@ async def rotate_key(platform: PlatformSettings) -> str:
     async with identity_access(platform) as access:
         await tokens.ensure_signing_key(access.session, cipher=cipher)
         return (await tokens.rotate_signing_key(access.session, cipher=cipher)).kid
+
+
+async def unlock_login(
+    platform: PlatformSettings, shop: str, email: str | None, address: str | None
+) -> None:
+    """Lift the login delays of a shop's account (by email) and/or of a client address."""
+    email = email.strip().lower() if email else None
+    async with identity_access(platform) as access:
+        if await access.session.get(Shop, shop) is None:
+            raise NotFound(f"Shop '{shop}' does not exist.")
+        if email and not await access.session.scalar(
+            sa.select(User.id).where(User.shop == shop, User.email == email)
+        ):
+            raise NotFound(f"No user {email} in shop '{shop}'.")
+    store = await open_state_store(platform)
+    try:
+        throttle = LoginThrottle.from_settings(store, IdentitySettings(platform=platform))
+        if email:
+            await throttle.unlock_account(shop, email)
+        if address:
+            await throttle.unlock_address(shop, address.strip())
+    finally:
+        await store.close()

@@ -431,6 +431,33 @@ def users_add(
     )
 
 
+@users_app.command("unlock")
+def users_unlock(
+    shop: Annotated[str, typer.Option(help="The shop's slug.")],
+    email: Annotated[
+        str | None, typer.Option(help="The account to unlock (a user's e-mail).")
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option(help="A client address to unlock (after failed logins from it).")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Lift the login delays of an account and/or a client address after failed logins.
+
+    Works on the embedded platform's state (the data dir, or SHOPFLEET_STATE_STORE_URL),
+    running or not. In a cluster a shop Admin calls
+    POST /shops/<shop>/api/v1/users/<id>/unlock instead.
+    """
+    from shopfleet import admin
+
+    if not email and not address:
+        raise fail("say what to unlock: --email, --address or both")
+    settings = platform_settings(data_dir)
+    run_admin(lambda: admin.unlock_login(settings, shop, email, address))
+    unlocked = " and ".join(x for x in (email, address) if x)
+    console.print(f"[green]unlocked[/] {unlocked} in [bold]{shop}[/]: the next login is checked")
+
+
 @keys_app.command("rotate")
 def keys_rotate(data_dir: DataDir = None) -> None:
     """Start signing with a new key; the old one stays in the JWKS until its tokens expire."""

@@ -23,10 +23,10 @@ from starlette.types import Receive, Scope, Send
 from shopfleet.gateway.app import Gateway
 from shopfleet.gateway.routes import RouteFile
 from shopfleet.gateway.settings import GatewaySettings
-from shopfleet.kit.blocks import Blocks, StateStore
-from shopfleet.kit.blocks.local import LocalPubSub, LocalSecrets, LocalStateStore
+from shopfleet.kit.blocks import Blocks
+from shopfleet.kit.blocks.embedded import open_state_store
+from shopfleet.kit.blocks.local import LocalPubSub, LocalSecrets
 from shopfleet.kit.blocks.local.invoker import LocalInvoker
-from shopfleet.kit.blocks.redis_state import RedisStateStore
 from shopfleet.kit.callers import service_blocks
 from shopfleet.kit.gc_tuning import settle_after_start
 from shopfleet.kit.lifespan import answer_lifespan
@@ -118,7 +118,7 @@ class EmbeddedPlatform:
         tighten_tree(data)
         async with AsyncExitStack() as stack:
             stack.enter_context(owner_only_umask())
-            state = await self._state_store()
+            state = await open_state_store(self.platform)
             stack.push_async_callback(state.close)
             pubsub = LocalPubSub(data / "pubsub.db")
             stack.push_async_callback(pubsub.stop)  # runs after the services stopped their relays
@@ -163,14 +163,6 @@ class EmbeddedPlatform:
             if self.freeze_gc:
                 settle_after_start(self.platform.gc_gen0_threshold)
             yield self
-
-    async def _state_store(self) -> StateStore:
-        if self.platform.state_store_url:
-            store = RedisStateStore(
-                self.platform.state_store_url, key_prefix=self.platform.state_key_prefix
-            )
-            return await store.open()
-        return await LocalStateStore.open(self.platform.data_dir / "state.db")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

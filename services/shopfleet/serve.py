@@ -192,18 +192,13 @@ async def open_blocks(
             stack.push_async_callback(close_dapr_blocks, blocks)
             yield blocks, None
             return
-        from shopfleet.kit.blocks.local import LocalPubSub, LocalSecrets, LocalStateStore
+        from shopfleet.kit.blocks.embedded import open_state_store
+        from shopfleet.kit.blocks.local import LocalPubSub, LocalSecrets
         from shopfleet.kit.blocks.local.invoker import LocalInvoker
-        from shopfleet.kit.blocks.redis_state import RedisStateStore
 
         data = platform.data_dir
         data.mkdir(parents=True, exist_ok=True)
-        if platform.state_store_url:
-            state: Any = await RedisStateStore(
-                platform.state_store_url, key_prefix=platform.state_key_prefix
-            ).open()
-        else:
-            state = await LocalStateStore.open(data / "state.db")
+        state = await open_state_store(platform)
         stack.push_async_callback(state.close)
         pubsub = LocalPubSub(data / "pubsub.db")
         stack.push_async_callback(pubsub.stop)

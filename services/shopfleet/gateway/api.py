@@ -113,5 +113,10 @@ def platform_router(
     async def get_tenant(request: Request, shop: ShopSlug) -> Response:
         return await pass_through(request, identity_of(shop), f"/internal/tenants/{shop}")
 
+    @internal.post("/tenants/{shop}/admin-token")
+    async def admin_token(request: Request, shop: ShopSlug) -> Response:
+        path = f"/internal/tenants/{shop}/admin-token"
+        return await pass_through(request, identity_of(shop), path)
+
     router.include_router(internal)
     return router

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from shopfleet.identity import service, sessions
 from shopfleet.identity.models import (
     USER_ID_PATTERN,
+    AdminToken,
     LoginRequest,
     RefreshRequest,
     RolesUpdate,
@@ -160,6 +161,25 @@ async def set_roles(
     return user
 
 
+@router.post(
+    "/users/{user_id}/unlock",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["users"],
+    responses={404: {"description": "No user with this id in this shop."}},
+)
+async def unlock_user(
+    shop: ShopId, user_id: UserId, _admin: AdminUser, session: ReaderDep, ident: IdentityDep
+) -> Response:
+    """Lift the login delays of a user's account (admin).
+
+    After repeated failed logins an account waits longer and longer (429 with Retry-After)
+    before the next password check; this forgets its failures at once. The user's own
+    sessions are not touched; the delays of client addresses stay.
+    """
+    await sessions.unlock_user(session, ident, shop, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 # ----------------------------------------------------------------------------- platform
 
 platform_router = APIRouter(tags=["platform"])
@@ -210,6 +230,16 @@ async def bootstrap_tenant(
     if not tenant.created:
         response.status_code = status.HTTP_200_OK
     return tenant
+
+
+@internal_router.post("/tenants/{shop}/admin-token")
+async def issue_admin_token(
+    shop: ShopSlug, session: ReaderDep, ident: IdentityDep, response: Response
+) -> AdminToken:
+    """An access token of the shop's first Admin, for the platform (the demo seeding): it
+    needs no password and no login, so no account state can stop the platform's start."""
+    response.headers["Cache-Control"] = "no-store"
+    return await sessions.admin_token(session, ident, shop)
 
 
 @internal_router.get("/tenants/{shop}")

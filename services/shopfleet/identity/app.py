@@ -48,11 +48,7 @@ def create_app(
         reload_s=settings.signing_key_reload_s, secrets=blocks.secrets, clock=clock,
     )  # fmt: skip
     hasher = PasswordHasher.from_settings(settings)
-    throttle = LoginThrottle(
-        blocks.state, max_per_account=settings.max_failures_per_account,
-        max_per_address=settings.max_failures_per_address,
-        window_s=settings.throttle_window_s, clock=clock,
-    )  # fmt: skip
+    throttle = LoginThrottle.from_settings(blocks.state, settings, clock=clock)
     # Identity checks its own tokens against its own keys and sessions, without calling itself.
     feed = local_session_feed(db, access_token_ttl_s=settings.access_token_ttl_s, clock=clock)
     verifier = verifier or TokenVerifier(

@@ -169,6 +169,15 @@ class RefreshRequest(BaseModel):
     refresh_token: str = pydantic.Field(min_length=1, max_length=256)
 
 
+class AdminToken(BaseModel):
+    """An Admin's access token issued to the platform: no refresh token, no session."""
+
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+    user_id: str
+
+
 class TokenPair(BaseModel):
     access_token: str
     token_type: str = "Bearer"

@@ -248,12 +248,13 @@ async def update_user(
     if changes.password is not None:
         if not changes.current_password:
             raise field_problem(422, "body.current_password", "required to change the password")
-        await ident.throttle.ensure_allowed(shop, user.email, address)
         stored, email = user.password_hash, user.email
         await session.rollback()  # no transaction while argon2 works
-        if not await ident.hasher.verify(stored, changes.current_password):
-            await ident.throttle.record_failure(shop, email, address)
-            raise field_problem(400, "body.current_password", "is not your current password")
+        async with await ident.throttle.reserve(shop, email, address) as attempt:
+            if not await ident.hasher.verify(stored, changes.current_password):
+                await attempt.fail()
+                raise field_problem(400, "body.current_password", "is not your current password")
+            await attempt.succeed()
         new_hash = await ident.hasher.hash(changes.password)
         user = await _user_in_shop(session, shop, user_id)
     now = ident.now()

@@ -9,10 +9,11 @@ from __future__ import annotations
 import uuid
 
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopfleet.identity.models import Shop, TokenPair, User
-from shopfleet.identity.service import Identity
+from shopfleet.identity.models import AdminToken, Shop, TokenPair, User
+from shopfleet.identity.service import Identity, get_tenant
 from shopfleet.identity.tokens import (
     add_refresh_token,
     end_access_tokens,
@@ -22,6 +23,8 @@ from shopfleet.identity.tokens import (
 )
 from shopfleet.kit.auth import Unauthenticated
 from shopfleet.kit.errors import NotFound
+
+log = structlog.get_logger("shopfleet.identity.sessions")
 
 
 async def _issue(session: AsyncSession, ident: Identity, user: User, family_id: str) -> TokenPair:
@@ -42,21 +45,27 @@ async def login(
     session: AsyncSession, ident: Identity, shop: str, email: str, password: str, *, address: str
 ) -> TokenPair:
     """Check the credentials (throttled per account and per address) and start a session."""
-    await ident.throttle.ensure_allowed(shop, email, address)
-    if await session.get(Shop, shop) is None:
-        raise NotFound(f"Shop '{shop}' does not exist.")
-    row = (
-        await session.execute(
-            sa.select(User.id, User.password_hash).where(User.shop == shop, User.email == email)
-        )
-    ).one_or_none()
-    await session.rollback()  # no transaction while argon2 works
-    if row is None:
-        await ident.hasher.verify_dummy(password)  # as slow as a wrong password
-    if row is None or not await ident.hasher.verify(row.password_hash, password):
-        await ident.throttle.record_failure(shop, email, address)
-        raise Unauthenticated("Wrong email or password.")
-    await ident.throttle.reset_account(shop, email)
+    # Admitted first (a burst beyond what the hasher can do in time gets a 503 instead of a
+    # gateway timeout), then reserved before the check, so parallel guesses cannot check
+    # more than the limit.
+    async with (
+        ident.hasher.admitted(),
+        await ident.throttle.reserve(shop, email, address) as attempt,
+    ):
+        if await session.get(Shop, shop) is None:
+            raise NotFound(f"Shop '{shop}' does not exist.")
+        row = (
+            await session.execute(
+                sa.select(User.id, User.password_hash).where(User.shop == shop, User.email == email)
+            )
+        ).one_or_none()
+        await session.rollback()  # no transaction while argon2 works
+        if row is None:
+            await ident.hasher.verify_dummy(password)  # as slow as a wrong password
+        if row is None or not await ident.hasher.verify(row.password_hash, password):
+            await attempt.fail()
+            raise Unauthenticated("Wrong email or password.")
+        await attempt.succeed()
     new_hash = (
         await ident.hasher.hash(password) if ident.hasher.needs_rehash(row.password_hash) else None
     )
@@ -68,6 +77,36 @@ async def login(
     pair = await _issue(session, ident, user, family_id=str(uuid.uuid4()))
     await session.commit()
     return pair
+
+
+async def admin_token(session: AsyncSession, ident: Identity, shop: str) -> AdminToken:
+    """An access token of the shop's first Admin, for the platform (its demo seeding): no
+    password, no session, so no account state (a lockout, a changed password) stands in
+    the way of the platform's start. Only the platform credential reaches this."""
+    tenant = await get_tenant(session, shop)
+    if tenant is None or not tenant.admin_user_id:
+        raise NotFound(f"Shop '{shop}' does not exist or has no Admin.")
+    user = await session.get(User, tenant.admin_user_id)
+    if user is None:
+        raise NotFound(f"Shop '{shop}' has no Admin.")
+    log.info("admin token issued to the platform", shop=shop, user_id=user.id)
+    access = ident.keys.issue_access_token(
+        user_id=user.id, shop=user.shop, roles=user.roles, session_version=user.session_version
+    )
+    return AdminToken(
+        access_token=access, expires_in=ident.keys.access_token_ttl_s, user_id=user.id
+    )
+
+
+async def unlock_user(session: AsyncSession, ident: Identity, shop: str, user_id: str) -> None:
+    """Lift the login delays of a user's account (its failures are forgotten)."""
+    user = await session.get(User, user_id)
+    if user is None or user.shop != shop:  # another shop's user is simply not here
+        raise NotFound(f"No user '{user_id}' in shop '{shop}'.")
+    email = user.email
+    await session.rollback()
+    await ident.throttle.unlock_account(shop, email)
+    log.info("account unlocked", shop=shop, user_id=user_id)
 
 
 _REUSED = (

@@ -171,3 +171,35 @@ async def test_what_the_cli_creates_works_through_the_running_platform(tmp_path:
             # a token signed by the retired key keeps working until it expires
             me = await client.get(f"{acme.api}/users/me", headers=acme.bearer(clerk))
             assert me.status_code == 200
+
+
+async def test_users_unlock_lifts_a_lockout_of_the_running_platform(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    embedded = make_platform(data)
+    async with embedded.running():
+        transport = httpx.ASGITransport(embedded.gateway, client=("203.0.113.9", 1234))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            shop = Shopper(client)
+            assert (await shop.register("ann@example.com")).status_code == 201
+            answer = None
+            for _ in range(10):  # wrong passwords until refused
+                answer = await shop.login("ann@example.com", "a wrong password")
+                if answer.status_code == 429:
+                    break
+            assert answer is not None and answer.status_code == 429, answer
+            assert (await shop.login("ann@example.com")).status_code == 429
+
+            code, out = await asyncio.to_thread(
+                shopfleet, data, "users", "unlock", "--shop", "demo", "--email", "Ann@example.com"
+            )
+            assert code == 0, out
+            assert "unlocked" in out
+            assert (await shop.login("ann@example.com")).status_code == 200
+
+    unlock = ("users", "unlock", "--shop", "demo")
+    code, out = await asyncio.to_thread(shopfleet, data, *unlock, "--email", "nobody@x.com")
+    assert code == 1 and "nobody@x.com" in out
+    code, out = await asyncio.to_thread(shopfleet, data, *unlock)
+    assert code == 1 and "--email" in out
+    code, out = await asyncio.to_thread(shopfleet, data, *unlock, "--address", "203.0.113.9")
+    assert code == 0, out

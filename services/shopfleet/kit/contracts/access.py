@@ -38,6 +38,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant("/readyz", ("GET",)),
         Grant("/internal/tenants", ("POST",)),
         Grant("/internal/tenants/*", ("GET",)),
+        Grant("/internal/tenants/*/admin-token", ("POST",)),  # seeding a demo shop
     ),
     # The checkout saga: cart lines, prices and stock, the address and the quote.
     "orders": (
