@@ -15,6 +15,7 @@ from shopfleet.kit.auth import TokenVerifier
 from shopfleet.kit.blocks import Blocks
 from shopfleet.kit.db import Database
 from shopfleet.kit.errors import install_problem_handlers
+from shopfleet.kit.jsonlimits import JsonBounds, JsonLimits
 from shopfleet.kit.settings import PlatformSettings
 from shopfleet.kit.telemetry import ReadyCheck, RequestContext, health_router
 
@@ -95,5 +96,6 @@ def service_app(
     pubsub_routes = getattr(blocks.pubsub, "router", None)
     if callable(pubsub_routes):
         app.include_router(pubsub_routes())
+    app.add_middleware(JsonLimits, bounds=JsonBounds.of(platform))  # before validation
     app.add_middleware(RequestContext, service=name, access_log=platform.access_log)
     return app

@@ -56,6 +56,25 @@ class PlatformSettings(BaseSettings):
         "(Python's default is 700; a request allocates thousands of short-lived objects, and "
         "collecting every 700 cost 3-9 % of a checkout's CPU in our runs).",
     )
+    json_max_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest JSON request body an app parses (images and other bodies are not "
+        "JSON and are bounded by the gateway's max_body_bytes).",
+    )
+    json_max_depth: int = Field(default=32, ge=2, description="Deepest nesting of a JSON body.")
+    json_max_object_keys: int = Field(
+        default=1000, ge=1, description="Most keys one object of a JSON body may hold."
+    )
+    json_max_array_items: int = Field(
+        default=1000, ge=1, description="Most items one array of a JSON body may hold."
+    )
+    json_max_values: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most keys and array items a JSON body may hold in all: what validation "
+        "costs, and how many errors it can report, grows with this.",
+    )
     public_url: str | None = Field(
         default=None,
         pattern=r"^https?://[^/\s]+$",
