@@ -289,6 +289,9 @@ def service_objects(shop: Shop, config: Config, name: str) -> list[dict]:
                         "dapr.io/app-id": name,
                         "dapr.io/app-port": str(port),
                         "dapr.io/config": config.dapr_config,
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(config.metrics_port),
+                        "prometheus.io/path": "/metrics",
                     },
                 },
                 "spec": {
@@ -299,10 +302,18 @@ def service_objects(shop: Shop, config: Config, name: str) -> list[dict]:
                             "name": name,
                             "image": config.image,
                             "args": ["serve", name],
-                            "ports": [{"name": "http", "containerPort": port}],
+                            "ports": [
+                                {"name": "http", "containerPort": port},
+                                {"name": "metrics", "containerPort": config.metrics_port},
+                            ],
                             "env": [
                                 {"name": "SHOPFLEET_SHOP", "value": shop.name},
                                 {"name": "SHOPFLEET_BLOCKS", "value": "dapr"},
+                                {"name": "SHOPFLEET_METRICS_HOST", "value": "0.0.0.0"},
+                                {
+                                    "name": "SHOPFLEET_METRICS_PORT",
+                                    "value": str(config.metrics_port),
+                                },
                             ],
                             "readinessProbe": {
                                 **probe,
@@ -382,7 +393,8 @@ def dapr_configuration(shop: Shop, config: Config) -> dict:
 
 
 def network_policy(shop: Shop, config: Config) -> dict:
-    """Only the gateway (and the shop's own pods, sidecar to sidecar) get in."""
+    """Only the gateway (and the shop's own pods, sidecar to sidecar) get in; and
+    Prometheus, from anywhere in the cluster, to the metrics port alone."""
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -407,7 +419,8 @@ def network_policy(shop: Shop, config: Config) -> dict:
                         },
                         {"podSelector": {}},
                     ]
-                }
+                },
+                {"ports": [{"protocol": "TCP", "port": config.metrics_port}]},
             ],
         },
     }

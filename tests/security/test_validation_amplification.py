@@ -20,25 +20,37 @@ def _json(body: object) -> dict[str, str | bytes]:
     return {"content": orjson.dumps(body), "headers": {"content-type": "application/json"}}
 
 
+async def test_the_reported_body_is_refused_before_validation(client: httpx.AsyncClient) -> None:
+    """Issue 12, hole 4: the report's body, 700,000 unknown keys (8.3 MB), gets one short
+    problem (it is past the byte bound of a JSON body), not a 60 MB list of errors."""
+    body = {f"k{i}": 1 for i in range(700_000)}
+    assert 8_000_000 < len(orjson.dumps(body)) < 9_000_000
+    answer = await client.post(f"{API}/auth/register", **_json(body))  # type: ignore[arg-type]
+    assert answer.status_code == 413, answer.status_code
+    assert answer.headers["content-type"] == PROBLEM
+    assert len(answer.content) < 2_000
+    assert answer.json()["type"].endswith("/json-too-complex")
+
+
 async def test_many_unknown_keys_are_refused_before_validation(client: httpx.AsyncClient) -> None:
-    """Issue 12, hole 4: 100,000 unknown keys get one short problem naming the bound."""
-    body = {f"k{i}": i for i in range(100_000)}
+    """Issue 12, hole 4: 50,000 unknown keys (within the byte bound) get one short problem
+    naming the bound they break."""
+    body = {f"k{i}": i for i in range(50_000)}
     answer = await client.post(f"{API}/auth/register", **_json(body))  # type: ignore[arg-type]
     assert answer.status_code == 413, answer.status_code
     assert answer.headers["content-type"] == PROBLEM
     assert len(answer.content) < 2_000
     problem = answer.json()
-    assert problem["type"].endswith("/json-too-complex")
     assert problem["bound"] == "keys_per_object"
-    assert "keys" in problem["detail"]
+    assert "more than 1000 keys" in problem["detail"]
 
 
 async def test_deep_nesting_is_refused_naming_the_bound(client: httpx.AsyncClient) -> None:
     """Issue 12, hole 4: a body nested 500 deep is refused, saying depth is the bound."""
-    deep: object = 1
-    for _ in range(500):
-        deep = {"a": deep}
-    answer = await client.post(f"{API}/auth/register", **_json({"email": deep}))  # type: ignore[arg-type]
+    deep = b'{"email": ' + b'{"a": ' * 500 + b"1" + b"}" * 501
+    answer = await client.post(
+        f"{API}/auth/register", content=deep, headers={"content-type": "application/json"}
+    )
     assert answer.status_code == 413
     assert answer.headers["content-type"] == PROBLEM
     assert answer.json()["bound"] == "depth"
