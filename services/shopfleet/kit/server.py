@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,8 +61,11 @@ class _Refused(Exception):
 class BoundedHttpTools(HttpToolsProtocol):
     """uvicorn's httptools protocol with bounds on the request head (see the module doc).
 
-    httptools buffers a header until its line ends, so the bytes of an unfinished head are
-    counted as they arrive, and the finished fields as the parser reports them."""
+    Kept off the per-header path (it is the hot path of every request): httptools buffers
+    a header until its line ends, so the bytes of an unfinished head are counted as they
+    arrive, and a finished head is measured only when its bytes could exceed the bound.
+    Head deadlines are checked by one sweep a second per server, not a timer per request.
+    """
 
     def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
@@ -71,19 +75,14 @@ class BoundedHttpTools(HttpToolsProtocol):
         self._head_timeout_s = limits.timeout_s
         self._in_head = True  # between the end of one request and the end of the next head
         self._head_bytes = 0  # bytes received since the head began (may include some body)
-        self._head_size = 0  # request target + fields reported by the parser
-        self._fields = 0
-        self._head_timer: asyncio.TimerHandle | None = None
+        self._head_deadline: float | None = None
         self._refusal: tuple[int, str] | None = None
         self._refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._head_timer = self.loop.call_later(self._head_timeout_s, self._on_head_timeout)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_head_timer()
-        super().connection_lost(exc)
+        self._head_deadline = self.loop.time() + self._head_timeout_s
+        _HeadSweep.watch(self)
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
@@ -91,7 +90,7 @@ class BoundedHttpTools(HttpToolsProtocol):
         if self._in_head:
             self._head_bytes += len(data)
         super().data_received(data)
-        if self._in_head and not self._refused and self._head_bytes > self._max_bytes:
+        if self._in_head and self._head_bytes > self._max_bytes and not self._refused:
             self._refuse(431, f"The request head is larger than {self._max_bytes} bytes.")
 
     def send_400_response(self, msg: str) -> None:
@@ -104,33 +103,24 @@ class BoundedHttpTools(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._head_size = self._fields = 0
-        if self._head_timer is None:  # the next request on a kept-alive connection
-            self._head_timer = self.loop.call_later(self._head_timeout_s, self._on_head_timeout)
-
-    def on_url(self, url: bytes) -> None:
-        super().on_url(url)
-        self._head_size += len(url)
-        if self._head_size > self._max_bytes:
-            self._stop(431, f"The request target is longer than {self._max_bytes} bytes.")
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._fields += 1
-        self._head_size += len(name) + len(value) + 4
-        if self._fields > self._max_fields:
-            self._stop(431, f"The request has more than {self._max_fields} header fields.")
-        if self._head_size > self._max_bytes:
-            self._stop(431, f"The request head is larger than {self._max_bytes} bytes.")
-        super().on_header(name, value)
+        if self._head_deadline is None:  # the next request on a kept-alive connection
+            self._head_deadline = self.loop.time() + self._head_timeout_s
 
     def on_headers_complete(self) -> None:
+        if len(self.headers) > self._max_fields:
+            self._stop(431, f"The request has more than {self._max_fields} header fields.")
+        if self._head_bytes > self._max_bytes and self._head_size() > self._max_bytes:
+            self._stop(431, f"The request head is larger than {self._max_bytes} bytes.")
         self._in_head = False
-        self._cancel_head_timer()
+        self._head_deadline = None
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._in_head, self._head_bytes = True, 0
+
+    def _head_size(self) -> int:
+        return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
 
     # Refusals
 
@@ -138,8 +128,11 @@ class BoundedHttpTools(HttpToolsProtocol):
         self._refusal = (status, detail)
         raise _Refused(detail)  # httptools turns it into a parser error: send_400_response
 
-    def _on_head_timeout(self) -> None:
-        self._head_timer = None
+    def head_overdue(self, now: float) -> bool:
+        return self._head_deadline is not None and now > self._head_deadline
+
+    def on_head_timeout(self) -> None:
+        self._head_deadline = None
         if not self._in_head or self._refused or self.transport.is_closing():
             return
         if self._head_bytes:
@@ -147,15 +140,10 @@ class BoundedHttpTools(HttpToolsProtocol):
         else:  # nothing was sent: nothing to answer
             self.transport.close()
 
-    def _cancel_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
     def _refuse(self, status: int, detail: str) -> None:
         """Answer `status` as problem+json, then half-close and drain before closing."""
         self._refused = True
-        self._cancel_head_timer()
+        self._head_deadline = None
         self.logger.info("refused a request head: %s", detail)
         if self.cycle is not None and not self.cycle.response_complete:
             self.transport.close()  # an answer is on its way: ours cannot go after it
@@ -169,6 +157,31 @@ class BoundedHttpTools(HttpToolsProtocol):
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.loop.call_later(_LINGER_S, self.transport.close)
+
+
+class _HeadSweep:
+    """Once a second, time out the overdue heads on one server's connections; runs while
+    the server has connections."""
+
+    _sweeping: weakref.WeakSet[Any] = weakref.WeakSet()  # the ServerStates being swept
+
+    @classmethod
+    def watch(cls, protocol: BoundedHttpTools) -> None:
+        state = protocol.server_state
+        if state not in cls._sweeping:
+            cls._sweeping.add(state)
+            protocol.loop.call_later(1.0, cls._sweep, protocol.loop, state)
+
+    @classmethod
+    def _sweep(cls, loop: asyncio.AbstractEventLoop, state: Any) -> None:
+        now = loop.time()
+        for protocol in list(state.connections):
+            if isinstance(protocol, BoundedHttpTools) and protocol.head_overdue(now):
+                protocol.on_head_timeout()
+        if state.connections:
+            loop.call_later(1.0, cls._sweep, loop, state)
+        else:
+            cls._sweeping.discard(state)
 
 
 def server_config(
