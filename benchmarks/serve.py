@@ -1,4 +1,5 @@
-"""Serve one benchmark target with uvicorn (one worker, uvloop, httptools).
+"""Serve one benchmark target with uvicorn (one worker, uvloop, httptools; the platform's
+targets through kit/server.py's configuration, as `shopfleet up` serves them).
 
 `python -m benchmarks.serve <bare|gateway|me> --port N --token-file F` writes the bearer
 token the load generator must send to F once the app has started.
@@ -16,6 +17,8 @@ import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from benchmarks import targets
+from shopfleet.kit.server import server_config
+from shopfleet.kit.settings import PlatformSettings
 from shopfleet.kit.telemetry import configure_logging
 
 
@@ -82,16 +85,24 @@ def main() -> None:
     args = parser.parse_args()
     configure_logging("INFO", args.log_format)
     app = build(args.target, args.token_file, args.access_log)
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="warning",
-        workers=1,
+    if args.target == "bare":  # the baseline: uvicorn as it comes
+        uvicorn.run(
+            app,
+            host="127.0.0.1",
+            port=args.port,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+            log_level="warning",
+            workers=1,
+        )
+        return
+    # The platform's targets run on the server every entry point of ours uses (bounded
+    # request heads, no forwarded headers believed): its cost is part of what is measured.
+    config = server_config(
+        app, PlatformSettings(), host="127.0.0.1", port=args.port, log_level="warning"
     )
+    uvicorn.Server(config).run()
 
 
 if __name__ == "__main__":

@@ -292,6 +292,9 @@ def service_objects(shop: Shop, config: Config, name: str) -> list[dict]:
                         "dapr.io/app-id": name,
                         "dapr.io/app-port": str(port),
                         "dapr.io/config": config.dapr_config,
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(config.metrics_port),
+                        "prometheus.io/path": "/metrics",
                         **(
                             {"dapr.io/app-token-secret": callers_secret_name(shop)}
                             if config.platform_token
@@ -307,10 +310,18 @@ def service_objects(shop: Shop, config: Config, name: str) -> list[dict]:
                             "name": name,
                             "image": config.image,
                             "args": ["serve", name],
-                            "ports": [{"name": "http", "containerPort": port}],
+                            "ports": [
+                                {"name": "http", "containerPort": port},
+                                {"name": "metrics", "containerPort": config.metrics_port},
+                            ],
                             "env": [
                                 {"name": "SHOPFLEET_SHOP", "value": shop.name},
                                 {"name": "SHOPFLEET_BLOCKS", "value": "dapr"},
+                                {"name": "SHOPFLEET_METRICS_HOST", "value": "0.0.0.0"},
+                                {
+                                    "name": "SHOPFLEET_METRICS_PORT",
+                                    "value": str(config.metrics_port),
+                                },
                                 *_service_token_env(shop, config),
                             ],
                             "readinessProbe": {
@@ -435,7 +446,8 @@ def _service_token_env(shop: Shop, config: Config) -> list[dict]:
 
 
 def network_policy(shop: Shop, config: Config) -> dict:
-    """Only the gateway (and the shop's own pods, sidecar to sidecar) get in."""
+    """Only the gateway (and the shop's own pods, sidecar to sidecar) get in; and
+    Prometheus, from anywhere in the cluster, to the metrics port alone."""
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -460,7 +472,8 @@ def network_policy(shop: Shop, config: Config) -> dict:
                         },
                         {"podSelector": {}},
                     ]
-                }
+                },
+                {"ports": [{"protocol": "TCP", "port": config.metrics_port}]},
             ],
         },
     }

@@ -46,6 +46,7 @@ class Config:
     timer_interval: float = 60.0
     bootstrap_concurrency: int = 4
     service_port: int = 8000
+    metrics_port: int = 9464  # the services' Prometheus port (the chart's http.metricsPort)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -68,6 +69,8 @@ class Config:
             values["gateway_port"] = int(port)
         if (concurrency := get("BOOTSTRAP_CONCURRENCY")) is not None:
             values["bootstrap_concurrency"] = int(concurrency)
+        if (metrics := get("METRICS_PORT")) is not None:
+            values["metrics_port"] = int(metrics)
         if (interval := get("TIMER_INTERVAL")) is not None:
             values["timer_interval"] = float(interval)
         return cls(**values)  # type: ignore[arg-type]

@@ -80,6 +80,8 @@ def up(
     """
     import uvicorn
 
+    from shopfleet.kit.server import server_config
+    from shopfleet.kit.telemetry import metrics_listener
     from shopfleet.platform import EmbeddedPlatform
 
     settings = platform_settings(data_dir)
@@ -89,17 +91,7 @@ def up(
     configure_logging(settings.log_level, settings.log_format)
     platform = EmbeddedPlatform(settings, seed_demo=demo, freeze_gc=True)
     server = uvicorn.Server(
-        uvicorn.Config(
-            platform,
-            host=host,
-            port=port,
-            loop="uvloop",
-            http="httptools",
-            lifespan="on",
-            access_log=False,
-            log_config=None,
-            timeout_graceful_shutdown=15,
-        )
+        server_config(platform, settings, host=host, port=port, timeout_graceful_shutdown=15)
     )
 
     async def serve() -> None:
@@ -113,8 +105,10 @@ def up(
             await task
 
     console.print(f"[dim]Starting shopfleet with data in {settings.data_dir.resolve()} …[/]")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve())
+    with metrics_listener(settings.metrics_host, settings.metrics_port) as metrics_url:
+        platform.metrics_url = metrics_url
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve())
     if not server.started:
         raise fail(
             f"the platform did not start: see the error above (if port {port} is taken, "
@@ -131,7 +125,7 @@ def _print_welcome(platform: object, host: str, port: int) -> None:
     table = Table.grid(padding=(0, 2))
     table.add_row("Shop API", f"{base}/shops/demo/api/v1  (or http://demo.localhost:{port}/api/v1)")
     table.add_row("API docs", f"{base}/docs")
-    table.add_row("Health", f"{base}/readyz   metrics: {base}/metrics")
+    table.add_row("Health", f"{base}/readyz   metrics: {platform.metrics_url or 'off'}")
     if platform.demo:
         table.add_row("Demo admin", f"{platform.demo.admin_email} / {platform.demo.admin_password}")
         table.add_row(
@@ -283,7 +277,7 @@ def _print_dev_welcome(platform: object) -> None:
     table = Table.grid(padding=(0, 2))
     table.add_row("Shop API", f"{base}/shops/demo/api/v1  (or http://demo.localhost:{port}/api/v1)")
     table.add_row("API docs", f"{base}/docs")
-    table.add_row("Health", f"{base}/readyz   metrics: {base}/metrics")
+    table.add_row("Health", f"{base}/readyz   metrics: each part's metrics port (below)")
     if platform.demo:
         table.add_row("Demo admin", f"{platform.demo.admin_email} / {platform.demo.admin_password}")
         table.add_row(
@@ -294,7 +288,8 @@ def _print_dev_welcome(platform: object) -> None:
         database = part.database_url.rsplit("/", 1)[-1] if part.database_url else "-"
         table.add_row(
             f"  {name}",
-            f"port {part.app_port}  sidecar {part.http_port}/{part.grpc_port}  db {database}",
+            f"port {part.app_port}  metrics {part.metrics_port}  "
+            f"sidecar {part.http_port}/{part.grpc_port}  db {database}",
         )
     table.add_row("Logs", str(platform.log_dir))
     table.add_row("Broker/Redis", f"prefix {platform.options.prefix}")

@@ -208,6 +208,11 @@ class Part:
     database_url: str | None
     service: Proc
     sidecar: Proc
+    metrics_port: int
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     @property
     def url(self) -> str:
@@ -281,7 +286,7 @@ class MultiProcessPlatform:
 
     def _plan(self, databases: Mapping[str, str]) -> None:
         names = [*self.service_names, GATEWAY]
-        ports = free_ports(3 * len(names) + 1)
+        ports = free_ports(4 * len(names) + 1)
         gateway_port = self.options.gateway_port or ports.pop()
         shown = "127.0.0.1" if self.options.host in ("0.0.0.0", "::") else self.options.host
         self.url = f"http://{shown}:{gateway_port}"
@@ -296,8 +301,9 @@ class MultiProcessPlatform:
         for i, name in enumerate(names):
             # Each app trusts only its own sidecar: a token the two share and no one else has.
             app_token = {"APP_API_TOKEN": secrets.token_urlsafe(32)}
-            app_port = gateway_port if name == GATEWAY else ports[3 * i]
-            grpc_port, http_port = ports[3 * i + 1], ports[3 * i + 2]
+            app_port = gateway_port if name == GATEWAY else ports[4 * i]
+            grpc_port, http_port = ports[4 * i + 1], ports[4 * i + 2]
+            metrics_port = ports[4 * i + 3]
             url = databases.get(name)
             env = {
                 **base_env,
@@ -311,6 +317,7 @@ class MultiProcessPlatform:
                 "SHOPFLEET_LOG_FORMAT": "json",
                 "SHOPFLEET_LOG_LEVEL": self.options.log_level,
                 "SHOPFLEET_GATEWAY_ROUTES_FILE": str(self.routes_file),
+                "SHOPFLEET_METRICS_PORT": str(metrics_port),  # on 127.0.0.1
                 **app_token,
                 **({} if name == GATEWAY else {"SHOPFLEET_SERVICE_TOKEN": service_token}),
                 **({f"SHOPFLEET_{name.upper()}_DATABASE_URL": url} if url else {}),
@@ -341,7 +348,9 @@ class MultiProcessPlatform:
                 {k: v for k, v in base_env.items() if not k.startswith("SHOPFLEET_")} | app_token,
                 self.log_dir / f"{name}-sidecar.log", REPO_ROOT,
             )  # fmt: skip
-            self.parts[name] = Part(name, app_port, grpc_port, http_port, url, service, sidecar)
+            self.parts[name] = Part(
+                name, app_port, grpc_port, http_port, url, service, sidecar, metrics_port
+            )
 
     def _prepare_files(self) -> None:
         from shopfleet.gateway.routes import Route, RouteFile
@@ -568,6 +577,7 @@ class MultiProcessPlatform:
                 name: {
                     "app": part.url,
                     "sidecar": part.sidecar_url,
+                    "metrics": part.metrics_url,
                     "grpc": part.grpc_port,
                     "pid": part.service.pid,
                     "sidecar_pid": part.sidecar.pid,

@@ -102,6 +102,7 @@ class EmbeddedPlatform:
         self.gateway: Gateway | None = None
         self.blocks: Blocks | None = None
         self.demo: DemoCredentials | None = None
+        self.metrics_url: str | None = None  # where `shopfleet up` serves metrics, if it does
 
     @property
     def routes(self) -> RouteFile:

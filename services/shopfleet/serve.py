@@ -309,6 +309,9 @@ def run(
     """Serve until SIGTERM/SIGINT; False if the service failed to start."""
     import uvicorn
 
+    from shopfleet.kit.server import server_config
+    from shopfleet.kit.telemetry import metrics_listener
+
     if platform.blocks == "local":
         from shopfleet.platform import ensure_platform_token
 
@@ -322,17 +325,11 @@ def run(
         )
     served = ServedApp(name, platform)
     server = uvicorn.Server(
-        uvicorn.Config(
+        server_config(
             served,
+            platform,
             host=host,
             port=port,
-            loop="uvloop",
-            http="httptools",
-            lifespan="on",
-            access_log=False,  # RequestContext logs each request once, with its ids
-            log_config=None,
-            proxy_headers=False,  # the gateway decides whose X-Forwarded-For it trusts
-            server_header=False,
             timeout_graceful_shutdown=graceful_timeout_s,
             # Longer than the sidecar keeps an idle pooled connection (Go's default: 90 s),
             # so it is always the sidecar that closes one. With uvicorn's 5 s a call could
@@ -345,7 +342,10 @@ def run(
     # SIGTERM action that would kill the process after a clean shutdown (exit -15, not 0).
     previous = signal.signal(signal.SIGTERM, lambda *_: None)
     try:
-        with contextlib.suppress(KeyboardInterrupt):
+        with (
+            metrics_listener(platform.metrics_host, platform.metrics_port),
+            contextlib.suppress(KeyboardInterrupt),
+        ):
             asyncio.run(server.serve())
     except SystemExit as exit_:  # uvicorn's "start-up failed" (3) or "cannot bind" (1)
         if exit_.code not in (0, None):

@@ -36,6 +36,8 @@ from tests.support.sidecar.double import INVOCATION_LOG_KEY
 Kind = Literal["embedded", "multiprocess"]
 KINDS: tuple[Kind, ...] = ("embedded", "multiprocess")
 API = "/shops/demo/api/v1"
+# A head timeout short enough for the slow-header attacks to see it end (both kinds).
+SERVER_LIMITS = {"http_header_timeout_s": 3.0}
 
 
 @dataclass(frozen=True)
@@ -66,13 +68,16 @@ async def target(
         # The rate limits stay at their defaults except per client: attacks come in bursts.
         embedded = make_platform(tmp_path_factory.mktemp("security-embedded") / "data",
                                  client_rate_per_s=1_000_000, client_burst=1_000_000)  # fmt: skip
-        async with serving(embedded, free_port()) as url:
+        served = embedded.platform.model_copy(update=SERVER_LIMITS)
+        async with serving(embedded, free_port(), settings=served) as url:
             assert embedded.demo is not None
             yield Target(kind, url, embedded.demo, embedded)
         return
+    env = {f"SHOPFLEET_{k.upper()}": str(v) for k, v in SERVER_LIMITS.items()}
     async with multiprocess_platform(
-        postgres, tmp_path_factory.mktemp("security-mp"), sidecar_args=("--record-invocations",)
-    ) as (started, _):
+        postgres, tmp_path_factory.mktemp("security-mp"), env,
+        sidecar_args=("--record-invocations",),
+    ) as (started, _):  # fmt: skip
         assert started.demo is not None
         yield Target(kind, started.url, started.demo, started)
 

@@ -69,9 +69,14 @@ class DeadLetters:
 
 @asynccontextmanager
 async def multiprocess_platform(
-    postgres: PostgresDatabases, run_dir: Path, *, sidecar_args: tuple[str, ...] = ()
+    postgres: PostgresDatabases,
+    run_dir: Path,
+    env: dict[str, str] | None = None,
+    *,
+    sidecar_args: tuple[str, ...] = (),
 ) -> AsyncIterator[tuple[MultiProcessPlatform, DeadLetters]]:
-    """Every service of SERVICES + the gateway, each with a double; the demo shop seeded."""
+    """Every service of SERVICES + the gateway, each with a double; the demo shop seeded.
+    `env`: more settings for every process."""
     require_service("Redis", REDIS_HOST, REDIS_PORT)
     require_service("RabbitMQ", AMQP_HOST, AMQP_PORT)
     urls = {
@@ -82,7 +87,7 @@ async def multiprocess_platform(
     prefix = f"sftest-{RUN_ID}-mp."
     options = DevOptions(
         run_dir=run_dir, prefix=prefix, database_urls=urls, platform_token=PLATFORM_TOKEN,
-        redis_url=REDIS_URL, amqp_url=AMQP_URL, env=NO_RATE_LIMITS,
+        redis_url=REDIS_URL, amqp_url=AMQP_URL, env={**NO_RATE_LIMITS, **(env or {})},
         # short grace: nothing is in flight when the session ends
         stop_grace_s=10.0,
         # A delivery to an app that is down is retried 2, 4, 8, 16 s apart before it is

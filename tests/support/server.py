@@ -14,6 +14,9 @@ from collections.abc import AsyncIterator
 import uvicorn
 from starlette.types import ASGIApp
 
+from shopfleet.kit.server import server_config
+from shopfleet.kit.settings import PlatformSettings
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -22,12 +25,21 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: ASGIApp, port: int, *, startup_timeout_s: float = 60) -> AsyncIterator[str]:
-    """Run `app` (lifespan included) on 127.0.0.1:`port`; yields its base URL."""
+async def serving(
+    app: ASGIApp,
+    port: int,
+    *,
+    startup_timeout_s: float = 60,
+    settings: PlatformSettings | None = None,
+) -> AsyncIterator[str]:
+    """Run `app` (lifespan included) on 127.0.0.1:`port`; yields its base URL.
+
+    The server is configured as every server of ours is (kit/server.py), from `settings`
+    (trusted proxies, request-head limits; default: the defaults)."""
     server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, lifespan="on", log_config=None,
-            access_log=False, timeout_graceful_shutdown=5,
+        server_config(
+            app, settings or PlatformSettings(), host="127.0.0.1", port=port,
+            timeout_graceful_shutdown=5,
         )
     )  # fmt: skip
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the test's

@@ -58,6 +58,13 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 
 {{/* Dapr sidecar annotations; call with (list $ "app-id"). */}}
+{{/* Where Prometheus scrapes a shopfleet pod: the metrics port, not the API port. */}}
+{{- define "shopfleet.metricsAnnotations" -}}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .Values.http.metricsPort | quote }}
+prometheus.io/path: /metrics
+{{- end }}
+
 {{- define "shopfleet.daprAnnotations" -}}
 {{- $root := index . 0 }}
 {{- $d := $root.Values.dapr -}}
@@ -142,6 +149,10 @@ conventional service names of the Bitnami charts in the release namespace.
   value: {{ .Values.platform.logFormat | quote }}
 - name: SHOPFLEET_CALL_TIMEOUT_S
   value: {{ .Values.platform.callTimeoutSeconds | quote }}
+- name: SHOPFLEET_METRICS_HOST
+  value: "0.0.0.0"
+- name: SHOPFLEET_METRICS_PORT
+  value: {{ .Values.http.metricsPort | quote }}
 {{- with .Values.platform.publicUrl }}
 - name: SHOPFLEET_PUBLIC_URL
   value: {{ . | quote }}

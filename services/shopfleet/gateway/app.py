@@ -21,6 +21,7 @@ from shopfleet.gateway.settings import GatewaySettings
 from shopfleet.kit.auth import TokenVerifier
 from shopfleet.kit.blocks import Blocks
 from shopfleet.kit.errors import install_problem_handlers
+from shopfleet.kit.jsonlimits import JsonBounds, JsonLimits
 from shopfleet.kit.service import identity_jwks_verifier
 from shopfleet.kit.telemetry import RequestContext, health_router
 
@@ -70,6 +71,7 @@ class Gateway:
             else None
         )
         install_problem_handlers(platform)
+        platform.add_middleware(JsonLimits, bounds=JsonBounds.of(settings.platform))
         platform.include_router(health_router({"services": services_ready}))
         platform.include_router(platform_router(self.routes, blocks.invoker, aggregator))
         self.platform_app = platform

@@ -30,11 +30,8 @@ class GatewaySettings(ServiceSettings):
         default=2000.0, gt=0, description="Sustained requests/s per shop."
     )
     shop_burst: int = Field(default=4000, ge=1)
-    trusted_proxy_hops: int = Field(
-        default=0,
-        ge=0,
-        description="Proxies in front of the gateway whose X-Forwarded-For to trust.",
-    )
+    # Whose X-Forwarded-For names the client: SHOPFLEET_TRUSTED_PROXIES (kit/settings.py),
+    # applied by the server for every part alike.
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     upstream_timeout_s: float = Field(default=10.0, gt=0)
     openapi_cache_s: float = Field(default=30.0, ge=0)

@@ -5,8 +5,8 @@ Two independent locks (DESIGN §5), so that one mistake is not enough:
 - **The app API token.** In Dapr mode every call into an app comes through its own sidecar,
   and daprd proves itself with the `dapr-api-token` header (the `APP_API_TOKEN` the sidecar
   injector sets from the `dapr.io/app-token-secret` annotation). `CallerGuard` refuses
-  everything else, `/dapr/subscribe` and `/dapr/events/*` included. The probes kubelet and
-  Prometheus make directly (`/healthz`, `/readyz`, `/metrics`) stay open.
+  everything else, `/dapr/subscribe` and `/dapr/events/*` included. The probes kubelet
+  makes directly (`/healthz`, `/readyz`) stay open; metrics have a port of their own.
 - **The service credential.** Service-to-service routes (`/internal/shops/...`) also need
   `x-shopfleet-service-token`, which services add to their calls
   (`ServiceCredentialInvoker`) and the gateway never forwards from a client. In Dapr mode,
@@ -35,7 +35,7 @@ log = structlog.get_logger("shopfleet.callers")
 APP_TOKEN_HEADER = b"dapr-api-token"
 SERVICE_TOKEN_HEADER = b"x-shopfleet-service-token"
 SERVICE_ROUTES_PREFIX = "/internal/shops/"
-DIRECT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+DIRECT_PATHS = frozenset({"/healthz", "/readyz"})  # kubelet's probes (metrics: own port)
 
 
 class CallerGuard:

@@ -1,7 +1,8 @@
 """RFC 9457 problem+json for every error a service or the gateway answers with.
 
 Each error has a stable `type` URI (`https://shopfleet.io/problems/<slug>`); 4xx errors say
-what the caller should change. Validation errors list each offending field.
+what the caller should change. Validation errors list the offending fields (the first
+MAX_LISTED_ERRORS, and how many more there are).
 """
 
 from __future__ import annotations
@@ -138,6 +139,10 @@ def _validation_message(err: dict[str, Any]) -> str:
     return str(err.get("msg", "invalid value"))
 
 
+# A 422 lists this many errors and counts the rest: its size must not grow with the body.
+MAX_LISTED_ERRORS = 20
+
+
 def validation_problem(errors: list[dict[str, Any]], instance: str | None = None) -> Response:
     fields = [
         {
@@ -145,11 +150,12 @@ def validation_problem(errors: list[dict[str, Any]], instance: str | None = None
             "message": _validation_message(e),
             "type": e.get("type"),
         }
-        for e in errors
+        for e in errors[:MAX_LISTED_ERRORS]
     ]
     summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5]) or "invalid request"
-    if len(fields) > 5:
-        summary += f"; and {len(fields) - 5} more"
+    if len(errors) > 5:
+        summary += f"; and {len(errors) - 5} more"
+    unlisted = {"errors_not_listed": len(errors) - len(fields)} if len(errors) > len(fields) else {}
     return problem_response(
         422,
         f"Fix these fields: {summary}",
@@ -157,6 +163,7 @@ def validation_problem(errors: list[dict[str, Any]], instance: str | None = None
         title="Your request has invalid fields",
         instance=instance,
         errors=fields,
+        **unlisted,
     )
 
 

@@ -17,6 +17,7 @@ from shopfleet.kit.callers import CallerGuard
 from shopfleet.kit.contracts.sessions import SESSIONS_PATH, SessionChanges
 from shopfleet.kit.db import Database
 from shopfleet.kit.errors import install_problem_handlers
+from shopfleet.kit.jsonlimits import JsonBounds, JsonLimits
 from shopfleet.kit.sessions import SessionView
 from shopfleet.kit.settings import PlatformSettings, secret
 from shopfleet.kit.telemetry import ReadyCheck, RequestContext, health_router
@@ -119,8 +120,9 @@ def service_app(
     pubsub_routes = getattr(blocks.pubsub, "router", None)
     if callable(pubsub_routes):
         app.include_router(pubsub_routes())
-    # Outermost but for the request context: a refused caller reaches no route and no body
-    # parsing. The app token only matters where a sidecar calls (Dapr mode).
+    app.add_middleware(JsonLimits, bounds=JsonBounds.of(platform))  # before validation
+    # Around the JSON bounds: a refused caller reaches no route and no body parsing. The
+    # app token only matters where a sidecar calls (Dapr mode).
     app.add_middleware(
         CallerGuard,
         app_token=secret(platform.app_api_token) if platform.blocks == "dapr" else None,

@@ -6,11 +6,12 @@ can build an app with exactly the settings it wants.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class PlatformSettings(BaseSettings):
@@ -76,12 +77,79 @@ class PlatformSettings(BaseSettings):
         "(Python's default is 700; a request allocates thousands of short-lived objects, and "
         "collecting every 700 cost 3-9 % of a checkout's CPU in our runs).",
     )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Interface of the metrics port. In a cluster 0.0.0.0, so Prometheus "
+        "reaches the pod; the port is in no Service the public reaches.",
+    )
+    metrics_port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="Port that serves Prometheus metrics at /metrics (0: none). Metrics are "
+        "never served on the API port.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Addresses or networks (CIDR) of the proxies in front of our servers, "
+        "comma-separated: only a connection from one of them may name the client with "
+        "X-Forwarded-For/-Proto (the rightmost address no proxy in this list added is the "
+        "client). Empty: nobody (the socket's peer is the client).",
+    )
+    http_max_head_bytes: int = Field(
+        default=32 * 1024,
+        ge=1024,
+        description="Largest request head (request line and headers) our servers read; "
+        "larger ones get a 431.",
+    )
+    http_max_headers: int = Field(
+        default=100, ge=10, description="Most header fields in one request; more get a 431."
+    )
+    http_header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Time a client has to send a whole request head, from the connection's "
+        "start or the request's first byte; then a 408 and the connection is closed.",
+    )
+    json_max_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest JSON request body an app parses (images and other bodies are not "
+        "JSON and are bounded by the gateway's max_body_bytes).",
+    )
+    json_max_depth: int = Field(default=32, ge=2, description="Deepest nesting of a JSON body.")
+    json_max_object_keys: int = Field(
+        default=1000, ge=1, description="Most keys one object of a JSON body may hold."
+    )
+    json_max_array_items: int = Field(
+        default=1000, ge=1, description="Most items one array of a JSON body may hold."
+    )
+    json_max_values: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most keys and array items a JSON body may hold in all: what validation "
+        "costs, and how many errors it can report, grows with this.",
+    )
     public_url: str | None = Field(
         default=None,
         pattern=r"^https?://[^/\s]+$",
         description="Where the gateway is reachable from outside, e.g. https://shops.example.com "
         "(no trailing slash). Used for links and webhook registrations; `shopfleet up` sets it.",
     )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _addresses(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        for entry in value if isinstance(value, list) else ():
+            try:
+                ipaddress.ip_network(entry)  # an address is a network of one
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {entry!r} is not an IP address or network (CIDR)"
+                ) from None
+        return value
 
 
 class ServiceSettings(BaseSettings):

@@ -1,4 +1,5 @@
-"""Structured logs with request id / shop / trace id, Prometheus metrics, health endpoints.
+"""Structured logs with request id / shop / trace id, Prometheus metrics (on their own
+port), health endpoints.
 
 `RequestContext` is a pure ASGI middleware (Starlette's BaseHTTPMiddleware costs far more
 per request): it takes or makes the request id and W3C trace context, binds them to the
@@ -18,14 +19,16 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import orjson
 import structlog
 from fastapi import APIRouter
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import Counter, Histogram, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -228,7 +231,8 @@ ReadyCheck = Callable[[], Awaitable[None]]
 
 
 def health_router(checks: Mapping[str, ReadyCheck], *, timeout_s: float = 2.0) -> APIRouter:
-    """`/healthz` (the process lives), `/readyz` (its dependencies answer), `/metrics`."""
+    """`/healthz` (the process lives), `/readyz` (its dependencies answer). Metrics are
+    served on their own port (`metrics_listener`)."""
     router = APIRouter(include_in_schema=False)
 
     @router.get("/healthz")
@@ -254,8 +258,39 @@ def health_router(checks: Mapping[str, ReadyCheck], *, timeout_s: float = 2.0) -
             orjson.dumps({"status": "ready", "checks": list(checks)}), media_type="application/json"
         )
 
-    @router.get("/metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
     return router
+
+
+class _MetricsHandler(WSGIRequestHandler):
+    timeout = 10  # seconds a scrape connection may sit idle: a slow client costs one thread
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes are not news."""
+
+
+@contextlib.contextmanager
+def metrics_listener(host: str, port: int) -> Iterator[str | None]:
+    """Serve the process's Prometheus metrics on their own port, as clusters scrape them:
+    never on an app's port, which the gateway or a sidecar exposes. A thread answers
+    scrapes, so the event loop does not. Yields the URL; None when `port` is 0 or taken
+    (the app still runs: metrics are not worth failing a start over)."""
+    if not port:
+        yield None
+        return
+    try:
+        server = make_server(
+            host, port, make_wsgi_app(), ThreadingWSGIServer, handler_class=_MetricsHandler
+        )
+    except OSError as exc:
+        structlog.get_logger("shopfleet.metrics").warning(
+            "metrics.not_served", host=host, port=port, error=str(exc)
+        )
+        yield None
+        return
+    thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{port}/metrics"
+    finally:
+        server.shutdown()
+        server.server_close()

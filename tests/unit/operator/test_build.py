@@ -80,6 +80,9 @@ def test_a_dedicated_shop() -> None:
         assert pod["metadata"]["annotations"] == {
             "dapr.io/enabled": "true", "dapr.io/app-id": name,
             "dapr.io/app-port": "8000", "dapr.io/config": "shopfleet",
+            # metrics on their own port, never the app's (issue 12, hole 11)
+            "prometheus.io/scrape": "true", "prometheus.io/port": "9464",
+            "prometheus.io/path": "/metrics",
         }  # fmt: skip
         container = pod["spec"]["containers"][0]
         assert container["image"] == "registry.example.com/shopfleet:1"
@@ -95,6 +98,8 @@ def test_a_dedicated_shop() -> None:
     assert sources[0]["namespaceSelector"]["matchLabels"] == {
         "kubernetes.io/metadata.name": "shopfleet"
     }
+    # from anywhere only the metrics port, which serves nothing else
+    assert policy["spec"]["ingress"][1] == {"ports": [{"protocol": "TCP", "port": 9464}]}
     components = sorted(o["metadata"]["name"] for o in objects if o["kind"] == "Component")
     assert components == ["pubsub", "secretstore", "statestore"]
     (configuration,) = (o for o in objects if o["kind"] == "Configuration")
