@@ -13,7 +13,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from shopfleet.dev import MultiProcessPlatform
-from shopfleet.kit.auth import PlatformCaller
+from shopfleet.kit.auth import PlatformCaller, PlatformOrServiceCaller
 from shopfleet.platform import EmbeddedPlatform
 from shopfleet.services import SERVICES
 from tests.security.conftest import Target, UpstreamLog, only
@@ -131,7 +131,8 @@ async def test_every_internal_route_is_guarded(target: Target) -> None:
             if not isinstance(route, APIRoute) or not route.path.startswith("/internal/"):
                 continue
             takes_platform_credential = any(
-                d.call is PlatformCaller.dependency for d in route.dependant.dependencies
+                d.call in (PlatformCaller.dependency, PlatformOrServiceCaller.dependency)
+                for d in route.dependant.dependencies
             )
             if not route.path.startswith(SERVICE_ROUTES_PREFIX) and not takes_platform_credential:
                 unguarded.append(f"{name}: {route.methods} {route.path}")

@@ -29,6 +29,7 @@ from shopfleet.kit.auth import (
     AdminUser,
     CurrentUser,
     PlatformCaller,
+    PlatformOrServiceCaller,
     Role,
     ShopId,
 )
@@ -207,14 +208,15 @@ async def read_shop_settings(shop: ShopSlug, session: ReaderDep) -> ShopSettings
     )
 
 
-@internal_router.get(SESSIONS_PATH.removeprefix("/internal"))
+@peer_router.get(SESSIONS_PATH, dependencies=[PlatformOrServiceCaller])
 async def read_session_changes(
     ident: IdentityDep,
     session: ReaderDep,
     since: Annotated[float, Query(ge=0, description="Unix seconds.")] = 0,
 ) -> SessionChanges:
     """Users whose roles or session version changed since `since`: every token verifier
-    reads this (kit/sessions.py), with the platform credential (it names users and roles)."""
+    reads this (kit/sessions.py), with the platform credential or the service credential
+    of its namespace (it names users and roles)."""
     return await session_changes(
         session, since=since, now=ident.now(),
         access_token_ttl_s=ident.settings.access_token_ttl_s,

@@ -283,6 +283,22 @@ async def _platform_caller(request: Request) -> None:
 
 PlatformCaller = Depends(_platform_caller)
 
+SERVICE_TOKEN_HEADER = "x-shopfleet-service-token"
+
+
+async def _platform_or_service_caller(request: Request) -> None:
+    """The platform credential, or the service credential of this deployment: for what
+    both the platform and the services of a (dedicated) namespace read, such as the feed
+    of ended sessions."""
+    expected = request.app.state.service_token
+    offered = request.headers.get(SERVICE_TOKEN_HEADER)
+    if expected and offered and hmac.compare_digest(offered.encode(), expected.encode()):
+        return
+    await _platform_caller(request)
+
+
+PlatformOrServiceCaller = Depends(_platform_or_service_caller)
+
 
 # ----------------------------------------------------------------------------- access
 
@@ -302,6 +318,7 @@ class Access(StrEnum):
 # Strongest first: a route that depends on several answers to the strongest.
 _ACCESS_OF_DEPENDENCY: tuple[tuple[Callable[..., Any], Access], ...] = (
     (_platform_caller, Access.PLATFORM),
+    (_platform_or_service_caller, Access.PLATFORM),
     (_admin_principal, Access.ADMIN),
     (_owner_or_admin_principal, Access.OWNER_OR_ADMIN),
     (_current_principal, Access.USER),

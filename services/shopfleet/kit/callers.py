@@ -26,6 +26,7 @@ from dataclasses import replace
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shopfleet.kit.auth import SERVICE_TOKEN_HEADER as SERVICE_TOKEN
 from shopfleet.kit.blocks import Blocks, Invoker
 from shopfleet.kit.blocks.ports import Headers, InvokeResponse
 from shopfleet.kit.errors import PROBLEM_CONTENT_TYPE, problem_body
@@ -33,7 +34,7 @@ from shopfleet.kit.errors import PROBLEM_CONTENT_TYPE, problem_body
 log = structlog.get_logger("shopfleet.callers")
 
 APP_TOKEN_HEADER = b"dapr-api-token"
-SERVICE_TOKEN_HEADER = b"x-shopfleet-service-token"
+SERVICE_TOKEN_HEADER = SERVICE_TOKEN.encode()
 SERVICE_ROUTES_PREFIX = "/internal/shops/"
 DIRECT_PATHS = frozenset({"/healthz", "/readyz"})  # kubelet's probes (metrics: own port)
 

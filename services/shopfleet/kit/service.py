@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from shopfleet.kit.auth import TokenVerifier, publish_access
+from shopfleet.kit.auth import SERVICE_TOKEN_HEADER, TokenVerifier, publish_access
 from shopfleet.kit.blocks import Blocks
 from shopfleet.kit.callers import CallerGuard
 from shopfleet.kit.contracts.sessions import SESSIONS_PATH, SessionChanges
@@ -42,8 +42,11 @@ def identity_jwks_verifier(
             raise RuntimeError(f"identity answered {response.status} for its JWKS")
         return response.json()
 
-    platform_token = secret(platform.platform_token)
+    # The feed names users and roles: it takes the platform or the service credential.
+    platform_token, service_token = secret(platform.platform_token), secret(platform.service_token)
     credential = [(b"authorization", f"Bearer {platform_token}".encode())] if platform_token else []
+    if service_token:
+        credential.append((SERVICE_TOKEN_HEADER.encode(), service_token.encode()))
 
     async def fetch_sessions(since: float) -> SessionChanges:
         response = await blocks.invoker.invoke(
@@ -108,6 +111,7 @@ def service_app(
     app.state.blocks = blocks
     app.state.verifier = verifier or identity_jwks_verifier(blocks, platform)
     app.state.platform_token = secret(platform.platform_token)
+    app.state.service_token = secret(platform.service_token)
     install_problem_handlers(app)
     checks = dict(ready_checks or {})
     if db is not None:

@@ -14,9 +14,15 @@ async def _feed(identity: Any, since: float = 0) -> dict[str, Any]:
     return answer.json()
 
 
-async def test_the_feed_is_for_the_platform_only(identity: Any) -> None:
-    """It names users and their roles: no platform credential, no answer."""
+async def test_the_feed_is_for_the_platform_and_the_services_only(identity: Any) -> None:
+    """It names users and their roles: without the platform credential or the service
+    credential (what a dedicated shop's services hold) there is no answer."""
     assert (await identity.http.get("/internal/sessions")).status_code == 401
+    identity.app.state.service_token = "services-of-this-namespace"
+    guessed = {"x-shopfleet-service-token": "guessed"}
+    assert (await identity.http.get("/internal/sessions", headers=guessed)).status_code == 401
+    right = {"x-shopfleet-service-token": "services-of-this-namespace"}
+    assert (await identity.http.get("/internal/sessions", headers=right)).status_code == 200
 
 
 async def test_a_role_change_and_a_logout_are_served_until_older_tokens_expired(
