@@ -98,11 +98,18 @@ async def fill(database_url: str, data_dir: Path, products: int) -> None:
         await session.execute(
             sa.insert(CategoryRow.__table__),  # type: ignore[attr-defined]
             [
-                {"shop": SHOP, "id": c, "parent_id": None, "slug": c, "version": 1,
-                 "deleted": False, "updated_at": start}
+                {
+                    "shop": SHOP,
+                    "id": c,
+                    "parent_id": None,
+                    "slug": c,
+                    "version": 1,
+                    "deleted": False,
+                    "updated_at": start,
+                }
                 for c in categories
             ],
-        )  # fmt: skip
+        )
         for first in range(0, products, 1000):
             rows, links = [], []
             for n in range(first, min(first + 1000, products)):
@@ -111,15 +118,31 @@ async def fill(database_url: str, data_dir: Path, products: int) -> None:
                 description = f"A fine product, number {n}, for benchmarks."
                 stamp = start + timedelta(seconds=n * 60)
                 rows.append(
-                    {"id": pid, "shop": SHOP, "name": name, "name_key": key_of(name),
-                     "slug": f"product-{n:05d}", "description": description, "sku": f"SKU-{n:05d}",
-                     "currency": "EUR", "price_amount": rng.randrange(100, 100_000),
-                     "compare_at_amount": None, "attributes": {"n": str(n)}, "active": True,
-                     "category_ids": [category], "thumbnail_image_id": None,
-                     "on_hand": rng.randrange(0, 50), "reserved": 0, "low_stock_threshold": 5,
-                     "search_text": text_of(name, description, f"SKU-{n:05d}"),
-                     "created_at": stamp, "updated_at": stamp, "deleted_at": None, "version": 1}
-                )  # fmt: skip
+                    {
+                        "id": pid,
+                        "shop": SHOP,
+                        "name": name,
+                        "name_key": key_of(name),
+                        "slug": f"product-{n:05d}",
+                        "description": description,
+                        "sku": f"SKU-{n:05d}",
+                        "currency": "EUR",
+                        "price_amount": rng.randrange(100, 100_000),
+                        "compare_at_amount": None,
+                        "attributes": {"n": str(n)},
+                        "active": True,
+                        "category_ids": [category],
+                        "thumbnail_image_id": None,
+                        "on_hand": rng.randrange(0, 50),
+                        "reserved": 0,
+                        "low_stock_threshold": 5,
+                        "search_text": text_of(name, description, f"SKU-{n:05d}"),
+                        "created_at": stamp,
+                        "updated_at": stamp,
+                        "deleted_at": None,
+                        "version": 1,
+                    }
+                )
                 links.append({"product_id": pid, "category_id": category, "shop": SHOP})
             await session.execute(sa.insert(Product.__table__), rows)  # type: ignore[attr-defined]
             await session.execute(sa.insert(ProductCategory.__table__), links)  # type: ignore[attr-defined]
@@ -195,7 +218,8 @@ def build(target: str, database_url: str, data_dir: Path, access_log: bool, read
         return WithLifespan(catalog, lambda: catalog.router.lifespan_context(catalog), signal)
 
     from shopfleet.gateway.app import Gateway
-    from shopfleet.gateway.routes import Route, RouteFile
+    from shopfleet.gateway.routes import RouteFile
+    from shopfleet.kit.contracts.routes import Route
 
     settings = targets.gateway_settings(data_dir, access_log=access_log)
     RouteFile(settings.resolved_routes_file()).put(SHOP, Route())
@@ -221,25 +245,49 @@ def serve(args: argparse.Namespace) -> None:
     configure_logging("WARNING", "json")
     app = build(args.target, args.database_url, args.data_dir, args.access_log, args.ready_file)
     uvicorn.run(
-        app, host="127.0.0.1", port=args.port, loop="uvloop", http="httptools",
-        access_log=False, log_level="warning", workers=1,
-    )  # fmt: skip
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        workers=1,
+    )
 
 
 # ----------------------------------------------------------------------------- driving
 
 
 def measure(
-    wrk: str, backend: str, target: str, database_url: str, data_dir: Path, *,
-    access_log: bool, duration: int, connections: int,
-) -> Result:  # fmt: skip
+    wrk: str,
+    backend: str,
+    target: str,
+    database_url: str,
+    data_dir: Path,
+    *,
+    access_log: bool,
+    duration: int,
+    connections: int,
+) -> Result:
     port = free_port()
     ready = Path(tempfile.mkstemp(prefix="bench-ready-")[1])
     ready.unlink()
     command = [
-        sys.executable, "-m", "benchmarks.catalog", "serve", target, "--port", str(port),
-        "--database-url", database_url, "--data-dir", str(data_dir), "--ready-file", str(ready),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "benchmarks.catalog",
+        "serve",
+        target,
+        "--port",
+        str(port),
+        "--database-url",
+        database_url,
+        "--data-dir",
+        str(data_dir),
+        "--ready-file",
+        str(ready),
+    ]
     if access_log:
         command.append("--access-log")
     server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -255,8 +303,10 @@ def measure(
         subprocess.run([wrk, "-t1", "-c16", "-d2s", url], check=True, capture_output=True)
         run = subprocess.run(
             [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         rps, p50, p99, errors = parse_wrk(run.stdout)
         return Result(backend, target, access_log, rps, p50, p99, errors)
     finally:
@@ -296,10 +346,16 @@ def run_backend(backend: str, args: argparse.Namespace, wrk: str) -> list[Result
             with console.status(f"{backend}: measuring {target}…"):
                 results.append(
                     measure(
-                        wrk, backend, target, url, data_dir, access_log=access_log,
-                        duration=args.duration, connections=args.connections,
+                        wrk,
+                        backend,
+                        target,
+                        url,
+                        data_dir,
+                        access_log=access_log,
+                        duration=args.duration,
+                        connections=args.connections,
                     )
-                )  # fmt: skip
+                )
         return results
     finally:
         asyncio.run(drop_database(url))
@@ -330,10 +386,15 @@ def run(args: argparse.Namespace) -> None:
         )
         log = "-" if r.target != "gateway" else ("on" if r.access_log else "off")
         table.add_row(
-            r.backend, LABELS[r.target], log,
-            f"{r.requests_per_s:,.0f}", f"{r.requests_per_s / bare:.2f}×" if bare else "-",
-            f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", str(r.errors),
-        )  # fmt: skip
+            r.backend,
+            LABELS[r.target],
+            log,
+            f"{r.requests_per_s:,.0f}",
+            f"{r.requests_per_s / bare:.2f}×" if bare else "-",
+            f"{r.p50_ms:.2f}",
+            f"{r.p99_ms:.2f}",
+            str(r.errors),
+        )
     console.print(table)
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
@@ -357,10 +418,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--products", type=int, default=10_000)
     parser.add_argument(
-        "--targets", nargs="*", default=["bare", "direct", "gateway-log", "gateway"],
+        "--targets",
+        nargs="*",
+        default=["bare", "direct", "gateway-log", "gateway"],
         choices=["bare", "direct", "gateway-log", "gateway"],
         help="in this order; gateway-log: the gateway with its access log on",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--backends", nargs="*", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"]
     )

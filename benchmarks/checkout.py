@@ -52,9 +52,12 @@ API = f"/shops/{SHOP}/api/v1"
 CARD = "pm_card_visa"
 PAID = frozenset({"paid", "fulfilling", "shipped", "delivered"})
 ADDRESS = {
-    "name": "Bench Shopper", "line1": "Hauptstrasse 1", "city": "Berlin",
-    "postal_code": "10115", "country": "DE",
-}  # fmt: skip
+    "name": "Bench Shopper",
+    "line1": "Hauptstrasse 1",
+    "city": "Berlin",
+    "postal_code": "10115",
+    "country": "DE",
+}
 console = Console(stderr=True)
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -97,8 +100,9 @@ def process(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen
             proc.kill()
 
 
-async def wait_ready(session: aiohttp.ClientSession, url: str, proc: subprocess.Popen[bytes],
-                     timeout_s: float = 120) -> None:  # fmt: skip
+async def wait_ready(
+    session: aiohttp.ClientSession, url: str, proc: subprocess.Popen[bytes], timeout_s: float = 120
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -154,8 +158,16 @@ async def run_for(
 async def measure_bare(args: argparse.Namespace, tmp: Path) -> float:
     port = free_port()
     token = tmp / "bare-token"
-    cmd = [sys.executable, "-m", "benchmarks.serve", "bare", "--port", str(port),
-           "--token-file", str(token)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.serve",
+        "bare",
+        "--port",
+        str(port),
+        "--token-file",
+        str(token),
+    ]
     with process(cmd, {}, tmp / "bare.log") as proc:
         async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as session:
             await wait_ready(session, f"http://127.0.0.1:{port}/ping", proc)
@@ -182,8 +194,9 @@ class Shop:
     def __init__(self, session: aiohttp.ClientSession, token: str | None = None) -> None:
         self.session, self.token = session, token
 
-    async def call(self, method: str, path: str, body: object = None,
-                   expect: tuple[int, ...] = (200, 201)) -> dict:  # fmt: skip
+    async def call(
+        self, method: str, path: str, body: object = None, expect: tuple[int, ...] = (200, 201)
+    ) -> dict:
         headers = {"authorization": f"Bearer {self.token}"} if self.token else {}
         async with self.session.request(method, API + path, json=body, headers=headers) as a:
             payload = await a.json(content_type=None) if a.content_length != 0 else {}
@@ -197,8 +210,9 @@ async def login(session: aiohttp.ClientSession, email: str, password: str) -> Sh
     return Shop(session, tokens["access_token"])
 
 
-async def prepare(session: aiohttp.ClientSession, data_dir: Path, shoppers: int,
-                  run: str) -> tuple[list[tuple[Shop, str]], list[str]]:  # fmt: skip
+async def prepare(
+    session: aiohttp.ClientSession, data_dir: Path, shoppers: int, run: str
+) -> tuple[list[tuple[Shop, str]], list[str]]:
     creds = json.loads((data_dir / "demo-credentials.json").read_text())
     admin = await login(session, creds["admin_email"], creds["admin_password"])
     products = (await admin.call("GET", "/products?limit=100"))["items"]
@@ -209,17 +223,19 @@ async def prepare(session: aiohttp.ClientSession, data_dir: Path, shoppers: int,
     for n in range(shoppers):
         email, password = f"bench-{run}-{n}@example.com", "a long bench password"
         await Shop(session).call(
-            "POST", "/auth/register",
+            "POST",
+            "/auth/register",
             {"email": email, "password": password, "display_name": f"Bench {n}"},
-        )  # fmt: skip
+        )
         shopper = await login(session, email, password)
         address = await shopper.call("POST", "/shipping/addresses", ADDRESS)
         people.append((shopper, address["id"]))
     return people, ids
 
 
-def checkout_worker(shopper: Shop, address_id: str, product_ids: list[str],
-                    poll_s: float) -> Callable[[Tally], Awaitable[None]]:  # fmt: skip
+def checkout_worker(
+    shopper: Shop, address_id: str, product_ids: list[str], poll_s: float
+) -> Callable[[Tally], Awaitable[None]]:
     async def checkout(tally: Tally) -> None:
         try:
             await shopper.call(
@@ -227,9 +243,10 @@ def checkout_worker(shopper: Shop, address_id: str, product_ids: list[str],
             )
             started = time.perf_counter()
             order = await shopper.call(
-                "POST", "/orders",
+                "POST",
+                "/orders",
                 {"shipping_method": "standard", "shipping_address_id": address_id},
-            )  # fmt: skip
+            )
             payment = await shopper.call(
                 "POST", "/payments/intents", {"order_id": order["id"], "payment_method": CARD}
             )
@@ -345,9 +362,17 @@ async def _measure_checkout(
         "SHOPFLEET_GATEWAY_CLIENT_BURST": "1000000",
         "SHOPFLEET_GATEWAY_SHOP_RATE_PER_S": "1000000",
         "SHOPFLEET_GATEWAY_SHOP_BURST": "1000000",
-    }  # fmt: skip
-    cmd = [sys.executable, "-m", "shopfleet.cli", "up", "--port", str(port),
-           "--data-dir", str(data_dir)]  # fmt: skip
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "shopfleet.cli",
+        "up",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
     with process(cmd, env, tmp / "platform.log") as proc:
         connector = aiohttp.TCPConnector(limit=args.shoppers * 2)
         async with aiohttp.ClientSession(f"http://127.0.0.1:{port}", connector=connector) as s:
@@ -392,10 +417,13 @@ def report(bare_per_s: float, result: CheckoutResult, args: argparse.Namespace) 
         table.add_column(column, justify="right" if column != "what" else "left")
     table.add_row("bare FastAPI endpoint (req)", f"{bare_per_s:,.0f}", "1.00×", "", "", "")
     table.add_row(
-        "checkout (order+intent+confirm+webhook)", f"{result.per_s:,.1f}",
-        f"{result.per_s / bare_per_s:.4f}×", f"{result.p50_ms:.0f}", f"{result.p99_ms:.0f}",
+        "checkout (order+intent+confirm+webhook)",
+        f"{result.per_s:,.1f}",
+        f"{result.per_s / bare_per_s:.4f}×",
+        f"{result.p50_ms:.0f}",
+        f"{result.p99_ms:.0f}",
         str(sum(result.errors.values())),
-    )  # fmt: skip
+    )
     Console().print(table)
     total = result.platform_cpu_s + result.emulator_cpu_s
     Console().print(
@@ -442,18 +470,22 @@ def main() -> None:
     # at 64 shoppers, a third of the platform's CPU.
     parser.add_argument("--poll-s", type=float, default=0.1, help="order status poll interval")
     parser.add_argument(
-        "--rate", type=float, default=0.0,
+        "--rate",
+        type=float,
+        default=0.0,
         help="checkouts/s offered in all (open loop); 0: each shopper loops as fast as it can",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--postgresql", action="store_true",
+        "--postgresql",
+        action="store_true",
         help="each service on its own PostgreSQL database (created for the run) instead of SQLite",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--pg-admin-dsn", default=os.environ.get(
+        "--pg-admin-dsn",
+        default=os.environ.get(
             "BENCH_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
         ),
-    )  # fmt: skip
+    )
     parser.add_argument("--pg-pool-size", type=int, default=2, help="per service, --postgresql")
     parser.add_argument("--keep-logs", action="store_true", help="copy server logs to ./bench-*")
     asyncio.run(main_async(parser.parse_args()))

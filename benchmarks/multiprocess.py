@@ -117,8 +117,10 @@ def wrk_run(wrk: str, url: str, connections: int, duration: float, pids: dict[st
     before = {label: cpu_seconds(pid) for label, pid in pids.items()}
     out = subprocess.run(
         [wrk, "-t1", f"-c{connections}", f"-d{int(duration)}s", "--latency", url],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     used = {label: cpu_seconds(pid) - before[label] for label, pid in pids.items()}
     rps, p50, p99, errors = parse_wrk(out)
     return rps, p50, p99, errors, used
@@ -133,9 +135,16 @@ def measure_listing(
     rps, p50, _, errors, used = wrk_run(wrk, url, args.connections, args.duration, pids)
     requests = max(rps * args.duration, 1)
     return Listing(
-        platform, path, p50_1, p99_1, rps, p50, 1000 * sum(used.values()) / requests,
-        errors + errors_1, {label: 1000 * cpu / requests for label, cpu in used.items()},
-    )  # fmt: skip
+        platform,
+        path,
+        p50_1,
+        p99_1,
+        rps,
+        p50,
+        1000 * sum(used.values()) / requests,
+        errors + errors_1,
+        {label: 1000 * cpu / requests for label, cpu in used.items()},
+    )
 
 
 async def measure_checkouts(
@@ -159,12 +168,15 @@ async def measure_checkouts(
     done = len(tally.latencies_ms)
     latencies = sorted(tally.latencies_ms) or [float("nan")]
     return Checkouts(
-        platform, done / elapsed, statistics.median(latencies),
+        platform,
+        done / elapsed,
+        statistics.median(latencies),
         latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
         1000 * (marks[False][0] - marks[True][0]) / max(done, 1),
-        1000 * (marks[False][1] - marks[True][1]) / max(done, 1), sum(tally.errors.values()),
+        1000 * (marks[False][1] - marks[True][1]) / max(done, 1),
+        sum(tally.errors.values()),
         tally.errors,
-    )  # fmt: skip
+    )
 
 
 async def databases(tag: str) -> dict[str, str]:
@@ -205,22 +217,36 @@ async def run_embedded(
     urls = await databases(f"emb_{tag}")
     port, data = free_port(), tmp / "embedded"
     env = {
-        **os.environ, **NO_LIMITS, "SHOPFLEET_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        **os.environ,
+        **NO_LIMITS,
+        "SHOPFLEET_PUBLIC_URL": f"http://127.0.0.1:{port}",
         **{f"SHOPFLEET_{n.upper()}_DATABASE_URL": u for n, u in urls.items()},
         # the same pools as the multi-process platform's (DevOptions.db_pool_size)
         **{f"SHOPFLEET_{n.upper()}_DB_POOL_SIZE": str(POOL) for n in urls},
-    }  # fmt: skip
-    cmd = [sys.executable, "-m", "shopfleet.cli", "up", "--port", str(port),
-           "--data-dir", str(data)]  # fmt: skip
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "shopfleet.cli",
+        "up",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data),
+    ]
     console.print("[dim]embedded: starting `shopfleet up` on PostgreSQL …[/]")
     proc = launch(cmd, env, tmp / "embedded.log")
     try:
         base = f"http://127.0.0.1:{port}"
         await wait_ready(f"{base}/readyz", proc)
         listing = measure_listing(
-            wrk, "embedded", "gateway → catalog (in-process)", base + LISTING, args,
+            wrk,
+            "embedded",
+            "gateway → catalog (in-process)",
+            base + LISTING,
+            args,
             {"shopfleet up": proc.pid},
-        )  # fmt: skip
+        )
         checkouts = None
         if not args.no_checkout:
             checkouts = await measure_checkouts("embedded", base, data, args, [proc.pid])
@@ -240,9 +266,13 @@ async def run_multiprocess(
     tag = uuid.uuid4().hex[:6]
     urls = await databases(f"mp_{tag}")
     options = DevOptions(
-        run_dir=tmp / "multiprocess", prefix=f"bench-mp-{tag}.", database_urls=urls,
-        env=NO_LIMITS, log_level="WARNING", db_pool_size=POOL,
-    )  # fmt: skip
+        run_dir=tmp / "multiprocess",
+        prefix=f"bench-mp-{tag}.",
+        database_urls=urls,
+        env=NO_LIMITS,
+        log_level="WARNING",
+        db_pool_size=POOL,
+    )
     platform = MultiProcessPlatform(options)
     console.print("[dim]multi-process: starting every service with its sidecar double …[/]")
     try:
@@ -277,15 +307,29 @@ async def run_multiprocess(
 def report(listings: list[Listing], checkouts: list[Checkouts], args: argparse.Namespace) -> None:
     out = Console(width=170)
     table = Table(title=f"GET {LISTING}")
-    columns = ("platform", "path", "p50 ms (1 conn)", "p99 ms (1 conn)",
-               f"req/s ({args.connections} conn)", "p50 ms", "CPU ms/req", "errors")  # fmt: skip
+    columns = (
+        "platform",
+        "path",
+        "p50 ms (1 conn)",
+        "p99 ms (1 conn)",
+        f"req/s ({args.connections} conn)",
+        "p50 ms",
+        "CPU ms/req",
+        "errors",
+    )
     for column in columns:
         table.add_column(column, justify="left" if column in ("platform", "path") else "right")
     for r in listings:
         table.add_row(
-            r.platform, r.path, f"{r.p50_1_ms:.2f}", f"{r.p99_1_ms:.2f}", f"{r.rps:,.0f}",
-            f"{r.p50_ms:.1f}", f"{r.cpu_ms_per_req:.2f}", str(r.errors),
-        )  # fmt: skip
+            r.platform,
+            r.path,
+            f"{r.p50_1_ms:.2f}",
+            f"{r.p99_1_ms:.2f}",
+            f"{r.rps:,.0f}",
+            f"{r.p50_ms:.1f}",
+            f"{r.cpu_ms_per_req:.2f}",
+            str(r.errors),
+        )
     out.print(table)
     for r in listings:
         busy = sorted(r.cpu_by_process.items(), key=lambda kv: -kv[1])
@@ -304,15 +348,27 @@ def report(listings: list[Listing], checkouts: list[Checkouts], args: argparse.N
     )
     if checkouts:
         table = Table(title=f"Complete checkouts, {args.shoppers} shoppers")
-        columns = ("platform", "per s", "p50 ms", "p99 ms", "CPU ms/checkout",
-                   "emulator CPU ms/checkout", "errors")  # fmt: skip
+        columns = (
+            "platform",
+            "per s",
+            "p50 ms",
+            "p99 ms",
+            "CPU ms/checkout",
+            "emulator CPU ms/checkout",
+            "errors",
+        )
         for column in columns:
             table.add_column(column, justify="left" if column == "platform" else "right")
         for c in checkouts:
             table.add_row(
-                c.platform, f"{c.per_s:.1f}", f"{c.p50_ms:.0f}", f"{c.p99_ms:.0f}",
-                f"{c.cpu_ms_per_checkout:.0f}", f"{c.emulator_ms_per_checkout:.0f}", str(c.errors),
-            )  # fmt: skip
+                c.platform,
+                f"{c.per_s:.1f}",
+                f"{c.p50_ms:.0f}",
+                f"{c.p99_ms:.0f}",
+                f"{c.cpu_ms_per_checkout:.0f}",
+                f"{c.emulator_ms_per_checkout:.0f}",
+                str(c.errors),
+            )
         out.print(table)
         for c in checkouts:
             for what, count in sorted(c.error_kinds.items(), key=lambda kv: -kv[1])[:5]:

@@ -34,9 +34,10 @@ from benchmarks.run import free_port
 os.environ["SHOPFLEET_OPERATOR_TIMER_INTERVAL"] = "600"  # no drift checks during a run
 
 from shopfleet_operator.crd import crd_manifest
-from tests.operator.apiserver import ApiServer
-from tests.operator.conftest import kubeconfig_for
+from tests.operator.conftest import RouteProjection, gateway_endpoints, kubeconfig_for
 from tests.operator.shops import admin_secret, shop
+from tests.support import accounts
+from tests.support.cluster.apiserver import ApiServer
 from tests.support.platform import PLATFORM_TOKEN, make_platform
 
 NS = "shopfleet"
@@ -93,13 +94,17 @@ async def settle(api: ApiServer, quiet_s: float = 1.0) -> None:
         await asyncio.sleep(quiet_s)
 
 
-async def run_one(tier: str, count: int, platform_url: str, work: Path) -> dict:
+async def run_one(tier: str, count: int, port: int, routes: Path, work: Path) -> dict:
     from kopf.testing import KopfRunner
 
     async with ApiServer() as api, kmock.Server(api):
         for ns in ("default", NS):
             await api.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         await api.apply(crd_manifest())
+        # The embedded platform is the gateway's one replica (RoutesReady asks it), its
+        # route file following the ConfigMap as a kubelet's mount would.
+        await api.apply(gateway_endpoints(port))
+        projection = asyncio.create_task(RouteProjection(api, routes).run())
         os.environ["KUBECONFIG"] = str(kubeconfig_for(api, work / f"kubeconfig-{tier}-{count}"))
         names = [f"{tier[:3]}{i:03d}" for i in range(count)]
         for name in names:
@@ -133,6 +138,9 @@ async def run_one(tier: str, count: int, platform_url: str, work: Path) -> dict:
             total = time.perf_counter() - started
             await settle(api)
             create_writes = api.writes(before)
+            create_requests = api.count - before
+            table = api.obj("v1/configmaps", NS, "shopfleet-routes", copied=False)
+            route_bytes = len(table["data"]["routes.json"].encode())
 
             mark = api.count
             for name in names:  # the same spec again
@@ -149,12 +157,15 @@ async def run_one(tier: str, count: int, platform_url: str, work: Path) -> dict:
         try:
             await settle(api)
             restart_writes = api.writes(mark)
+            # A restart resumes every shop: one reconcile each, as a drift check does.
+            restart_requests = api.count - mark
             mark = api.count
             for name in names:
                 await api.apply(shop(name, NS, tier=tier, suspended=True))
             await settle(api)
             suspend_writes = api.writes(mark)
         finally:
+            projection.cancel()
             await asyncio.to_thread(runner.__exit__, None, None, None)
     times = sorted(done.values())
     return {
@@ -166,6 +177,9 @@ async def run_one(tier: str, count: int, platform_url: str, work: Path) -> dict:
         "max_s": times[-1],
         "create": kinds(create_writes),
         "create_per_shop": len(create_writes) / count,
+        "requests_per_shop": create_requests / count,
+        "drift_requests_per_shop": restart_requests / count,
+        "route_bytes_per_shop": route_bytes / count,
         "noop_per_shop": len(noop_writes) / count,
         "restart_per_shop": len(restart_writes) / count,
         "restart": restart_writes,
@@ -174,7 +188,7 @@ async def run_one(tier: str, count: int, platform_url: str, work: Path) -> dict:
     }
 
 
-async def main(counts: list[int], tiers: list[str]) -> None:
+async def main(counts: list[int], tiers: list[str], bootstraps: int) -> None:
     console = Console(width=150)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -190,13 +204,16 @@ async def main(counts: list[int], tiers: list[str]) -> None:
         os.environ["SHOPFLEET_PLATFORM_TOKEN"] = PLATFORM_TOKEN
         os.environ["SHOPFLEET_OPERATOR_NAMESPACE"] = NS
         os.environ["SHOPFLEET_OPERATOR_RETRY_DELAY"] = "0.2"
-        # The embedded platform keeps identity in SQLite: one writer at a time.
-        os.environ["SHOPFLEET_OPERATOR_BOOTSTRAP_CONCURRENCY"] = "1"
+        # Tenant bootstraps in flight at once (the operator's default, 4; each hashes a password).
+        os.environ["SHOPFLEET_OPERATOR_BOOTSTRAP_CONCURRENCY"] = str(bootstraps)
+        # Dedicated shops' own accounts on this machine's PostgreSQL and RabbitMQ.
+        prefix = f"sfbench_{os.getpid()}_"
+        os.environ.update(accounts.operator_env(prefix))
         results = []
         try:
             for tier in tiers:
                 for count in counts:
-                    result = await run_one(tier, count, f"http://127.0.0.1:{port}", work)
+                    result = await run_one(tier, count, port, platform.routes.path, work)
                     console.print(
                         f"{tier} × {count}: all Ready in {result['all_ready_s']:.2f} s",
                         style="bold",
@@ -205,12 +222,22 @@ async def main(counts: list[int], tiers: list[str]) -> None:
         finally:
             server.should_exit = True
             await serving
+            await asyncio.to_thread(accounts.drop_prefixed, prefix)
 
     table = Table(title="Shop apply → Ready (emulated API, embedded platform)")
     for column in (
-        "tier", "shops", "all Ready", "p50 / max per shop", "writes/shop: create",
-        "no-op re-apply", "restart", "suspend",
-    ):  # fmt: skip
+        "tier",
+        "shops",
+        "all Ready",
+        "p50 / max per shop",
+        "requests/shop: create",
+        "resume (= drift check)",
+        "writes/shop: create",
+        "no-op re-apply",
+        "restart",
+        "suspend",
+        "route bytes/shop",
+    ):
         table.add_column(column)
     for r in results:
         table.add_row(
@@ -218,10 +245,13 @@ async def main(counts: list[int], tiers: list[str]) -> None:
             str(r["shops"]),
             f"{r['all_ready_s']:.2f} s",
             f"{r['p50_s']:.2f} / {r['max_s']:.2f} s",
+            f"{r['requests_per_shop']:.1f}",
+            f"{r['drift_requests_per_shop']:.1f}",
             f"{r['create_per_shop']:.1f}",
             f"{r['noop_per_shop']:.1f}",
             f"{r['restart_per_shop']:.1f}",
             f"{r['suspend_per_shop']:.1f}",
+            f"{r['route_bytes_per_shop']:.0f}",
         )
     console.print(table)
     for r in results:
@@ -236,5 +266,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shops", type=int, nargs="+", default=[1, 100])
     parser.add_argument("--tiers", nargs="+", default=["shared", "dedicated"])
+    parser.add_argument("--bootstraps", type=int, default=4, help="tenant bootstraps at once")
     args = parser.parse_args()
-    asyncio.run(main(args.shops, args.tiers))
+    asyncio.run(main(args.shops, args.tiers, args.bootstraps))

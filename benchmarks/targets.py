@@ -57,10 +57,11 @@ def gateway_settings(data_dir: Path, *, access_log: bool) -> GatewaySettings:
 def gateway_app(data_dir: Path, *, access_log: bool) -> tuple[object, str]:
     """The gateway in front of one trivial upstream route; returns (app, bearer token)."""
     from shopfleet.gateway.app import Gateway
-    from shopfleet.gateway.routes import Route, RouteFile
+    from shopfleet.gateway.routes import RouteFile
     from shopfleet.kit.auth import SHOP_API_PREFIX
     from shopfleet.kit.blocks import Blocks
     from shopfleet.kit.blocks.local.invoker import LocalInvoker
+    from shopfleet.kit.contracts.routes import Route
     from shopfleet.kit.errors import install_problem_handlers
     from shopfleet.kit.telemetry import RequestContext
 

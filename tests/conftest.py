@@ -11,6 +11,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -115,3 +116,35 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def mint() -> TokenMint:
     return TokenMint()
+
+
+# The tiers run side by side (pytest-xdist, in scripts/test). A package whose tests share
+# one expensive platform (a simulated cluster, a multi-process platform of ~20 processes)
+# runs on one worker, so it is started once, not once per worker; every other test goes
+# wherever a worker is free. (A scheduler of our own: xdist's `loadgroup` reads a node id
+# attribute pytest 9.2 no longer has, and silently spreads the groups.)
+SHARED_PLATFORM_GROUPS = {
+    "tests/cluster/": "cluster",
+    "tests/e2e/multiprocess/": "multiprocess",
+    "tests/security/": "security",
+}
+
+
+def shared_platform_group(nodeid: str) -> str | None:
+    return next((g for p, g in SHARED_PLATFORM_GROUPS.items() if nodeid.startswith(p)), None)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedPlatformScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return shared_platform_group(nodeid) or nodeid
+
+    return SharedPlatformScheduling(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The shared-platform packages first: the longest units of work start while the rest
+    fills the other workers (a stable sort: the order inside each package stays)."""
+    items.sort(key=lambda item: shared_platform_group(item.nodeid) is None)

@@ -1,1 +1,2 @@
-"""The shopfleet Kubernetes operator (kopf). Built in the operator issue; empty for now."""
+"""The shopfleet Kubernetes operator (kopf): `main.py` registers the handlers, `handlers/`
+holds the reactions, `build.py` the objects a Shop becomes."""

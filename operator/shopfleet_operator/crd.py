@@ -39,7 +39,14 @@ QUANTITY_PATTERN = r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|
 
 Host = Annotated[str, Field(min_length=1, max_length=253, pattern=HOST_PATTERN)]
 
-CONDITION_TYPES = ("Ready", "RoutesReady", "StorageReady", "PaymentsReady", "Degraded")
+CONDITION_TYPES = (
+    "Ready",
+    "RoutesReady",
+    "StorageReady",
+    "PaymentsReady",
+    "Degraded",
+    "Deleting",
+)
 
 
 class _Model(BaseModel):
@@ -115,7 +122,7 @@ class ShopSpec(_Model):
     currency: str = Field(
         default="EUR",
         description="ISO 4217 code of the shop's currency.",
-        json_schema_extra={"enum": sorted(MINOR_UNITS)},
+        json_schema_extra={"enum": [*sorted(MINOR_UNITS)]},
     )
     admin: AdminSpec
     payments: PaymentsSpec = Field(default_factory=PaymentsSpec)
@@ -133,7 +140,7 @@ class ShopSpec(_Model):
     deletion_policy: Literal["Retain", "Delete"] = Field(
         default="Retain",
         description="On deletion, Retain keeps the shop's data (volumes, database rows); "
-        "Delete removes them too.",
+        "Delete removes them too: every service's rows of the shop, then its tenant.",
     )
 
     @field_validator("hosts")
@@ -150,12 +157,28 @@ class ShopSpec(_Model):
 
 
 class Condition(_Model):
-    type: str = Field(description="Ready, RoutesReady, StorageReady, PaymentsReady, Degraded.")
+    type: str = Field(
+        description="Ready, RoutesReady, StorageReady, PaymentsReady, Degraded, Deleting."
+    )
     status: Literal["True", "False", "Unknown"]
     reason: str = Field(default="", description="CamelCase, machine-readable.")
     message: str = Field(default="", description="For humans: what is wrong and how to fix it.")
     last_transition_time: datetime | None = None
     observed_generation: int | None = Field(default=None, ge=0)
+
+
+class QuotaUsage(_Model):
+    used: int = Field(ge=0)
+    limit: int | None = Field(default=None, ge=0, description="None: no quota.")
+
+
+class ShopUsage(_Model):
+    """Usage against `spec.quotas`, as the platform counted it on the last drift check."""
+
+    products: QuotaUsage | None = Field(default=None, description="Live products.")
+    orders_today: QuotaUsage | None = Field(
+        default=None, description="Orders placed since 00:00 UTC."
+    )
 
 
 class ShopStatus(_Model):
@@ -171,6 +194,7 @@ class ShopStatus(_Model):
     endpoints: dict[str, str] = Field(
         default_factory=dict, description="Where the shop's API and services answer."
     )
+    usage: ShopUsage | None = Field(default=None, description="Usage against spec.quotas.")
 
     def condition(self, type_: str) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)

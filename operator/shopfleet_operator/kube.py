@@ -9,11 +9,14 @@ from __future__ import annotations
 import base64
 import ssl
 import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import kopf
+
+from shopfleet_operator.cache import WatchCache, watch_lines
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Kind:
 KINDS: dict[str, Kind] = {
     "Namespace": Kind("v1", "namespaces", namespaced=False),
     "ConfigMap": Kind("v1", "configmaps"),
+    "Endpoints": Kind("v1", "endpoints"),
     "Secret": Kind("v1", "secrets"),
     "Service": Kind("v1", "services"),
     "ServiceAccount": Kind("v1", "serviceaccounts"),
@@ -44,6 +48,10 @@ KINDS: dict[str, Kind] = {
     "NetworkPolicy": Kind("networking.k8s.io/v1", "networkpolicies"),
     "Component": Kind("dapr.io/v1alpha1", "components"),
     "Configuration": Kind("dapr.io/v1alpha1", "configurations"),
+    "Resiliency": Kind("dapr.io/v1alpha1", "resiliencies"),
+    "Role": Kind("rbac.authorization.k8s.io/v1", "roles"),
+    "RoleBinding": Kind("rbac.authorization.k8s.io/v1", "rolebindings"),
+    "Lease": Kind("coordination.k8s.io/v1", "leases"),
     "Shop": Kind("shopfleet.io/v1alpha1", "shops"),
 }
 
@@ -80,13 +88,17 @@ def _ssl_context(info: kopf.ConnectionInfo) -> ssl.SSLContext | bool:
 
 
 class Kube:
-    """The API client; `connect()` is called by the login handler with kopf's credentials."""
+    """The API client; `connect()` is called by the login handler with kopf's credentials.
+
+    `read` and `list` answer from the watch-fed cache (`cache.py`) when one follows the
+    objects asked for; `get` always asks the API server."""
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
         self._server = ""
         self._retired: list[aiohttp.ClientSession] = []
         self.writes = 0  # for benchmarks and logs: requests that changed something
+        self.cache: WatchCache | None = None
 
     def connect(self, info: kopf.ConnectionInfo) -> None:
         headers = {"Accept": "application/json"}
@@ -109,16 +121,24 @@ class Kube:
                 await session.close()
 
     async def _request(
-        self, method: str, path: str, *, json: Any = None, params: dict | None = None,
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict | None = None,
         content_type: str = "application/json",
-    ) -> Any:  # fmt: skip
+    ) -> Any:
         if self._session is None:
             raise kopf.TemporaryError("Not connected to the Kubernetes API yet.", delay=1)
         try:
             async with self._session.request(
-                method, self._server + path, json=json, params=params,
+                method,
+                self._server + path,
+                json=json,
+                params=params,
                 headers={"Content-Type": content_type} if json is not None else None,
-            ) as answer:  # fmt: skip
+            ) as answer:
                 body = await answer.json(content_type=None) if answer.content_length != 0 else {}
                 if answer.status >= 400:
                     message = body.get("message") if isinstance(body, dict) else None
@@ -135,39 +155,96 @@ class Kube:
                 return None
             raise
 
-    async def list(self, kind: str, namespace: str | None, labels: dict[str, str]) -> list[dict]:
-        selector = ",".join(f"{k}={v}" for k, v in labels.items())
+    async def read(
+        self, kind: str, namespace: str | None, name: str, labels: dict[str, str]
+    ) -> dict | None:
+        """An object the operator manages (it carries `labels`): from the cache if it
+        follows such objects, else from the API server."""
+        if self.cache is not None and self.cache.holds(kind, namespace, labels):
+            return self.cache.get(kind, namespace, name)
+        return await self.get(kind, namespace, name)
+
+    async def raw_list(self, kind: str, namespace: str | None, selector: str) -> dict:
+        return await self._request(
+            "GET", KINDS[kind].path(namespace), params={"labelSelector": selector}
+        )
+
+    async def watch(
+        self, kind: str, namespace: str | None, selector: str, version: str, seconds: int
+    ) -> AsyncIterator[dict]:
+        """The events of one watch from `version` (the server ends it after `seconds`)."""
+        if self._session is None:
+            raise ApiError(503, "not connected to the Kubernetes API yet")
+        params = {
+            "watch": "true",
+            "labelSelector": selector,
+            "resourceVersion": version,
+            "timeoutSeconds": str(seconds),
+            "allowWatchBookmarks": "true",
+        }
+        async with self._session.get(
+            self._server + KINDS[kind].path(namespace),
+            params=params,
+            timeout=aiohttp.ClientTimeout(total=None, sock_read=seconds + 30),
+        ) as answer:
+            if answer.status >= 400:
+                raise ApiError(answer.status, answer.reason or "")
+            async for event in watch_lines(answer):
+                yield event
+
+    async def list(
+        self,
+        kind: str,
+        namespace: str | None,
+        labels: dict[str, str],
+        fields: dict[str, str] | None = None,
+    ) -> list[dict]:
+        if not fields and self.cache is not None and self.cache.holds(kind, namespace, labels):
+            return self.cache.list(kind, namespace, labels)
+        params = {"labelSelector": ",".join(f"{k}={v}" for k, v in labels.items())}
+        if fields:
+            params["fieldSelector"] = ",".join(f"{k}={v}" for k, v in fields.items())
         try:
-            body = await self._request(
-                "GET", KINDS[kind].path(namespace), params={"labelSelector": selector}
-            )
+            body = await self._request("GET", KINDS[kind].path(namespace), params=params)
         except ApiError as exc:
             if exc.status == 404:
                 return []
             raise
         items = body.get("items") or []
-        # Not every server honours the selector; filter again.
+        # Not every server honours the selector; filter again (labels, and a name).
         return [
             item
             for item in items
             if all(
                 item.get("metadata", {}).get("labels", {}).get(k) == v for k, v in labels.items()
             )
+            and (fields or {}).get("metadata.name", item["metadata"]["name"])
+            == item["metadata"]["name"]
         ]
 
     async def create(self, obj: dict) -> dict:
         meta = obj["metadata"]
         self.writes += 1
-        return await self._request("POST", KINDS[obj["kind"]].path(meta.get("namespace")), json=obj)
+        made = await self._request("POST", KINDS[obj["kind"]].path(meta.get("namespace")), json=obj)
+        self._saw(obj["kind"], meta.get("namespace"), made)
+        return made
+
+    def _saw(self, kind: str, namespace: str | None, obj: Any, name: str = "") -> None:
+        if self.cache is not None and (
+            obj is None or (isinstance(obj, dict) and obj.get("metadata"))
+        ):
+            self.cache.saw(kind, namespace, obj, name)
 
     async def patch(
         self, kind: str, namespace: str | None, name: str, patch: dict, *, status: bool = False
     ) -> dict:
         path = KINDS[kind].path(namespace, name) + ("/status" if status else "")
         self.writes += 1
-        return await self._request(
+        patched = await self._request(
             "PATCH", path, json=patch, content_type="application/merge-patch+json"
         )
+        self._saw(kind, namespace, patched)
+        return patched
 
     async def delete(self, kind: str, namespace: str | None, name: str) -> bool:
         try:
@@ -175,6 +252,8 @@ class Kube:
             await self._request("DELETE", KINDS[kind].path(namespace, name))
         except ApiError as exc:
             if exc.status == 404:
+                self._saw(kind, namespace, None, name)
                 return False
             raise
+        self._saw(kind, namespace, None, name)  # (one with finalizers the watch brings back)
         return True

@@ -7,16 +7,23 @@ in-cluster service account); configuration is in `config.py`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import os
 from typing import Any
 
 import kopf
 
+from shopfleet.kit.telemetry import metrics_listener
+from shopfleet_operator import metrics, peering
+from shopfleet_operator.cache import children_cache
 from shopfleet_operator.config import Config
 from shopfleet_operator.crd import GROUP, PLURAL, VERSION
 from shopfleet_operator.handlers import delete, reconcile
-from shopfleet_operator.handlers.reconcile import Memo, api_errors_are_temporary
+from shopfleet_operator.handlers.accounts import Accounts
+from shopfleet_operator.handlers.gateways import Gateways
+from shopfleet_operator.handlers.memo import Memo
+from shopfleet_operator.handlers.names import FINALIZER
+from shopfleet_operator.handlers.reconcile import api_errors_are_temporary
 from shopfleet_operator.handlers.tenant import Platform
 from shopfleet_operator.kube import ApiError, Kube
 
@@ -32,25 +39,26 @@ def _memo(memo: kopf.Memo) -> Memo:
             config=config,
             kube=Kube(),
             platform=Platform(config),
-            retry_delay=float(os.environ.get("SHOPFLEET_OPERATOR_RETRY_DELAY", "10")),
+            accounts=Accounts(config),
+            gateways=Gateways(config),
         )
     return memo["shopfleet"]
 
 
-async def _guard(memo: Memo, body: kopf.Body, run: Any) -> None:
-    """One reconcile of a shop at a time (the timer and the handlers), API errors sorted."""
+async def _guard(memo: Memo, body: kopf.Body, run: Any, handler: str) -> None:
+    """One reconcile of a shop at a time (the timer and the handlers), measured, API errors
+    sorted."""
     key = f"{body.metadata.namespace}/{body.metadata.name}"
     lock = memo.locks.setdefault(key, asyncio.Lock())
     try:
-        async with lock:
-            await run(body, memo)
+        await metrics.measured(handler, lock, lambda: run(body, memo))
     except ApiError as exc:
         raise api_errors_are_temporary(exc) from exc
 
 
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"
@@ -61,7 +69,12 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     # timer exit; kopf looks again after this many seconds (its default, 60, left deleted
     # shops hanging for a minute).
     settings.background.cancellation_polling = 1.0
-    _memo(memo)
+    peering.configure(settings, _memo(memo).config)
+    # /metrics on the metrics port, for this run (a restart in the same process, as the
+    # tests do, starts counting shops afresh).
+    metrics.SHOPS.clear()
+    memo["metrics"] = contextlib.ExitStack()
+    memo["metrics"].enter_context(metrics_listener("0.0.0.0", _memo(memo).config.metrics_port))
 
 
 @kopf.on.login()
@@ -71,28 +84,46 @@ async def login(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> k
     )
     if info is None:
         raise kopf.LoginError("No kubeconfig (KUBECONFIG, ~/.kube/config) or service account.")
-    _memo(memo).kube.connect(info)
+    shopfleet = _memo(memo)
+    shopfleet.kube.connect(info)
+    if shopfleet.kube.cache is None:  # once: a later login only renews the credentials
+        shopfleet.kube.cache = children_cache(shopfleet.kube, shopfleet.config)
+        shopfleet.kube.cache.start()
     return info
 
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
+    cache = _memo(memo).kube.cache
+    if cache is not None:
+        await cache.stop()
+    if "metrics" in memo:
+        memo["metrics"].close()
     await _memo(memo).kube.close()
     await _memo(memo).platform.close()
+    await _memo(memo).accounts.close()
+    await _memo(memo).gateways.close()
 
 
 @kopf.on.create(*SHOPS)
 @kopf.on.update(*SHOPS)
 @kopf.on.resume(*SHOPS)
 async def reconcile_shop(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
-    await _guard(_memo(memo), body, reconcile.reconcile)
+    await _guard(_memo(memo), body, reconcile.reconcile, "reconcile")
 
 
 @kopf.timer(*SHOPS, interval=TIMER_INTERVAL, initial_delay=TIMER_INTERVAL)
 async def repair_drift(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
-    await _guard(_memo(memo), body, reconcile.reconcile)
+    await _guard(_memo(memo), body, reconcile.reconcile, "drift")
 
 
 @kopf.on.delete(*SHOPS)
 async def delete_shop(body: kopf.Body, memo: kopf.Memo, logger: Any, **_: Any) -> None:
-    await _guard(_memo(memo), body, delete.delete)
+    await _guard(_memo(memo), body, delete.delete, "delete")
+
+
+@kopf.on.event(*SHOPS)
+def observe_shop(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
+    """Every Shop's conditions as the watch last showed them (`shopfleet_operator_shops`)."""
+    meta = body.metadata
+    metrics.SHOPS.observe(event.get("type"), meta.namespace or "", meta.name or "", body.status)

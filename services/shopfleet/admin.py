@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from shopfleet.gateway.routes import Route, RouteFile
+from shopfleet.gateway.routes import RouteFile
 from shopfleet.gateway.settings import GatewaySettings
 from shopfleet.identity import service as identity
 from shopfleet.identity import tokens
@@ -25,6 +26,7 @@ from shopfleet.identity.settings import IdentitySettings
 from shopfleet.identity.throttle import LoginThrottle
 from shopfleet.kit.blocks.embedded import open_state_store
 from shopfleet.kit.blocks.local import LocalSecrets
+from shopfleet.kit.contracts.routes import Route
 from shopfleet.kit.contracts.tenants import TenantBootstrap, TenantPublic
 from shopfleet.kit.errors import NotFound
 from shopfleet.kit.settings import PlatformSettings
@@ -82,7 +84,7 @@ async def list_shops(
     async with identity_access(platform) as access:
         slugs = sorted(
             set(routes.table.doc.shops)
-            | set((await access.session.scalars(sa.select(Shop.slug))).all())
+            | set((await access.session.scalars(sa.select(col(Shop.slug)))).all())
         )
         return [
             (await identity.get_tenant(access.session, s), s, routes.table.shop(s)) for s in slugs
@@ -120,7 +122,7 @@ async def unlock_login(
         if await access.session.get(Shop, shop) is None:
             raise NotFound(f"Shop '{shop}' does not exist.")
         if email and not await access.session.scalar(
-            sa.select(User.id).where(User.shop == shop, User.email == email)
+            sa.select(col(User.id)).where(col(User.shop) == shop, col(User.email) == email)
         ):
             raise NotFound(f"No user {email} in shop '{shop}'.")
     store = await open_state_store(platform)

@@ -179,9 +179,9 @@ def dev(
     the cluster's shape without a cluster (PostgreSQL, Redis and RabbitMQ must run here).
 
     Each service runs `shopfleet serve <service>` with the Dapr adapter against a sidecar
-    DOUBLE, `python -m tests.support.sidecar`: test equipment from the repository's tests/,
-    so run this from a checkout (it is not in the image). Data is kept between runs
-    (databases shopfleet_dev_<service>, durable queues). Ctrl-C stops everything.
+    DOUBLE, `python -m shopfleet.devtools.sidecar_double`: a development tool, not Dapr.
+    Data is kept between runs (databases shopfleet_dev_<service>, durable queues). Ctrl-C
+    stops everything.
     """
     import shutil
     import signal
@@ -193,22 +193,22 @@ def dev(
         MultiProcessPlatform,
         StartupFailed,
         drop_databases,
-        sidecar_available,
     )
     from shopfleet.serve import migrations_dir
     from shopfleet.services import SERVICES
 
-    if not sidecar_available():
-        raise fail(
-            "`shopfleet dev` needs the sidecar double from the repository's tests/ "
-            "(tests/support/sidecar); run it from a checkout."
-        )
     configure_logging("WARNING", "console")
     prefix = "shopfleet-dev."
     options = DevOptions(
-        run_dir=run_dir, prefix=prefix, admin_dsn=admin_dsn, redis_url=redis, amqp_url=amqp,
-        host=host, gateway_port=port, seed_demo=demo,
-    )  # fmt: skip
+        run_dir=run_dir,
+        prefix=prefix,
+        admin_dsn=admin_dsn,
+        redis_url=redis,
+        amqp_url=amqp,
+        host=host,
+        gateway_port=port,
+        seed_demo=demo,
+    )
 
     async def main() -> None:
         platform = MultiProcessPlatform(options)
@@ -222,9 +222,12 @@ def dev(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-            console=console, transient=True,
-        ) as progress:  # fmt: skip
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
             task = progress.add_task("starting shopfleet (multi-process) …", total=None)
 
             def say(message: str) -> None:
@@ -303,7 +306,7 @@ def _print_dev_welcome(platform: object) -> None:
     )
 
 
-def run_admin(coro_factory):  # type: ignore[no-untyped-def]
+def run_admin(coro_factory):
     """Run an admin coroutine, turning the domain's errors into readable messages."""
     from pydantic import ValidationError
 
@@ -359,7 +362,7 @@ def shops_create(
     password = _password(admin_password, admin_email)
     hosts = host or [f"{slug}.localhost"]
 
-    async def create():  # type: ignore[no-untyped-def]
+    async def create():
         request = TenantBootstrap(
             shop=slug,
             display_name=name or slug,
@@ -394,6 +397,32 @@ def shops_list(data_dir: DataDir = None) -> None:
             state,
         )
     console.print(table)
+
+
+@shops_app.command("purge")
+def shops_purge(
+    slug: Annotated[str, typer.Argument(help="The shop whose data to delete.")],
+    platform_url: Annotated[
+        str, typer.Option(envvar="SHOPFLEET_PLATFORM_URL", help="The gateway's URL.")
+    ],
+    platform_token: Annotated[
+        str,
+        typer.Option(envvar="SHOPFLEET_PLATFORM_TOKEN", help="The platform credential."),
+    ],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a retained shop's data in every service (its Shop deleted with
+    deletionPolicy Retain); refused while the shop has a route."""
+    from shopfleet.purge import purge_shop
+
+    if not yes:
+        typer.confirm(f"Delete every row of shop '{slug}' in every service?", abort=True)
+    deleted = run_admin(lambda: purge_shop(platform_url, platform_token, slug))
+    table = Table("service", "rows deleted")
+    for service, tables in deleted.items():
+        table.add_row(service, str(sum(tables.values())))
+    console.print(table)
+    console.print(f"[green]shop [bold]{slug}[/]: its data is deleted[/]")
 
 
 @users_app.command("add")

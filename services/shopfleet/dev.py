@@ -8,11 +8,12 @@ What it starts, per part (every service of `SERVICES`, then the gateway):
 - **a database**: PostgreSQL, one per service that keeps relational data. Given by the
   caller (`database_urls`, the tests' per-run databases), else created on the admin DSN as
   `<database_prefix><service>` and kept (`shopfleet dev`: `shopfleet_dev_catalog`, ...).
-- **a sidecar double** (`python -m tests.support.sidecar`, from the repository's tests/:
-  there is no Dapr runtime here). All doubles of one platform share one `prefix`, which
-  makes them one "cluster": an app-id registry in Redis, one durable RabbitMQ exchange,
-  one durable queue per subscriber and topic, state keys in Redis. The double is TEST
-  EQUIPMENT; this launcher therefore needs a checkout of the repository.
+- **a sidecar double** (`python -m shopfleet.devtools.sidecar_double`: there is no Dapr
+  runtime here). All doubles of one platform share one `prefix`, which makes them one
+  "cluster": an app-id registry in Redis, one durable RabbitMQ exchange, one durable queue
+  per subscriber and topic, state keys in Redis. They apply the platform's Configuration
+  (`sidecar_configuration`: who may invoke what, the built-in secret store closed). The
+  double is a development tool that ships in the package, so no checkout is needed.
 - **`shopfleet serve <service>`** with `SHOPFLEET_BLOCKS=dapr`, `DAPR_GRPC_PORT` /
   `DAPR_HTTP_PORT` of its double, its own database, its own data dir, the platform token,
   `SHOPFLEET_PUBLIC_URL` = the gateway (the Stripe emulator's webhooks go there), small
@@ -57,21 +58,16 @@ from pathlib import Path
 
 import httpx
 import orjson
+import yaml
 
 from shopfleet.services import SERVICES
 
 GATEWAY = "gateway"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SIDECAR_MODULE = "tests.support.sidecar"
+SIDECAR_MODULE = "shopfleet.devtools.sidecar_double"
 
 
 class StartupFailed(RuntimeError):
     """A part exited or did not become ready; the message carries the end of its log."""
-
-
-def sidecar_available(root: Path = REPO_ROOT) -> bool:
-    """The sidecar double lives in the repository's tests/: a checkout is needed."""
-    return (root / "tests" / "support" / "sidecar" / "__main__.py").exists()
 
 
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
@@ -226,6 +222,24 @@ class Part:
 Progress = Callable[[str], None]
 
 
+def sidecar_configuration() -> dict[str, object]:
+    """The platform's Dapr Configuration (components/configuration.yaml) as far as the
+    doubles apply it: service invocation closed but for the grants of kit/contracts/access.py,
+    and Dapr's built-in `kubernetes` secret store closed to the apps. Made here rather than
+    read from components/, which an installed package does not have."""
+    from shopfleet.kit.contracts.access import access_control
+
+    return {
+        "apiVersion": "dapr.io/v1alpha1",
+        "kind": "Configuration",
+        "metadata": {"name": "shopfleet"},
+        "spec": {
+            "secrets": {"scopes": [{"storeName": "kubernetes", "defaultAccess": "deny"}]},
+            "accessControl": access_control(lambda _caller: "default"),
+        },
+    }
+
+
 def platform_secret_json() -> bytes:
     """The Secret `shopfleet-platform` as a cluster has it (kit/contracts/secrets.py)."""
     from shopfleet.kit.contracts.secrets import PLATFORM_SECRET, SIGNING_KEY_ENCRYPTION_KEY
@@ -240,17 +254,13 @@ class MultiProcessPlatform:
     def __init__(self, options: DevOptions) -> None:
         from shopfleet.serve import migrations_dir
 
-        if not sidecar_available():
-            raise StartupFailed(
-                f"the sidecar double (tests/support/sidecar) is not in {REPO_ROOT}: the "
-                "multi-process platform runs from a checkout of the repository"
-            )
         self.options = options
         self.run_dir = options.run_dir.resolve()
         self.log_dir = self.run_dir / "logs"
         self.routes_file = self.run_dir / "routes.json"
         self.secrets_file = self.run_dir / "k8s-secrets.json"
         self.queues_file = self.run_dir / "queues.json"  # what `purge_namespace` deletes
+        self.configuration_file = self.run_dir / "dapr-configuration.yaml"  # the doubles'
         self.service_names = list(options.services or SERVICES)
         self.with_database = {n for n in self.service_names if migrations_dir(n) is not None}
         self.parts: dict[str, Part] = {}
@@ -331,29 +341,64 @@ class MultiProcessPlatform:
             host = self.options.host if name == GATEWAY else "127.0.0.1"  # only it is public
             service = Proc(
                 name,
-                [self.options.python, "-m", "shopfleet.cli", "serve", name, "--host", host,
-                 "--port", str(app_port), "--graceful-timeout", "10"],
-                env, self.log_dir / f"{name}.log", REPO_ROOT,
-            )  # fmt: skip
+                [
+                    self.options.python,
+                    "-m",
+                    "shopfleet.cli",
+                    "serve",
+                    name,
+                    "--host",
+                    host,
+                    "--port",
+                    str(app_port),
+                    "--graceful-timeout",
+                    "10",
+                ],
+                env,
+                self.log_dir / f"{name}.log",
+                self.run_dir,
+            )
             sidecar = Proc(
                 f"{name}-sidecar",
-                [self.options.python, "-m", SIDECAR_MODULE, "--app-id", name,
-                 "--app-port", str(app_port), "--grpc-port", str(grpc_port),
-                 "--http-port", str(http_port), "--redis", self.options.redis_url,
-                 "--amqp", self.options.amqp_url, "--prefix", self.options.prefix,
-                 "--secrets-file", str(self.secrets_file),
-                 "--app-ready-timeout-s", str(self.options.start_timeout_s + 60),
-                 "--config", str(REPO_ROOT / "components" / "configuration.yaml"),
-                 "--log-level", self.options.log_level, *self.options.sidecar_args],
+                [
+                    self.options.python,
+                    "-m",
+                    SIDECAR_MODULE,
+                    "--app-id",
+                    name,
+                    "--app-port",
+                    str(app_port),
+                    "--grpc-port",
+                    str(grpc_port),
+                    "--http-port",
+                    str(http_port),
+                    "--redis",
+                    self.options.redis_url,
+                    "--amqp",
+                    self.options.amqp_url,
+                    "--prefix",
+                    self.options.prefix,
+                    "--secrets-file",
+                    str(self.secrets_file),
+                    "--app-ready-timeout-s",
+                    str(self.options.start_timeout_s + 60),
+                    "--config",
+                    str(self.configuration_file),
+                    "--log-level",
+                    self.options.log_level,
+                    *self.options.sidecar_args,
+                ],
                 {k: v for k, v in base_env.items() if not k.startswith("SHOPFLEET_")} | app_token,
-                self.log_dir / f"{name}-sidecar.log", REPO_ROOT,
-            )  # fmt: skip
+                self.log_dir / f"{name}-sidecar.log",
+                self.run_dir,
+            )
             self.parts[name] = Part(
                 name, app_port, grpc_port, http_port, url, service, sidecar, metrics_port
             )
 
     def _prepare_files(self) -> None:
-        from shopfleet.gateway.routes import Route, RouteFile
+        from shopfleet.gateway.routes import RouteFile
+        from shopfleet.kit.contracts.routes import Route
         from shopfleet.kit.private_files import private_file
         from shopfleet.seed import DEMO_SHOP
 
@@ -361,6 +406,7 @@ class MultiProcessPlatform:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         if not self.secrets_file.exists():  # Kubernetes Secrets: the platform's, no shop's yet
             private_file(self.secrets_file).write_bytes(platform_secret_json())
+        self.configuration_file.write_text(yaml.safe_dump(sidecar_configuration()))
         routes = RouteFile(self.routes_file)
         routes.load()
         if self.options.seed_demo and routes.table.shop(DEMO_SHOP) is None:
@@ -401,7 +447,7 @@ class MultiProcessPlatform:
             raise
         return self
 
-    async def seed(self, attempts: int = 3):  # type: ignore[no-untyped-def]
+    async def seed(self, attempts: int = 3):
         """The demo shop through the gateway, as `shopfleet up` seeds it (idempotent)."""
         from shopfleet.gateway.routes import RouteFile
         from shopfleet.kit.telemetry import quiet_requests
@@ -415,9 +461,12 @@ class MultiProcessPlatform:
                 for attempt in range(attempts):
                     try:
                         await seed_through(
-                            http, self.platform_token, RouteFile(self.routes_file),
-                            self.service_names, creds,
-                        )  # fmt: skip
+                            http,
+                            self.platform_token,
+                            RouteFile(self.routes_file),
+                            self.service_names,
+                            creds,
+                        )
                         break
                     except SeedError:  # an event still on its way between processes
                         if attempt == attempts - 1:

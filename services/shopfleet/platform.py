@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 import structlog
@@ -138,7 +139,7 @@ class EmbeddedPlatform:
             quiet = self.platform.model_copy(update={"access_log": False})
             for name in self.service_names:
                 spec = SERVICES[name]
-                overrides = (
+                overrides: dict[str, Any] = (
                     {"database_url": self.database_urls[name]} if name in self.database_urls else {}
                 )
                 settings = spec.settings_type()(platform=quiet, **overrides)

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import structlog
 
-from shopfleet.gateway.routes import Route, RouteFile
+from shopfleet.gateway.routes import RouteFile
+from shopfleet.kit.contracts.routes import Route
+from shopfleet.kit.settings import secret
 from shopfleet.kit.telemetry import quiet_requests
 
 if TYPE_CHECKING:
@@ -55,8 +57,10 @@ async def seed_demo_shop(platform: EmbeddedPlatform) -> DemoCredentials:
 
 
 async def _seed(platform: EmbeddedPlatform, creds: DemoCredentials) -> None:
-    token = platform.platform.platform_token.get_secret_value()
-    transport = httpx.ASGITransport(platform.gateway, client=("127.0.0.1", 0))
+    token, gateway = secret(platform.platform.platform_token), platform.gateway
+    if token is None or gateway is None:  # EmbeddedPlatform gives both once started
+        raise RuntimeError("seeding needs a started platform with a platform token")
+    transport = httpx.ASGITransport(gateway, client=("127.0.0.1", 0))
     async with httpx.AsyncClient(transport=transport, base_url="http://seed", timeout=60) as http:
         await seed_through(http, token, platform.routes, platform.service_names, creds)
 
@@ -72,9 +76,12 @@ async def seed_through(
     as `shopfleet dev` does), with the platform `token`; `routes` is the gateway's table."""
     operator = {"authorization": f"Bearer {token}"}
     tenant = {
-        "shop": DEMO_SHOP, "display_name": "shopfleet demo", "currency": "EUR",
-        "admin_email": creds.admin_email, "admin_password": creds.admin_password,
-    }  # fmt: skip
+        "shop": DEMO_SHOP,
+        "display_name": "shopfleet demo",
+        "currency": "EUR",
+        "admin_email": creds.admin_email,
+        "admin_password": creds.admin_password,
+    }
     _expect(await http.post("/internal/tenants", json=tenant, headers=operator), 200, 201)
     routes.load()
     if routes.table.shop(DEMO_SHOP) is None:
@@ -129,8 +136,9 @@ async def _seed_catalog(http: httpx.AsyncClient, admin: dict[str, str]) -> None:
         image = await asyncio.to_thread(demo.product_image, product)
         upload = await http.post(
             f"{API}/products/{answer.json()['id']}/images",
-            files={"file": (f"{product.sku.lower()}.jpg", image, "image/jpeg")}, headers=admin,
-        )  # fmt: skip
+            files={"file": (f"{product.sku.lower()}.jpg", image, "image/jpeg")},
+            headers=admin,
+        )
         _expect(upload, 201)
 
 

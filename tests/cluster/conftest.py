@@ -1,172 +1,198 @@
-"""The cluster tier: the chart and the operator on a real Kubernetes cluster with Dapr.
+"""The cluster tier: the chart and the operator, run as a platform team runs them.
 
-Configured by environment (nothing runs unless SHOPFLEET_TEST_KUBECONFIG is set):
+Where it runs:
 
-- `SHOPFLEET_TEST_KUBECONFIG`: kubeconfig of the cluster (`kind get kubeconfig > /tmp/k.yaml`);
-- `SHOPFLEET_TEST_NAMESPACE`: the platform's namespace (default `shopfleet`, as skaffold has it);
-- `SHOPFLEET_TEST_RELEASE`: the chart's release name (default `shopfleet`);
-- `SHOPFLEET_TEST_IMAGE`: optional, an image already in the cluster's nodes (`kind load
-  docker-image`); the tests then install or upgrade the chart with it themselves (the
-  skaffold `kind` profile's values) and uninstall it afterwards. Without it the platform
-  must already be deployed (`skaffold run -p kind`).
+- by default on the **simulated cluster** (tests/support/cluster, README there): the API
+  server, controllers, a node running every pod as our own processes in their own
+  namespaces, Dapr sidecar doubles injected from the Components, an ingress by host. The
+  chart is pointed at this machine's PostgreSQL, Redis and RabbitMQ, with a role,
+  databases and a vhost of this run's own;
+- on a **real cluster** when `SHOPFLEET_TEST_KUBECONFIG` names a kubeconfig (kind with Dapr:
+  see README.md here). `SHOPFLEET_TEST_IMAGE` then installs the chart with that image first.
 
-The tests drive the cluster as a platform operator would: `kubectl` (on the PATH) for
-objects, `kubectl port-forward` to the gateway, HTTP for the shop's API.
+Either way the chart is rendered with the Helm SDK (Helm's Go engine) and its objects are
+applied through the API; shops are applied from `examples/`, and shoppers reach them
+through an ingress, by the shop's host.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import os
 import re
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-KUBECONFIG = os.environ.get("SHOPFLEET_TEST_KUBECONFIG")
-NAMESPACE = os.environ.get("SHOPFLEET_TEST_NAMESPACE", "shopfleet")
-RELEASE = os.environ.get("SHOPFLEET_TEST_RELEASE", "shopfleet")
-IMAGE = os.environ.get("SHOPFLEET_TEST_IMAGE")
-
-SKIP_REASON = (
-    "no cluster configured: set SHOPFLEET_TEST_KUBECONFIG to the kubeconfig of a kind cluster "
-    "with Dapr installed (see tests/cluster/README.md)"
+from tests.support.cluster.client import ApiError, KubeClient
+from tests.support.cluster.deploy import (
+    NAMESPACE,
+    PLATFORM_HOST,
+    RELEASE,
+    ROOT,
+    SIMULATED,
+    Platform,
+    apply_all,
+    platform_available,
+    render_chart,
+    simulated_platform,
+    wait_until,
 )
 
-
-def kubectl(*args: str, stdin: str | None = None, check: bool = True) -> str:
-    """Run kubectl against the test cluster; its stdout, or a failure naming the command."""
-    command = ["kubectl", "--kubeconfig", str(KUBECONFIG), *args]
-    done = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=660)
-    if check and done.returncode != 0:
-        pytest.fail(f"`{' '.join(command[3:])}` failed: {done.stderr.strip() or done.stdout}")
-    return done.stdout
+KUBECONFIG = os.environ.get("SHOPFLEET_TEST_KUBECONFIG")
+IMAGE = os.environ.get("SHOPFLEET_TEST_IMAGE")
 
 
-def eventually(probe: Callable[[], Any], what: str, *, within_s: float = 240.0) -> Any:
-    """Poll `probe` until it returns something truthy (routes reach the gateway through a
-    ConfigMap volume, which the kubelet refreshes on its own schedule)."""
-    deadline = time.monotonic() + within_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(2)
-    pytest.fail(f"{what}: not within {within_s:.0f} s (last seen: {last!r})")
+async def eventually(
+    probe: Callable[[], Awaitable[Any]],
+    what: str,
+    *,
+    within_s: float = 180.0,
+    platform: Platform | None = None,
+) -> Any:
+    """Poll `probe` until it returns something truthy; on time-out the test fails with what
+    was last seen and (given the platform) every pod that is not Ready, with its logs."""
+    try:
+        return await wait_until(probe, what, within_s=within_s, platform=platform)
+    except TimeoutError as exc:
+        pytest.fail(str(exc))
 
 
-@contextmanager
-def port_forward(service: str, port: int) -> Iterator[str]:
-    """`kubectl port-forward svc/<service> :<port>`; yields the local base URL."""
+# ---- a real cluster ----------------------------------------------------------------------------
+
+
+def kubeconfig_client(path: str) -> KubeClient:
+    """A client for the kubeconfig's current context: a bearer token or a client
+    certificate (kind's default), and the cluster's CA, as files or inline data."""
+    config = yaml.safe_load(Path(path).read_text())
+    context = next(
+        c["context"] for c in config["contexts"] if c["name"] == config["current-context"]
+    )
+    cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == context["cluster"])
+    user = next(u["user"] for u in config["users"] if u["name"] == context["user"])
+
+    def file_of(entry: dict[str, Any], key: str, suffix: str) -> str | None:
+        if entry.get(f"{key}-data"):
+            target = Path(path).with_suffix(suffix)
+            target.write_bytes(base64.b64decode(entry[f"{key}-data"]))
+            target.chmod(0o600)
+            return str(target)
+        return entry.get(key)
+
+    ca = file_of(cluster, "certificate-authority", ".ca.crt")
+    cert = file_of(user, "client-certificate", ".client.crt")
+    key = file_of(user, "client-key", ".client.key")
+    if not user.get("token") and not (cert and key):
+        pytest.fail(
+            "the kubeconfig's user has neither a token nor a client certificate: the cluster "
+            "tier signs in with one of them (exec plugins are not supported)"
+        )
+    return KubeClient(
+        cluster["server"],
+        token=user.get("token"),
+        ca_path=ca,
+        client_cert=(cert, key) if cert and key else None,
+    )
+
+
+@contextlib.asynccontextmanager
+async def real_platform() -> AsyncIterator[Platform]:
+    assert KUBECONFIG
+    async with kubeconfig_client(KUBECONFIG) as kube:
+        if IMAGE:
+            name, _, tag = IMAGE.rpartition(":")
+            crds, objects = render_chart(
+                {
+                    "image": {"repository": name or IMAGE, "tag": tag or "latest"},
+                    "backing": {"enabled": True},
+                    "redis": {"auth": False},
+                    "gateway": {"replicas": 1},
+                    "operator": {"publicScheme": "http"},
+                    "ingress": {"enabled": True, "hosts": [PLATFORM_HOST]},
+                }
+            )
+            for crd in crds:
+                await kube.apply(crd)
+            await apply_all(kube, objects, NAMESPACE)
+        platform = Platform(kube=kube, entry="")
+        await eventually(lambda: platform_available(kube), "the platform Available", within_s=900)
+        with port_forward(f"{RELEASE}-gateway", 80) as entry:
+            platform.entry = entry
+            yield platform
+
+
+@contextlib.contextmanager
+def port_forward(service: str, port: int) -> Any:
+    """`kubectl port-forward` to a Service (a real cluster only); yields the local URL."""
     process = subprocess.Popen(
-        ["kubectl", "--kubeconfig", str(KUBECONFIG), "-n", NAMESPACE, "port-forward",
-         f"svc/{service}", f":{port}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            "kubectl",
+            "--kubeconfig",
+            str(KUBECONFIG),
+            "-n",
+            NAMESPACE,
+            "port-forward",
+            f"svc/{service}",
+            f":{port}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = process.stdout.readline() if process.stdout else ""
         found = re.search(r"127\.0\.0\.1:(\d+)", line)
         if not found:
-            errors = process.stderr.read() if process.stderr else ""
-            pytest.fail(f"port-forward to {service} did not start: {line}{errors}")
+            pytest.fail(f"port-forward to {service} did not start: {line}")
         yield f"http://127.0.0.1:{found.group(1)}"
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
-def image_values(image: str) -> dict[str, Any]:
-    name, _, tag = image.rpartition(":")
-    if not name or "/" in tag:  # no tag given
-        name, tag = image, "latest"
-    return {"repository": name, "tag": tag, "pullPolicy": "IfNotPresent"}
-
-
-def kind_values() -> dict[str, Any]:
-    """The values of skaffold's `kind` profile, parsed as helm --set parses them."""
-    import helm_python
-
-    skaffold = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
-    profile = next(p for p in skaffold["profiles"] if p["name"] == "kind")
-    patch = next(p for p in profile["patches"] if p["path"].endswith("/setValues"))
-    return helm_python.parse_set_string(",".join(f"{k}={v}" for k, v in patch["value"].items()))
+# ---- fixtures ----------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
-def cluster() -> None:
-    """The cluster is reachable, has Dapr, and kubectl is there."""
-    if not KUBECONFIG:
-        pytest.skip(SKIP_REASON)
-    try:
-        kubectl("version", "--client")
-    except FileNotFoundError:
-        pytest.fail("kubectl is not on the PATH; the cluster tier drives the cluster with it")
-    kubectl("get", "--raw", "/readyz")
-    if not kubectl("get", "crd", "components.dapr.io", "--ignore-not-found", "-o", "name"):
-        pytest.fail("Dapr is not installed in the cluster: `dapr init -k --wait` (or its chart)")
-
-
-@pytest.fixture(scope="session")
-def platform(cluster: None) -> Iterator[str]:
-    """The shopfleet release is deployed and its gateway is up; yields the gateway's Service."""
-    installed_here = False
-    if IMAGE:
-        import helm_python
-
-        values = kind_values()
-        values["image"] = image_values(IMAGE)
-        with helm_python.Config(kubeconfig_path=KUBECONFIG, namespace=NAMESPACE) as config:
-            existing = {r["name"] for r in config.list()}
-            if RELEASE in existing:
-                config.upgrade(str(ROOT / "charts" / "shopfleet"), RELEASE, values,
-                               namespace=NAMESPACE, wait="watcher", timeout=900)  # fmt: skip
-            else:
-                config.install(str(ROOT / "charts" / "shopfleet"), RELEASE, values,
-                               namespace=NAMESPACE, create_namespace=True, wait="watcher",
-                               timeout=900)  # fmt: skip
-                installed_here = True
-    selector = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component="
-    for part in ("gateway", "operator"):
-        names = kubectl("-n", NAMESPACE, "get", "deploy", "-l", selector + part, "-o", "name")
-        if not names.strip():
+async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Platform]:
+    if KUBECONFIG:
+        async with real_platform() as deployed:
+            yield deployed
+    else:
+        if os.geteuid() != 0:
             pytest.fail(
-                f"no {part} of release {RELEASE} in namespace {NAMESPACE}: deploy the platform "
-                "(`skaffold run -p kind`) or set SHOPFLEET_TEST_IMAGE to let the tests install it"
+                "the simulated cluster needs root (network and mount namespaces): run the "
+                "tests as root, or set SHOPFLEET_TEST_KUBECONFIG to use a real cluster"
             )
-        kubectl("-n", NAMESPACE, "rollout", "status", names.strip(), "--timeout=600s")
-    service = kubectl(
-        "-n", NAMESPACE, "get", "svc", "-l", selector + "gateway",
-        "-o", "jsonpath={.items[0].metadata.name}",
-    )  # fmt: skip
-    yield service
-    if installed_here:
-        import helm_python
-
-        with helm_python.Config(kubeconfig_path=KUBECONFIG, namespace=NAMESPACE) as config:
-            config.uninstall(RELEASE, wait="watcher", timeout=600)
+        async with simulated_platform(tmp_path_factory.mktemp("cluster")) as simulated:
+            yield simulated
 
 
 @pytest.fixture
-def gateway(platform: str) -> Iterator[httpx.Client]:
-    """An HTTP client of the gateway, through a port-forward."""
-    port = int(kubectl("-n", NAMESPACE, "get", "svc", platform,
-                       "-o", "jsonpath={.spec.ports[0].port}"))  # fmt: skip
-    with port_forward(platform, port) as base, httpx.Client(base_url=base, timeout=30) as client:
-        yield client
+async def slug(platform: Platform) -> AsyncIterator[str]:
+    name = f"e2e-{uuid.uuid4().hex[:6]}"
+    yield name
+    # Deleted, and gone (the operator's finalizer done), before the next test watches what
+    # the operator does.
+    with contextlib.suppress(ApiError):
+        await platform.kube.delete("shopfleet.io/v1alpha1", "shops", name, namespace=NAMESPACE)
+
+    async def gone() -> bool:
+        shops = ("shopfleet.io/v1alpha1", "shops")
+        return await platform.kube.get(*shops, name, namespace=NAMESPACE) is None
+
+    await eventually(gone, f"shop {name} deleted", within_s=180, platform=platform)
 
 
-def example(name: str, *, slug: str) -> tuple[str, dict[str, Any]]:
-    """examples/<name> with the Shop (and its Secrets) renamed to `slug`, so that a test never
-    touches a shop someone made by hand; the manifest text and the Shop."""
+def example(name: str, *, slug: str) -> list[dict[str, Any]]:
+    """examples/<name> with the Shop (and its Secrets) renamed to `slug` and hosts of its
+    own, so that a test never touches a shop someone made by hand."""
     documents = [d for d in yaml.safe_load_all((ROOT / "examples" / name).read_text()) if d]
     (shop,) = [d for d in documents if d["kind"] == "Shop"]
     old = shop["metadata"]["name"]
@@ -176,12 +202,13 @@ def example(name: str, *, slug: str) -> tuple[str, dict[str, Any]]:
     (shop,) = [d for d in documents if d["kind"] == "Shop"]
     hosts = shop["spec"].get("hosts") or []
     shop["spec"]["hosts"] = [f"{slug}-{i}.shops.localtest.me" for i in range(len(hosts))]
-    return yaml.safe_dump_all(documents), shop
+    return documents
 
 
-@pytest.fixture
-def slug() -> Iterator[str]:
-    name = f"e2e-{uuid.uuid4().hex[:6]}"
-    yield name
-    kubectl("-n", NAMESPACE, "delete", "shop", name, "--ignore-not-found", "--wait=true",
-            "--timeout=300s", check=False)  # fmt: skip
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed cluster test shows the pods that are not Ready, with their logs."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed and SIMULATED:
+        report.sections.append(("simulated cluster", SIMULATED[0].node.describe_failures()))

@@ -26,9 +26,12 @@ API = "/shops/demo/api/v1"
 GOOD_CARD = "pm_card_visa"
 DECLINED_CARD = "pm_card_visa_chargeDeclined"
 ADDRESS = {
-    "name": "Ada Lovelace", "line1": "Unter den Linden 1", "city": "Berlin",
-    "postal_code": "10117", "country": "DE",
-}  # fmt: skip
+    "name": "Ada Lovelace",
+    "line1": "Unter den Linden 1",
+    "city": "Berlin",
+    "postal_code": "10117",
+    "country": "DE",
+}
 
 
 async def eventually(
@@ -54,8 +57,9 @@ class Client:
     user_id: str
 
     async def call(self, method: str, path: str, expect: int | None = 200, **kw: Any) -> Any:
-        answer = await self.http.request(method, API + path, headers=self.headers | kw.pop(
-            "headers", {}), **kw)  # fmt: skip
+        answer = await self.http.request(
+            method, API + path, headers=self.headers | kw.pop("headers", {}), **kw
+        )
         if expect is not None:
             assert answer.status_code == expect, f"{method} {path}: {answer.text}"
             return answer.json() if answer.content else None
@@ -112,13 +116,16 @@ async def available(shopper: Client, product_id: str) -> int:
 
 
 async def place_order(shopper: Client, product_id: str, quantity: int = 2) -> dict:
-    await shopper.call("POST", "/cart/items", expect=None,
-                       json={"product_id": product_id, "quantity": quantity})  # fmt: skip
+    await shopper.call(
+        "POST", "/cart/items", expect=None, json={"product_id": product_id, "quantity": quantity}
+    )
     address = await shopper.call("POST", "/shipping/addresses", expect=201, json=ADDRESS)
     return await shopper.call(
-        "POST", "/orders", expect=201,
+        "POST",
+        "/orders",
+        expect=201,
         json={"shipping_method": "standard", "shipping_address_id": address["id"]},
-    )  # fmt: skip
+    )
 
 
 async def pay(shopper: Client, order_id: str, card: str = GOOD_CARD) -> tuple[dict, Any]:
@@ -137,8 +144,9 @@ async def test_a_shopper_checks_out_and_the_admin_ships(
     product = await a_product(shopper)
     before = await available(shopper, product["id"])
 
-    await shopper.call("POST", "/cart/items", expect=None,
-                       json={"product_id": product["id"], "quantity": 2})  # fmt: skip
+    await shopper.call(
+        "POST", "/cart/items", expect=None, json={"product_id": product["id"], "quantity": 2}
+    )
     address = await shopper.call("POST", "/shipping/addresses", expect=201, json=ADDRESS)
     body = {"shipping_method": "standard", "shipping_address_id": address["id"]}
     key = {"idempotency-key": str(uuid.uuid4())}
@@ -170,14 +178,23 @@ async def test_a_shopper_checks_out_and_the_admin_ships(
     )
     assert len(kinds["items"]) == len({n["kind"] for n in kinds["items"]})  # one per event
 
-    shipped = await admin.call("PATCH", f"/shipments/{shipment['id']}", json={
-        "status": "shipped", "carrier": "DHL", "tracking_number": "JD014600006281230704",
-    })  # fmt: skip
+    shipped = await admin.call(
+        "PATCH",
+        f"/shipments/{shipment['id']}",
+        json={
+            "status": "shipped",
+            "carrier": "DHL",
+            "tracking_number": "JD014600006281230704",
+        },
+    )
     assert shipped["status"] == "shipped"
     final = await shopper.until_status(order["id"], "shipped")
     assert [h["status"] for h in final["history"]] == [
-        "pending_payment", "paid", "fulfilling", "shipped",
-    ]  # fmt: skip
+        "pending_payment",
+        "paid",
+        "fulfilling",
+        "shipped",
+    ]
     assert all(h["at"] and h["cause"] for h in final["history"])
     assert await available(shopper, product["id"]) == before - 2  # committed, not released
     settled = await shopper.call("GET", f"/payments/{payment['id']}")
@@ -200,8 +217,9 @@ async def test_a_declined_card_fails_the_order_releases_stock_and_restores_the_c
     await eventually(lambda: available(shopper, product["id"]), lambda n: n == before)
 
     async def restore() -> httpx.Response:
-        return await shopper.call("POST", "/cart/restore", expect=None,
-                                  json={"order_id": order["id"]})  # fmt: skip
+        return await shopper.call(
+            "POST", "/cart/restore", expect=None, json={"order_id": order["id"]}
+        )
 
     restored = await eventually(restore, lambda answer: answer.status_code == 200)
     lines = {line["product_id"]: line["quantity"] for line in restored.json()["lines"]}
@@ -223,8 +241,9 @@ async def test_cancel_after_payment_refunds_in_full_and_puts_stock_back(
     payment, _ = await pay(shopper, order["id"])
     await shopper.until_status(order["id"], "paid", "fulfilling")
 
-    cancelled = await shopper.call("POST", f"/orders/{order['id']}/cancel",
-                                   json={"reason": "changed my mind"})  # fmt: skip
+    cancelled = await shopper.call(
+        "POST", f"/orders/{order['id']}/cancel", json={"reason": "changed my mind"}
+    )
     assert cancelled["status"] == "cancelled"
     refunded = await shopper.until_status(order["id"], "refunded")
     assert refunded["refunded"] == order["total"]
@@ -248,14 +267,18 @@ async def test_an_admin_refunds_part_of_a_payment(
     payment, _ = await pay(shopper, order["id"])
     await shopper.until_status(order["id"], "paid", "fulfilling")
 
-    refused = await shopper.call("POST", f"/payments/{payment['id']}/refunds", expect=None,
-                                 json={"amount": 100})  # fmt: skip
+    refused = await shopper.call(
+        "POST", f"/payments/{payment['id']}/refunds", expect=None, json={"amount": 100}
+    )
     assert refused.status_code in (403, 404)
-    too_much = await admin.call("POST", f"/payments/{payment['id']}/refunds", expect=None,
-                                json={"amount": order["total"]["amount"] + 1})  # fmt: skip
+    too_much = await admin.call(
+        "POST",
+        f"/payments/{payment['id']}/refunds",
+        expect=None,
+        json={"amount": order["total"]["amount"] + 1},
+    )
     assert too_much.status_code in (409, 422)
-    await admin.call("POST", f"/payments/{payment['id']}/refunds", expect=201,
-                     json={"amount": 100})  # fmt: skip
+    await admin.call("POST", f"/payments/{payment['id']}/refunds", expect=201, json={"amount": 100})
     after = await eventually(
         lambda: shopper.order(order["id"]), lambda o: o["refunded"]["amount"] == 100
     )
@@ -281,9 +304,11 @@ async def test_nobody_sees_another_shoppers_checkout(
     address = (await owner.call("GET", "/shipping/addresses"))["items"][0]
 
     for path in (
-        f"/orders/{order['id']}", f"/payments/{payment['id']}",
-        f"/shipments/{shipment['id']}", f"/shipping/addresses/{address['id']}",
-    ):  # fmt: skip
+        f"/orders/{order['id']}",
+        f"/payments/{payment['id']}",
+        f"/shipments/{shipment['id']}",
+        f"/shipping/addresses/{address['id']}",
+    ):
         assert_problem(await other.call("GET", path, expect=None), 404)
     assert_problem(await other.call("POST", f"/orders/{order['id']}/cancel", expect=None), 404)
     intent = {"order_id": order["id"], "payment_method": GOOD_CARD}

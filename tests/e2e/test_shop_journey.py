@@ -48,10 +48,18 @@ async def test_admin_builds_a_category_tree_and_a_product(
         return probe.status_code == 200
 
     await eventually(catalog_knows_road)
-    created = await http.post(f"{api}/products", headers=admin, json={
-        "name": "Carbon Road Bike", "sku": "BIKE-ROAD-1", "description": "Light and fast.",
-        "price": {"amount": 129900, "currency": "EUR"}, "category_ids": [road["id"]], "on_hand": 5,
-    })  # fmt: skip
+    created = await http.post(
+        f"{api}/products",
+        headers=admin,
+        json={
+            "name": "Carbon Road Bike",
+            "sku": "BIKE-ROAD-1",
+            "description": "Light and fast.",
+            "price": {"amount": 129900, "currency": "EUR"},
+            "category_ids": [road["id"]],
+            "on_hand": 5,
+        },
+    )
     assert created.status_code == 201, created.text
     product = created.json()
 
@@ -63,9 +71,10 @@ async def test_admin_builds_a_category_tree_and_a_product(
     assert [p["amount"] for p in history["items"]][:2] == [119900, 129900]
 
     upload = await http.post(
-        f"{api}/products/{product['id']}/images", headers=admin,
+        f"{api}/products/{product['id']}/images",
+        headers=admin,
         files={"file": ("bike.png", png(), "image/png")},
-    )  # fmt: skip
+    )
     assert upload.status_code == 201, upload.text
     image = upload.json()
     full = await http.get(image["url"])
@@ -153,9 +162,10 @@ async def test_shopper_browses_searches_and_fills_a_cart(
     assert (await http.get(f"{api}/cart", headers=token)).json()["lines"][0]["quantity"] == 3
 
     stale = await http.post(
-        f"{api}/cart/items", json={"product_id": mug["id"], "quantity": 1},
+        f"{api}/cart/items",
+        json={"product_id": mug["id"], "quantity": 1},
         headers={**token, "if-match": '"not-the-etag"'},
-    )  # fmt: skip
+    )
     assert stale.status_code == 412
 
 
@@ -204,9 +214,10 @@ async def test_bad_shop_input_is_refused_and_changes_nothing(
         )
         assert answer.status_code == 422, answer.text
     huge = await http.post(
-        f"{api}/products/{some}/images", headers=admin,
+        f"{api}/products/{some}/images",
+        headers=admin,
         files={"file": ("big.png", b"\x89PNG" + b"0" * (6 * 1024 * 1024), "image/png")},
-    )  # fmt: skip
+    )
     assert huge.status_code == 413
     not_image = await http.post(
         f"{api}/products/{some}/images",

@@ -28,8 +28,12 @@ class Running:
         env.pop("SHOPFLEET_PLATFORM_TOKEN", None)
         self.process = subprocess.Popen(
             [str(ROOT / "shopfleet"), "up", "--port", str(port), "--data-dir", str(data_dir)],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         self.base = f"http://127.0.0.1:{port}"
         self.output = ""
 

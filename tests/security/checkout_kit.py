@@ -18,9 +18,12 @@ from tests.security.conftest import API, Target
 
 GOOD_CARD = "pm_card_visa"
 ADDRESS = {
-    "name": "Mallory", "line1": "Unter den Linden 1", "city": "Berlin",
-    "postal_code": "10117", "country": "DE",
-}  # fmt: skip
+    "name": "Mallory",
+    "line1": "Unter den Linden 1",
+    "city": "Berlin",
+    "postal_code": "10117",
+    "country": "DE",
+}
 
 
 @dataclass

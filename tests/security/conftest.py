@@ -25,13 +25,13 @@ import pytest
 import redis.asyncio as aioredis
 
 from shopfleet.dev import MultiProcessPlatform
+from shopfleet.devtools.sidecar_double.double import INVOCATION_LOG_KEY
 from shopfleet.platform import DemoCredentials, EmbeddedPlatform
 from tests.conftest import PostgresDatabases
 from tests.support.multiprocess import multiprocess_platform
 from tests.support.platform import PLATFORM_TOKEN, make_platform
 from tests.support.redis import REDIS_URL
 from tests.support.server import free_port, serving
-from tests.support.sidecar.double import INVOCATION_LOG_KEY
 
 Kind = Literal["embedded", "multiprocess"]
 KINDS: tuple[Kind, ...] = ("embedded", "multiprocess")
@@ -66,8 +66,11 @@ async def target(
     kind: Kind = request.param
     if kind == "embedded":
         # The rate limits stay at their defaults except per client: attacks come in bursts.
-        embedded = make_platform(tmp_path_factory.mktemp("security-embedded") / "data",
-                                 client_rate_per_s=1_000_000, client_burst=1_000_000)  # fmt: skip
+        embedded = make_platform(
+            tmp_path_factory.mktemp("security-embedded") / "data",
+            client_rate_per_s=1_000_000,
+            client_burst=1_000_000,
+        )
         served = embedded.platform.model_copy(update=SERVER_LIMITS)
         async with serving(embedded, free_port(), settings=served) as url:
             assert embedded.demo is not None
@@ -75,9 +78,11 @@ async def target(
         return
     env = {f"SHOPFLEET_{k.upper()}": str(v) for k, v in SERVER_LIMITS.items()}
     async with multiprocess_platform(
-        postgres, tmp_path_factory.mktemp("security-mp"), env,
+        postgres,
+        tmp_path_factory.mktemp("security-mp"),
+        env,
         sidecar_args=("--record-invocations",),
-    ) as (started, _):  # fmt: skip
+    ) as (started, _):
         assert started.demo is not None
         yield Target(kind, started.url, started.demo, started)
 

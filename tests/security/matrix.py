@@ -280,9 +280,10 @@ def verdict(
     if not acts_for_a:
         hidden = world.secrets | hidden
     leaked = [
-        label for label, secret in hidden.items()
+        label
+        for label, secret in hidden.items()
         if secret not in call.text() and secret in answer.text
-    ]  # fmt: skip
+    ]
     if leaked:
         return f"A's {', '.join(leaked)} in the answer"
     if caller.other_shop:
@@ -326,9 +327,13 @@ class Api:
         self.http, self.base = http, f"/shops/{shop}/api/v1"
 
     async def __call__(
-        self, method: str, path: str, who: dict[str, str] | None = None, expect: int = 200,
+        self,
+        method: str,
+        path: str,
+        who: dict[str, str] | None = None,
+        expect: int = 200,
         **kw: Any,
-    ) -> Any:  # fmt: skip
+    ) -> Any:
         answer = await self.http.request(method, self.base + path, headers=who or {}, **kw)
         assert answer.status_code == expect, f"setup: {method} {path}: {answer.text}"
         return answer.json() if answer.content else None
@@ -353,10 +358,17 @@ async def other_shop(
     """A second shop with its admin and a shopper: credentials that must find nothing here."""
     platform = {"authorization": f"Bearer {platform_token}"}
     admin_email, admin_password = _email("other-admin"), "other admin password"
-    created = await http.post("/internal/tenants", headers=platform, json={
-        "shop": slug, "display_name": "Other", "currency": "USD",
-        "admin_email": admin_email, "admin_password": admin_password,
-    })  # fmt: skip
+    created = await http.post(
+        "/internal/tenants",
+        headers=platform,
+        json={
+            "shop": slug,
+            "display_name": "Other",
+            "currency": "USD",
+            "admin_email": admin_email,
+            "admin_password": admin_password,
+        },
+    )
     assert created.status_code == 201, created.text
     routed = await http.put(f"/internal/routes/{slug}", headers=platform, json={"hosts": []})
     assert routed.status_code == 200, routed.text
@@ -386,9 +398,13 @@ async def build_world(
 
     category = await api("POST", "/categories", admin, json={"name": f"Matrix {tag}"}, expect=201)
     product_body = {
-        "name": f"Matrix mug {tag}", "sku": f"MX-{tag}", "price": {"amount": 1250},
-        "category_ids": [category["id"]], "on_hand": 50, "weight_grams": 300,
-    }  # fmt: skip
+        "name": f"Matrix mug {tag}",
+        "sku": f"MX-{tag}",
+        "price": {"amount": 1250},
+        "category_ids": [category["id"]],
+        "on_hand": 50,
+        "weight_grams": 300,
+    }
 
     async def create_product() -> Any:  # 422 until catalog has heard of the category
         answer = await http.post(f"{api.base}/products", headers=admin, json=product_body)
@@ -396,20 +412,51 @@ async def build_world(
         return answer.json() if answer.status_code == 201 else None
 
     product = await eventually(create_product)
-    image = await api("POST", f"/products/{product['id']}/images", admin, expect=201,
-                      files={"file": ("mug.png", PNG, "image/png")})  # fmt: skip
-    method = await api("POST", "/shipping/methods", admin, expect=201, json={
-        "id": f"matrix-{tag}", "name": "Matrix post", "carrier": "Matrix", "base_amount": 490,
-    })  # fmt: skip
+    image = await api(
+        "POST",
+        f"/products/{product['id']}/images",
+        admin,
+        expect=201,
+        files={"file": ("mug.png", PNG, "image/png")},
+    )
+    method = await api(
+        "POST",
+        "/shipping/methods",
+        admin,
+        expect=201,
+        json={
+            "id": f"matrix-{tag}",
+            "name": "Matrix post",
+            "carrier": "Matrix",
+            "base_amount": 490,
+        },
+    )
 
     line1 = f"Matrixstrasse {tag}"
-    address = await api("POST", "/shipping/addresses", a, expect=201, json={
-        "name": a_name, "line1": line1, "city": "Berlin", "postal_code": "10117", "country": "DE",
-    })  # fmt: skip
+    address = await api(
+        "POST",
+        "/shipping/addresses",
+        a,
+        expect=201,
+        json={
+            "name": a_name,
+            "line1": line1,
+            "city": "Berlin",
+            "postal_code": "10117",
+            "country": "DE",
+        },
+    )
     await api("POST", "/cart/items", a, json={"product_id": product["id"], "quantity": 2})
-    order = await api("POST", "/orders", a, expect=201, json={
-        "shipping_method": method["id"], "shipping_address_id": address["id"],
-    })  # fmt: skip
+    order = await api(
+        "POST",
+        "/orders",
+        a,
+        expect=201,
+        json={
+            "shipping_method": method["id"],
+            "shipping_address_id": address["id"],
+        },
+    )
     pay = {"order_id": order["id"], "payment_method": "pm_card_visa"}
     payment = await api("POST", "/payments/intents", a, expect=201, json=pay)
     await api("POST", f"/payments/{payment['id']}/confirm", a)
@@ -424,16 +471,28 @@ async def build_world(
 
     other_admin, other_shopper = await other_shop(http, platform_token, f"matrix-{tag}")
     ids = {
-        "user": a_id, "address": address["id"], "order": order["id"],
-        "payment": payment["id"], "shipment": shipment["id"], "notification": notification["id"],
-        "product": product["id"], "image": image["id"], "category": category["id"],
+        "user": a_id,
+        "address": address["id"],
+        "order": order["id"],
+        "payment": payment["id"],
+        "shipment": shipment["id"],
+        "notification": notification["id"],
+        "product": product["id"],
+        "image": image["id"],
+        "category": category["id"],
         "method": method["id"],
-    }  # fmt: skip
+    }
     secrets = {
-        "user id": a_id, "email": a_email, "name": a_name, "street": line1,
-        "address id": address["id"], "order id": order["id"], "payment id": payment["id"],
-        "shipment id": shipment["id"], "notification id": notification["id"],
-    }  # fmt: skip
+        "user id": a_id,
+        "email": a_email,
+        "name": a_name,
+        "street": line1,
+        "address id": address["id"],
+        "order id": order["id"],
+        "payment id": payment["id"],
+        "shipment id": shipment["id"],
+        "notification id": notification["id"],
+    }
     # Stripe: the client secret completes the payment; "only to the customer".
     credentials = {"payment's client secret": payment["client_secret"]}
     callers = [

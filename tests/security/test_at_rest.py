@@ -51,9 +51,15 @@ def _forge_platform_admin(kid: str, pem: str) -> str | None:
         return None
     now = int(time.time())
     claims = {
-        "iss": "shopfleet", "aud": "shopfleet", "sub": str(uuid.uuid4()), "shop": "demo",
-        "roles": ["PlatformAdmin"], "jti": uuid.uuid4().hex, "iat": now, "exp": now + 600,
-    }  # fmt: skip
+        "iss": "shopfleet",
+        "aud": "shopfleet",
+        "sub": str(uuid.uuid4()),
+        "shop": "demo",
+        "roles": ["PlatformAdmin"],
+        "jti": uuid.uuid4().hex,
+        "iat": now,
+        "exp": now + 600,
+    }
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})  # type: ignore[arg-type]
 
 

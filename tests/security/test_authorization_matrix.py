@@ -110,14 +110,21 @@ async def test_services_refuse_another_shops_credential_themselves(
         for caller in strangers:
             call = builder.call(operation)
             request = httpx.Request(
-                call.method, call.url, params=call.query, json=call.json, files=call.files,
+                call.method,
+                call.url,
+                params=call.query,
+                json=call.json,
+                files=call.files,
                 headers=caller.headers,
-            )  # fmt: skip
+            )
             answer = await invoker.invoke(
-                operation.spec["tags"][0], call.method, call.url, body=request.read(),
+                operation.spec["tags"][0],
+                call.method,
+                call.url,
+                body=request.read(),
                 headers=[(k.lower(), v) for k, v in request.headers.raw],
                 query=request.url.query.decode(),
-            )  # fmt: skip
+            )
             response = httpx.Response(answer.status, content=answer.body)
             if wrong := verdict(operation.access, caller, call, response, ids):
                 failures.append(f"{operation.key} as {caller.name}: {wrong}")
@@ -150,9 +157,13 @@ async def _check(
         except Undeclared as exc:
             return [str(exc)]
         answer = await http.request(
-            call.method, call.url, params=call.query, json=call.json, files=call.files,
+            call.method,
+            call.url,
+            params=call.query,
+            json=call.json,
+            files=call.files,
             headers=caller.headers,
-        )  # fmt: skip
+        )
         wrong = verdict(access, caller, call, answer, world)
         if wrong:
             failures.append(

@@ -24,7 +24,8 @@ async def test_parallel_orders_from_one_cart_make_one_order(
     target: Target, client: httpx.AsyncClient
 ) -> None:
     """Issue 12, hole 8: 10 parallel POST /orders with different Idempotency-Keys on one
-    cart place one order and reserve its units once; the others get a 409 that names it."""
+    cart place one order and reserve its units once; the others get a 409 that names it
+    (or, once that order has emptied the cart, a 409 that says the cart is empty)."""
     admin, shopper = await shop_admin(target, client), await new_shopper(client)
     product = await new_product(admin, stock=10)
     await add_to_cart(shopper, product, 1)
@@ -37,6 +38,10 @@ async def test_parallel_orders_from_one_cart_make_one_order(
     order_id = placed[0].json()["id"]
     for refused in (a for a in answers if a.status_code != 201):
         problem = assert_problem(refused, 409)
+        # A request that read the cart after the placed order emptied it (cart consumes
+        # order.placed) finds nothing to order: also a refusal, and nothing is placed twice.
+        if problem["type"].endswith("/cart-empty"):
+            continue
         assert problem["type"].endswith("/cart-already-ordered"), problem
         assert problem["order_id"] == order_id and order_id in problem["detail"], problem
     mine = await shopper.ok("GET", "/orders")

@@ -26,17 +26,29 @@ async def test_a_malformed_signed_refund_event_is_a_400(
     # shop's webhook secret as registering would (an attacker who holds it, or Stripe).
     accounts = target.platform.apps["payments"].state.stripe  # type: ignore[union-attr]
     secret = await accounts._emulated_secret("demo", create=True)
-    charge = {"id": "ch_x", "object": "charge", "payment_intent": payment["provider_ref"],
-              "refunds": refunds}  # fmt: skip
-    event = {"id": f"evt_{time.time_ns()}", "object": "event", "type": "charge.refunded",
-             "created": int(time.time()), "data": {"object": charge}}  # fmt: skip
+    charge = {
+        "id": "ch_x",
+        "object": "charge",
+        "payment_intent": payment["provider_ref"],
+        "refunds": refunds,
+    }
+    event = {
+        "id": f"evt_{time.time_ns()}",
+        "object": "event",
+        "type": "charge.refunded",
+        "created": int(time.time()),
+        "data": {"object": charge},
+    }
     body = orjson.dumps(event)
 
     answer = await client.post(
-        f"{API}/payments/webhooks/stripe", content=body,
-        headers={"Stripe-Signature": signature_header(body, secret),
-                 "Content-Type": "application/json"},
-    )  # fmt: skip
+        f"{API}/payments/webhooks/stripe",
+        content=body,
+        headers={
+            "Stripe-Signature": signature_header(body, secret),
+            "Content-Type": "application/json",
+        },
+    )
 
     problem = assert_problem(answer, 400)
     assert problem["type"].endswith("/invalid-webhook"), problem

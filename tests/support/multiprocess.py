@@ -22,7 +22,7 @@ from shopfleet.services import SERVICES
 from tests.conftest import RUN_ID, PostgresDatabases, require_service
 from tests.support.platform import PLATFORM_TOKEN
 from tests.support.redis import REDIS_HOST, REDIS_PORT, REDIS_URL
-from tests.support.sidecar.testing import AMQP_HOST, AMQP_PORT, AMQP_URL
+from tests.support.sidecar_double import AMQP_HOST, AMQP_PORT, AMQP_URL
 
 # The tests measure behaviour, not the 429 path: every request comes from 127.0.0.1 here.
 NO_RATE_LIMITS = {
@@ -86,14 +86,19 @@ async def multiprocess_platform(
     }
     prefix = f"sftest-{RUN_ID}-mp."
     options = DevOptions(
-        run_dir=run_dir, prefix=prefix, database_urls=urls, platform_token=PLATFORM_TOKEN,
-        redis_url=REDIS_URL, amqp_url=AMQP_URL, env={**NO_RATE_LIMITS, **(env or {})},
+        run_dir=run_dir,
+        prefix=prefix,
+        database_urls=urls,
+        platform_token=PLATFORM_TOKEN,
+        redis_url=REDIS_URL,
+        amqp_url=AMQP_URL,
+        env={**NO_RATE_LIMITS, **(env or {})},
         # short grace: nothing is in flight when the session ends
         stop_grace_s=10.0,
         # A delivery to an app that is down is retried 2, 4, 8, 16 s apart before it is
         # dead-lettered: a restart on a busy 2-core machine (≈ 10 s) fits with room to spare.
         sidecar_args=("--retry-base-s", "2", "--retry-max-s", "30", *sidecar_args),
-    )  # fmt: skip
+    )
     platform = MultiProcessPlatform(options)
     dead = DeadLetters(prefix)
     await dead.bind()  # before any process publishes

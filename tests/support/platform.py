@@ -29,10 +29,13 @@ def make_platform(
     `public_url`: where it will be served (tests.support.server), for webhooks to reach it.
     """
     settings = PlatformSettings(
-        data_dir=data_dir, platform_token=SecretStr(PLATFORM_TOKEN), access_log=False,
-        state_store_url=state_store_url, state_key_prefix=redis_test_prefix(),
+        data_dir=data_dir,
+        platform_token=SecretStr(PLATFORM_TOKEN),
+        access_log=False,
+        state_store_url=state_store_url,
+        state_key_prefix=redis_test_prefix(),
         public_url=public_url,
-    )  # fmt: skip
+    )
     return EmbeddedPlatform(
         settings,
         gateway_settings=GatewaySettings(platform=settings, **gateway),

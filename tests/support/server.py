@@ -38,10 +38,13 @@ async def serving(
     (trusted proxies, request-head limits; default: the defaults)."""
     server = uvicorn.Server(
         server_config(
-            app, settings or PlatformSettings(), host="127.0.0.1", port=port,
+            app,
+            settings or PlatformSettings(),
+            host="127.0.0.1",
+            port=port,
             timeout_graceful_shutdown=5,
         )
-    )  # fmt: skip
+    )
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the test's
     task = asyncio.create_task(server.serve())
     deadline = asyncio.get_running_loop().time() + startup_timeout_s

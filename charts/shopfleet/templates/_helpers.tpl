@@ -47,6 +47,15 @@ app.kubernetes.io/instance: {{ $root.Release.Name }}
 app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 
+{{/* The selector labels as a label selector string (k=v,...); call with (list $ "part"). */}}
+{{- define "shopfleet.selectorString" -}}
+{{- $pairs := list }}
+{{- range $key, $value := include "shopfleet.selectorLabels" . | fromYaml }}
+{{- $pairs = append $pairs (printf "%s=%s" $key $value) }}
+{{- end }}
+{{- join "," $pairs }}
+{{- end }}
+
 {{/* The one image, by digest when given. */}}
 {{- define "shopfleet.image" -}}
 {{- $img := .Values.image }}
@@ -78,12 +87,21 @@ dapr.io/app-health-check-path: {{ $root.Values.http.readinessPath | quote }}
 dapr.io/log-as-json: {{ $d.logAsJson | quote }}
 dapr.io/max-body-size: {{ $d.maxBodySize | quote }}
 dapr.io/graceful-shutdown-seconds: {{ $d.gracefulShutdownSeconds | quote }}
+dapr.io/block-shutdown-duration: {{ printf "%ds" (int $d.blockShutdownSeconds) | quote }}
 {{- with $d.appMaxConcurrency }}
 dapr.io/app-max-concurrency: {{ . | quote }}
 {{- end }}
 dapr.io/sidecar-cpu-request: {{ $d.sidecar.cpuRequest | quote }}
 dapr.io/sidecar-memory-request: {{ $d.sidecar.memoryRequest | quote }}
 dapr.io/sidecar-memory-limit: {{ $d.sidecar.memoryLimit | quote }}
+{{- end }}
+
+{{/*
+How long the kubelet waits after SIGTERM before SIGKILL: the sidecar's blocked shutdown,
+then its graceful shutdown, and a margin. (Both of those cover the app's drain.)
+*/}}
+{{- define "shopfleet.terminationGracePeriodSeconds" -}}
+{{- add (int .Values.dapr.blockShutdownSeconds) (int .Values.dapr.gracefulShutdownSeconds) 5 }}
 {{- end }}
 
 {{/* Secret names. */}}
@@ -137,35 +155,40 @@ conventional service names of the Bitnami charts in the release namespace.
 {{- printf "http://%s.%s.svc:%v" (include "shopfleet.partName" (list . "gateway")) .Release.Namespace .Values.gateway.service.port }}
 {{- end }}
 
+{{/*
+The plain settings of every shopfleet container (a map NAME: value): the chart's own
+containers, and (through the operator's SHOPFLEET_OPERATOR_SERVICE_ENV) a dedicated shop's.
+No credentials here: each gets its own.
+*/}}
+{{- define "shopfleet.commonSettings" -}}
+{{- $env := dict
+  "SHOPFLEET_BLOCKS" "dapr"
+  "SHOPFLEET_DATA_DIR" "/data"
+  "SHOPFLEET_LOG_LEVEL" (toString .Values.platform.logLevel)
+  "SHOPFLEET_LOG_FORMAT" (toString .Values.platform.logFormat)
+  "SHOPFLEET_CALL_TIMEOUT_S" (toString .Values.platform.callTimeoutSeconds)
+  "SHOPFLEET_METRICS_HOST" "0.0.0.0"
+  "SHOPFLEET_METRICS_PORT" (toString .Values.http.metricsPort) }}
+{{- with .Values.platform.publicUrl }}
+{{- $_ := set $env "SHOPFLEET_PUBLIC_URL" (toString .) }}
+{{- end }}
+{{- range $name, $value := .Values.platform.env }}
+{{- $_ := set $env $name (toString $value) }}
+{{- end }}
+{{- toYaml $env }}
+{{- end }}
+
 {{/* Environment shared by every shopfleet container (gateway, services, migrations). */}}
 {{- define "shopfleet.commonEnv" -}}
-- name: SHOPFLEET_BLOCKS
-  value: dapr
-- name: SHOPFLEET_DATA_DIR
-  value: /data
-- name: SHOPFLEET_LOG_LEVEL
-  value: {{ .Values.platform.logLevel | quote }}
-- name: SHOPFLEET_LOG_FORMAT
-  value: {{ .Values.platform.logFormat | quote }}
-- name: SHOPFLEET_CALL_TIMEOUT_S
-  value: {{ .Values.platform.callTimeoutSeconds | quote }}
-- name: SHOPFLEET_METRICS_HOST
-  value: "0.0.0.0"
-- name: SHOPFLEET_METRICS_PORT
-  value: {{ .Values.http.metricsPort | quote }}
-{{- with .Values.platform.publicUrl }}
-- name: SHOPFLEET_PUBLIC_URL
-  value: {{ . | quote }}
+{{- range $name, $value := include "shopfleet.commonSettings" . | fromYaml }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
 {{- end }}
 - name: SHOPFLEET_PLATFORM_TOKEN
   valueFrom:
     secretKeyRef:
       name: {{ include "shopfleet.tokenSecret" . }}
       key: {{ .Values.platform.token.key }}
-{{- range $name, $value := .Values.platform.env }}
-- name: {{ $name }}
-  value: {{ $value | quote }}
-{{- end }}
 {{- end }}
 
 {{/* A service's database URL, built from the connections Secret; call with (list $ "svc"). */}}
@@ -204,4 +227,49 @@ conventional service names of the Bitnami charts in the release namespace.
 {{- if has (index . 1) $readers }}{{ include "shopfleet.partName" (list $root "secrets") }}
 {{- else }}{{ include "shopfleet.partName" (list $root "app") }}
 {{- end }}
+{{- end }}
+
+{{/*
+One of the platform's Dapr resources (files/dapr/<file>, carried verbatim from
+components/) with what depends on the release filled in. dapr.yaml applies them; the
+operator gets the Configuration's and the Resiliency's specs from the same definition, for
+dedicated shops' namespaces. Usage: include "shopfleet.daprDoc" (list $ "resiliency.yaml").
+*/}}
+{{- define "shopfleet.daprDoc" -}}
+{{- $ := index . 0 }}
+{{- $file := index . 1 }}
+{{- $doc := $.Files.Get (printf "files/dapr/%s" $file) | fromYaml }}
+{{- $_ := set $doc.metadata "namespace" $.Release.Namespace }}
+{{- $_ := set $doc.metadata "labels" (include "shopfleet.labels" (list $ "dapr") | fromYaml) }}
+{{- if eq $doc.kind "Component" }}
+{{- $items := list }}
+{{- range $item := $doc.spec.metadata }}
+{{- if hasKey $item "secretKeyRef" }}
+{{- $_ := set $item.secretKeyRef "name" (include "shopfleet.connectionsSecret" $) }}
+{{- end }}
+{{- if eq $item.name "redisHost" }}
+{{- $_ := set $item "value" (include "shopfleet.redisHost" $) }}
+{{- else if and (eq $doc.spec.type "state.redis") (eq $item.name "enableTLS") }}
+{{- $_ := set $item "value" (toString $.Values.redis.enableTLS) }}
+{{- end }}
+{{- if not (and (eq $item.name "redisPassword") (not $.Values.redis.auth)) }}
+{{- $items = append $items $item }}
+{{- end }}
+{{- end }}
+{{- $_ := set $doc.spec "metadata" $items }}
+{{- else if eq $doc.kind "Configuration" }}
+{{- if $.Values.dapr.otlpEndpoint }}
+{{- $_ := set $doc.spec.tracing "otel" (dict "endpointAddress" $.Values.dapr.otlpEndpoint "isSecure" false "protocol" "grpc") }}
+{{- end }}
+{{- /* access-control policies name callers of the release's namespace */ -}}
+{{- range $policy := $doc.spec.accessControl.policies }}
+{{- $_ := set $policy "namespace" $.Release.Namespace }}
+{{- end }}
+{{- end }}
+{{- toYaml $doc }}
+{{- end }}
+
+{{/* The operator's kopf peering object (cluster-wide, so named after the namespace too). */}}
+{{- define "shopfleet.operatorPeering" -}}
+{{- printf "%s-%s" .Release.Namespace (include "shopfleet.partName" (list . "operator")) | trimPrefix "-" | trunc 63 | trimSuffix "-" }}
 {{- end }}

@@ -8,7 +8,7 @@ import random
 import orjson
 from pydantic import ValidationError
 
-from shopfleet.gateway.routes import Route, RouteTableDoc
+from shopfleet.kit.contracts.routes import Route, RouteTableDoc
 from shopfleet_operator import build
 from shopfleet_operator.config import Config
 from shopfleet_operator.kube import ApiError, Kube
@@ -36,8 +36,11 @@ def read_doc(configmap: dict | None, config: Config) -> RouteTableDoc:
 
 async def put_route(kube: Kube, config: Config, slug: str, entry: Route | None) -> bool:
     """Set (or remove) one shop's route; True when the table changed."""
+    labels = build.route_configmap(RouteTableDoc(), config)["metadata"]["labels"]
+    where = ("ConfigMap", config.namespace, config.routes_configmap)
     for attempt in range(ATTEMPTS):
-        current = await kube.get("ConfigMap", config.namespace, config.routes_configmap)
+        # The watch-fed copy first; after a conflict, the API server's.
+        current = await (kube.read(*where, labels) if attempt == 0 else kube.get(*where))
         doc = read_doc(current, config)
         if entry is not None:
             taken = sorted(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
-from shopfleet_operator.crd import Condition, ShopStatus
+from shopfleet_operator.crd import Condition, ShopStatus, ShopUsage
 from shopfleet_operator.kube import Kube
 
 
@@ -24,25 +25,37 @@ def next_status(
     generation: int | None,
     url: str | None,
     endpoints: dict[str, str],
+    usage: ShopUsage | None = None,
 ) -> ShopStatus:
-    now = datetime.now(UTC).replace(microsecond=0)
-    conditions = []
-    for check in checks:
-        status = "True" if check.ok else "False"
-        before = current.condition(check.type)
-        since = before.last_transition_time if before and before.status == status else None
-        conditions.append(
-            Condition(
-                type=check.type,
-                status=status,
-                reason=check.reason,
-                message=check.message,
-                last_transition_time=since or now,
-                observed_generation=generation,
-            )
-        )
+    conditions = [_condition(current, check, generation) for check in checks]
     return ShopStatus(
-        conditions=conditions, observed_generation=generation, url=url, endpoints=endpoints
+        conditions=conditions,
+        observed_generation=generation,
+        url=url,
+        endpoints=endpoints,
+        usage=usage,
+    )
+
+
+def with_condition(current: ShopStatus, check: Check) -> ShopStatus:
+    """The status with one condition set (added, or replacing that type's)."""
+    new = _condition(current, check, current.observed_generation)
+    kept = [c for c in current.conditions if c.type != check.type]
+    return current.model_copy(update={"conditions": [*kept, new]})
+
+
+def _condition(current: ShopStatus, check: Check, generation: int | None) -> Condition:
+    now = datetime.now(UTC).replace(microsecond=0)
+    status: Literal["True", "False"] = "True" if check.ok else "False"
+    before = current.condition(check.type)
+    since = before.last_transition_time if before and before.status == status else None
+    return Condition(
+        type=check.type,
+        status=status,
+        reason=check.reason,
+        message=check.message,
+        last_transition_time=since or now,
+        observed_generation=generation,
     )
 
 

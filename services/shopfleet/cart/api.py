@@ -14,7 +14,6 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Request, Response
 
 from shopfleet.cart.etags import IfMatch, quote_etag
 from shopfleet.cart.models import (
-    CART_ID_PATTERN,
     AddItem,
     CartPublic,
     RemovedLinesPublic,
@@ -25,7 +24,7 @@ from shopfleet.cart.service import Carts
 from shopfleet.cart.shopper import Shopper
 from shopfleet.cart.views import CartView
 from shopfleet.kit.auth import SHOP_API_PREFIX, OptionalUser, ShopId, Unauthenticated
-from shopfleet.kit.contracts.catalog import PRODUCT_ID_PATTERN
+from shopfleet.kit.contracts.ids import CART_ID_PATTERN, PRODUCT_ID_PATTERN
 
 CART_ID_HEADER = "X-Cart-Id"
 

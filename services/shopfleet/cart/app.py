@@ -8,15 +8,16 @@ from collections.abc import Callable
 from fastapi import FastAPI
 
 from shopfleet.cart.api import router
-from shopfleet.cart.catalog import CatalogClient
 from shopfleet.cart.checkout import CheckoutHooks
 from shopfleet.cart.events import subscriptions
 from shopfleet.cart.internal_api import router as internal_router
+from shopfleet.cart.problems import CATALOG_WORDING
 from shopfleet.cart.service import Carts
 from shopfleet.cart.settings import CartSettings
 from shopfleet.cart.store import CartStore
 from shopfleet.kit.auth import TokenVerifier
 from shopfleet.kit.blocks import Blocks
+from shopfleet.kit.contracts.clients.catalog import CatalogClient
 from shopfleet.kit.service import service_app
 
 READY_KEY = "cart:readyz"
@@ -39,11 +40,15 @@ def create_app(
         attempts=settings.write_attempts,
         clock=clock,
     )
-    catalog = CatalogClient(blocks.invoker, timeout_s=settings.catalog_timeout_s)
+    catalog = CatalogClient(
+        blocks.invoker, timeout_s=settings.catalog_timeout_s, wording=CATALOG_WORDING
+    )
     hooks = CheckoutHooks(
-        store, inbox_ttl_s=settings.inbox_ttl_s,
-        order_lines_ttl_s=settings.order_lines_ttl_s, clock=clock,
-    )  # fmt: skip
+        store,
+        inbox_ttl_s=settings.inbox_ttl_s,
+        order_lines_ttl_s=settings.order_lines_ttl_s,
+        clock=clock,
+    )
     # Orders' events change carts; declared before the platform starts pub/sub.
     for subscription in subscriptions(hooks):
         blocks.pubsub.subscribe(subscription)
@@ -55,9 +60,13 @@ def create_app(
         "cart",
         description="One cart per shopper (or anonymous X-Cart-Id), priced by catalog on "
         "every read; ETag/If-Match; removed lines and cancelled orders can be restored.",
-        db=None, blocks=blocks, platform=settings.platform, routers=[router, internal_router],
-        verifier=verifier, ready_checks={"state": state_ready},
-    )  # fmt: skip
+        db=None,
+        blocks=blocks,
+        platform=settings.platform,
+        routers=[router, internal_router],
+        verifier=verifier,
+        ready_checks={"state": state_ready},
+    )
     app.state.carts = Carts(
         store, catalog, order_lines_ttl_s=settings.order_lines_ttl_s, clock=clock
     )

@@ -113,9 +113,13 @@ class CheckoutHooks:
         if await self.store.state.get(mark.key) is not None:
             return False
         keep = order_lines_op(
-            shop, order.user_id, order.order_id, order.lines,
-            ttl_s=self.order_lines_ttl_s, clock=self._clock,
-        )  # fmt: skip
+            shop,
+            order.user_id,
+            order.order_id,
+            order.lines,
+            ttl_s=self.order_lines_ttl_s,
+            clock=self._clock,
+        )
         await self.store.state.transact([keep, mark])
         log.info("cart.order_lines_kept", shop=shop, order_id=order.order_id, status=order.status)
         return True

@@ -1,62 +1,34 @@
 """The topics the cart consumes: orders' `order.placed` and `order.cancelled`.
 
-Thin handlers: parse the payload (a payload that does not fit its contract is DROPped),
-call `CheckoutHooks`, answer RETRY on any other failure (the state store's inbox makes the
-redelivery harmless). See checkout.py.
+Thin handlers over `CheckoutHooks` (checkout.py). The cart has no SQL database: its
+inbox is the state-store mark each hook writes in the same transaction as its change, so
+the router runs the hooks as they are (`HandlersKeepTheInbox`). A payload that does not
+fit its contract, or ids our keys cannot hold (ValueError), is dropped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-import structlog
-from pydantic import ValidationError
-
 from shopfleet.cart.checkout import CONSUMER, CheckoutHooks
-from shopfleet.kit.blocks import CloudEvent, Delivery, Subscription
+from shopfleet.kit.blocks import Subscription
 from shopfleet.kit.contracts.events import (
     ORDER_CANCELLED,
     ORDER_PLACED,
     OrderCancelled,
     OrderPlaced,
 )
-
-log = structlog.get_logger("shopfleet.cart.events")
-
-
-def _handler(
-    topic: str, apply: Callable[[CloudEvent], Awaitable[bool]]
-) -> Callable[[CloudEvent], Awaitable[Delivery]]:
-    async def handle(event: CloudEvent) -> Delivery:
-        ctx = {"consumer": CONSUMER, "event_id": event.id, "topic": topic, "shop": event.shop}
-        try:
-            if not await apply(event):
-                log.debug("inbox.duplicate", **ctx)
-        except (ValidationError, ValueError) as exc:  # ValidationError first: it is a ValueError
-            log.warning("inbox.dropped", error=str(exc)[:500], **ctx)
-            return Delivery.DROP
-        except Exception:
-            log.exception("inbox.handler_failed", **ctx)
-            return Delivery.RETRY
-        return Delivery.SUCCESS
-
-    return handle
+from shopfleet.kit.subscriptions import EventRouter, HandlersKeepTheInbox, Received
 
 
 def subscriptions(hooks: CheckoutHooks) -> list[Subscription]:
     """What `create_app` subscribes, before the platform starts pub/sub."""
+    router = EventRouter(CONSUMER, HandlersKeepTheInbox(), unprocessable=(ValueError,))
 
-    async def placed(event: CloudEvent) -> bool:
-        order = OrderPlaced.model_validate(event.data)
-        return await hooks.order_placed(event.shop, event.id, order)
+    @router.on(ORDER_PLACED)
+    async def order_placed(_: None, event: Received[OrderPlaced]) -> None:
+        await hooks.order_placed(event.shop, event.id, event.payload)
 
-    async def cancelled(event: CloudEvent) -> bool:
-        order = OrderCancelled.model_validate(event.data)
-        return await hooks.order_cancelled(event.shop, event.id, order)
+    @router.on(ORDER_CANCELLED)
+    async def order_cancelled(_: None, event: Received[OrderCancelled]) -> None:
+        await hooks.order_cancelled(event.shop, event.id, event.payload)
 
-    return [
-        Subscription(ORDER_PLACED, consumer=CONSUMER, handler=_handler(ORDER_PLACED, placed)),
-        Subscription(
-            ORDER_CANCELLED, consumer=CONSUMER, handler=_handler(ORDER_CANCELLED, cancelled)
-        ),
-    ]
+    return router.subscriptions()

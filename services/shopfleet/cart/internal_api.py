@@ -12,13 +12,12 @@ from fastapi import APIRouter, Path, Request
 from shopfleet.cart.keys import CartRef
 from shopfleet.cart.service import Carts
 from shopfleet.kit.auth import ShopId
+from shopfleet.kit.contracts import ids
 from shopfleet.kit.contracts.cart import CART_LINES_PATH, CartLine, CartLines
 
-# A user id from a token's `sub`: nothing that could reach another key of the cart's layout.
-USER_ID_PATTERN = r"^[A-Za-z0-9_.@+-]{1,128}$"
-
 router = APIRouter(tags=["internal"])
-UserId = Annotated[str, Path(pattern=USER_ID_PATTERN, description="The shopper's user id.")]
+# A token's `sub`, as a reference: nothing that could reach another key of the cart's layout.
+UserId = Annotated[ids.UserRef, Path(description="The shopper's user id.")]
 
 
 @router.get(CART_LINES_PATH)

@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from shopfleet.cart.catalog import sellable
 from shopfleet.cart.models import MAX_LINES, MAX_QUANTITY, StoredCart, StoredLine
 from shopfleet.cart.problems import field_problem
-from shopfleet.kit.contracts.catalog import ProductSnapshot
+from shopfleet.kit.contracts.catalog import ProductSnapshot, sellable
 
 
 def add_line(

@@ -13,24 +13,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shopfleet.kit.contracts.catalog import PRODUCT_ID_PATTERN
+from shopfleet.kit.contracts import ids
 from shopfleet.kit.money import Money
 
 MAX_QUANTITY = 99  # units of one product in one line
 MAX_LINES = 50  # lines in one cart
 MAX_REMOVED = 50  # removed lines kept for restoring (the most recent ones)
 
-# The anonymous cart id a client sends in X-Cart-Id: a UUID version 4, as the server issues.
-CART_ID_PATTERN = (
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
-)
-# Orders' ids are UUIDs; this accepts any id that cannot break the key layout.
-ORDER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-
 ProductId = Annotated[
-    str,
+    ids.ProductId,
     Field(
-        pattern=PRODUCT_ID_PATTERN,
         description="A product id from the catalog.",
         examples=["5f0c6b1e-8d8e-4f57-9a43-6f1b8f3f9a10"],
     ),
@@ -81,7 +73,7 @@ class StoredRemoved(_Stored):
 
 
 class OrderLine(_Stored):
-    product_id: str = Field(pattern=PRODUCT_ID_PATTERN)
+    product_id: ids.ProductId
     quantity: int = Field(ge=1)
     unit_price: Money | None = None  # the order's price snapshot, if known
 
@@ -132,9 +124,8 @@ class RestoreRequest(_Input):
         max_length=MAX_REMOVED,
         description="Removed lines to restore; omit to restore every removed line.",
     )
-    order_id: str | None = Field(
+    order_id: ids.OrderRef | None = Field(
         default=None,
-        pattern=ORDER_ID_PATTERN,
         description="A cancelled order whose lines go back into the cart.",
     )
 

@@ -7,12 +7,10 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from shopfleet.cart.catalog import Snapshots
 from shopfleet.cart.keys import CartRef
 from shopfleet.cart.lines import put_back
 from shopfleet.cart.models import (
     MAX_QUANTITY,
-    ORDER_ID_PATTERN,
     OrderLine,
     StoredCart,
     StoredLine,
@@ -22,6 +20,8 @@ from shopfleet.cart.models import (
 from shopfleet.cart.removed import remember_removed
 from shopfleet.cart.settings import ORDER_LINES_TTL_S
 from shopfleet.kit.blocks import StateOp, StateStore
+from shopfleet.kit.contracts.catalog import Snapshots
+from shopfleet.kit.contracts.ids import REFERENCE_PATTERN
 
 
 class LineLike(Protocol):
@@ -63,8 +63,8 @@ def order_lines_op(
 ) -> StateOp:
     """The state-store write of `remember_order_lines`, to put in a transaction with
     other ops (e.g. the handler's inbox mark). Raises as `remember_order_lines` does."""
-    if not re.fullmatch(ORDER_ID_PATTERN, order_id):
-        raise ValueError(f"order id {order_id!r} does not match {ORDER_ID_PATTERN}")
+    if not re.fullmatch(REFERENCE_PATTERN, order_id):
+        raise ValueError(f"order id {order_id!r} does not match {REFERENCE_PATTERN}")
     now = datetime.fromtimestamp(clock(), UTC) if clock else datetime.now(UTC)
     parsed = [
         OrderLine.model_validate(line if isinstance(line, Mapping) else _line_fields(line))

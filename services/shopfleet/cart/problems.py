@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from shopfleet.kit.contracts.clients.base import Wording
 from shopfleet.kit.errors import Problem
 from shopfleet.kit.errors import field_problem as kit_field_problem
+
+
+def _cannot_price(service: str, operation: str) -> str:
+    return (
+        f"Prices and stock cannot be checked right now because the {service} is unavailable; "
+        "your cart is unchanged. Retry in a few seconds."
+    )
+
+
+# The cart prices before it writes: whatever goes wrong in catalog, nothing was changed.
+CATALOG_WORDING = Wording(unavailable=_cannot_price, bad_answer="unavailable")
 
 
 def field_problem(status: int, detail: str, field: str, *, slug: str, **extra: Any) -> Problem:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from shopfleet.cart.catalog import CatalogClient, Snapshots
 from shopfleet.cart.etags import IfMatch
 from shopfleet.cart.lines import add_line, set_quantity
 from shopfleet.cart.models import RemovedLinesPublic, StoredCart, StoredRemoved
@@ -22,6 +21,8 @@ from shopfleet.cart.store import CartStore, Change, Loaded
 from shopfleet.cart.views import CartView, render_for, render_removed
 from shopfleet.cart.writes import CartWriter, Trace
 from shopfleet.kit.blocks import StateOp
+from shopfleet.kit.contracts.catalog import Snapshots
+from shopfleet.kit.contracts.clients.catalog import CatalogClient
 
 
 class Carts:
@@ -47,9 +48,14 @@ class Carts:
         """`remember_order_lines` with this app's TTL and clock (for the cart's own event
         handlers)."""
         await remember_order_lines(
-            self.store.state, shop, user_id, order_id, lines,
-            ttl_s=self.order_lines_ttl_s, clock=self._clock,
-        )  # fmt: skip
+            self.store.state,
+            shop,
+            user_id,
+            order_id,
+            lines,
+            ttl_s=self.order_lines_ttl_s,
+            clock=self._clock,
+        )
 
     # ------------------------------------------------------------------------- reads
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shopfleet.cart.catalog import Snapshots, sellable
 from shopfleet.cart.models import (
     CartLinePublic,
     CartPublic,
@@ -20,7 +19,7 @@ from shopfleet.cart.models import (
     StoredRemoved,
 )
 from shopfleet.cart.shopper import Shopper
-from shopfleet.kit.contracts.catalog import ProductSnapshot
+from shopfleet.kit.contracts.catalog import ProductSnapshot, Snapshots, sellable
 from shopfleet.kit.money import Money
 
 

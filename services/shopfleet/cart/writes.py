@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 
-from shopfleet.cart.catalog import CatalogClient, CatalogUnavailable, Snapshots
 from shopfleet.cart.etags import IfMatch
 from shopfleet.cart.keys import CartRef
 from shopfleet.cart.merge import merge_anonymous
@@ -19,7 +18,9 @@ from shopfleet.cart.shopper import Shopper
 from shopfleet.cart.store import CartStore, Change, Loaded
 from shopfleet.cart.views import CartView, render_for
 from shopfleet.kit.blocks import StateOp
-from shopfleet.kit.contracts.catalog import ProductSnapshot
+from shopfleet.kit.contracts.catalog import ProductSnapshot, Snapshots
+from shopfleet.kit.contracts.clients.catalog import CatalogClient
+from shopfleet.kit.refusals import UnavailableRefusal
 
 # A write's own step: (current state after any merge, snapshots) -> Change.
 Step = Callable[[Loaded, Snapshots], Change]
@@ -79,7 +80,7 @@ class CartWriter:
             # Lines another request added meanwhile (or a skipped lookup): price them too. If
             # catalog fails now, the write stands; those lines show as unavailable until the
             # next read.
-            with contextlib.suppress(CatalogUnavailable):
+            with contextlib.suppress(UnavailableRefusal):
                 snapshots.update(await self.catalog.lookup(who.shop, missing, headers=trace))
         expires_at = self.store.expires_at(ref, saved.cart)
         cart = render_for(

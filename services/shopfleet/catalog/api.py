@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, 
 from shopfleet.catalog import images, listing, pricing, products, stock
 from shopfleet.catalog.params import ListParams, list_params, query_parameters
 from shopfleet.catalog.schemas import (
-    IMAGE_ID_PATTERN,
     ImagePublic,
     PriceHistoryPage,
     PriceUpdate,
@@ -24,13 +23,12 @@ from shopfleet.catalog.uploads import read_file_field
 from shopfleet.kit.auth import (
     PUBLIC,
     SHOP_API_PREFIX,
-    SHOP_SLUG_PATTERN,
     AdminUser,
     OptionalUser,
     ShopId,
     bearer_token,
 )
-from shopfleet.kit.contracts.catalog import PRODUCT_ID_PATTERN
+from shopfleet.kit.contracts.ids import IMAGE_ID_PATTERN, PRODUCT_ID_PATTERN, SHOP_SLUG_PATTERN
 from shopfleet.kit.db import ReaderDep, SessionDep
 from shopfleet.kit.errors import Problem
 
@@ -64,9 +62,11 @@ router = APIRouter(prefix=SHOP_API_PREFIX)
 
 
 @router.get(
-    "/products", response_model=ProductsPage, tags=["products"],
+    "/products",
+    response_model=ProductsPage,
+    tags=["products"],
     openapi_extra=query_parameters(ListParams) | PUBLIC,
-)  # fmt: skip
+)
 async def list_products(
     shop: ShopSlug,
     params: Annotated[ListParams, Depends(list_params)],

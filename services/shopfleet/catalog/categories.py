@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from shopfleet.catalog import emit
 from shopfleet.catalog.models import CategoryRow, Product, ProductCategory
@@ -24,32 +25,49 @@ LINKS: sa.Table = ProductCategory.__table__  # type: ignore[attr-defined]
 
 async def apply_updated(session: AsyncSession, shop: str, event: CategoryUpdated) -> None:
     values = {
-        "shop": shop, "id": event.category_id, "parent_id": event.parent_id,
-        "slug": event.slug[:120], "version": event.version, "deleted": False,
+        "shop": shop,
+        "id": event.category_id,
+        "parent_id": event.parent_id,
+        "slug": event.slug[:120],
+        "version": event.version,
+        "deleted": False,
         "updated_at": utcnow(),
-    }  # fmt: skip
+    }
     newer = excluded(session, CATEGORIES).version > CATEGORIES.c.version
     await session.execute(
         upsert(
-            session, CATEGORIES, values, keys=["shop", "id"],
-            update=["parent_id", "slug", "version", "deleted", "updated_at"], where=newer,
+            session,
+            CATEGORIES,
+            values,
+            keys=["shop", "id"],
+            update=["parent_id", "slug", "version", "deleted", "updated_at"],
+            where=newer,
         )
-    )  # fmt: skip
+    )
 
 
 async def apply_deleted(session: AsyncSession, shop: str, event: CategoryDeleted) -> list[str]:
     """Tombstone the category and take it off its products; returns the products changed."""
     values = {
-        "shop": shop, "id": event.category_id, "parent_id": None, "slug": "",
-        "version": event.version, "deleted": True, "updated_at": utcnow(),
-    }  # fmt: skip
+        "shop": shop,
+        "id": event.category_id,
+        "parent_id": None,
+        "slug": "",
+        "version": event.version,
+        "deleted": True,
+        "updated_at": utcnow(),
+    }
     newer = excluded(session, CATEGORIES).version > CATEGORIES.c.version
     result = await session.execute(
         upsert(
-            session, CATEGORIES, values, keys=["shop", "id"],
-            update=["version", "deleted", "updated_at"], where=newer,
+            session,
+            CATEGORIES,
+            values,
+            keys=["shop", "id"],
+            update=["version", "deleted", "updated_at"],
+            where=newer,
         )
-    )  # fmt: skip
+    )
     if not result.rowcount:  # type: ignore[attr-defined]
         return []  # an older event than what we hold: nothing changes
     product_ids = (
@@ -66,8 +84,8 @@ async def apply_deleted(session: AsyncSession, shop: str, event: CategoryDeleted
     )
     products = await session.scalars(
         sa.select(Product)
-        .where(Product.shop == shop, Product.id.in_(product_ids))  # type: ignore[attr-defined]
-        .order_by(Product.id)
+        .where(col(Product.shop) == shop, col(Product.id).in_(product_ids))
+        .order_by(col(Product.id))
         .with_for_update()
     )
     now = utcnow()

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from shopfleet.catalog.schemas import Sort
-from shopfleet.kit.contracts.catalog import PRODUCT_ID_PATTERN
+from shopfleet.kit.contracts.ids import PRODUCT_ID_PATTERN
 from shopfleet.kit.cursors import pack_cursor, unpack_cursor
 from shopfleet.kit.errors import field_problem
 from shopfleet.kit.money import MAX_AMOUNT
@@ -42,9 +42,15 @@ class ListQuery:
     def fingerprint(self) -> str:
         """Names the filters: a cursor is valid only for the filters it was made with."""
         raw = orjson.dumps(
-            [self.text, self.category, self.min_price, self.max_price, self.in_stock,
-             self.include_inactive]
-        )  # fmt: skip
+            [
+                self.text,
+                self.category,
+                self.min_price,
+                self.max_price,
+                self.in_stock,
+                self.include_inactive,
+            ]
+        )
         return hashlib.blake2s(raw, digest_size=6).hexdigest()
 
 

@@ -1,4 +1,5 @@
-"""The events the catalog publishes, queued in the caller's transaction (the outbox).
+"""The events the catalog publishes: its rows made into their topics' payloads, queued in
+the caller's transaction through the kit's one publish path (`Outbox.add`, typed).
 
 Every change to a product bumps its `version` and queues `product.updated` (or
 `product.deleted`) with it, so consumers apply only what is newer than what they hold.
@@ -31,11 +32,18 @@ def available(product: Any) -> int:
 async def product_updated(session: AsyncSession, product: Any) -> None:
     """`product` is a `Product` or a row with the same columns."""
     payload = ProductUpdated(
-        product_id=product.id, name=product.name, slug=product.slug, sku=product.sku,
-        price_amount=product.price_amount, currency=product.currency, active=product.active,
-        category_ids=list(product.category_ids), available=available(product),
-        created_at=product.created_at, version=product.version,
-    )  # fmt: skip
+        product_id=product.id,
+        name=product.name,
+        slug=product.slug,
+        sku=product.sku,
+        price_amount=product.price_amount,
+        currency=product.currency,
+        active=product.active,
+        category_ids=list(product.category_ids),
+        available=available(product),
+        created_at=product.created_at,
+        version=product.version,
+    )
     await Outbox.add(session, PRODUCT_UPDATED, payload, shop=product.shop)
 
 

@@ -13,8 +13,10 @@ from typing import Literal
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from shopfleet.catalog import emit
+from shopfleet.catalog.imagestore import ImageStore
 from shopfleet.catalog.imaging import (
     EXTENSIONS,
     THUMB_CONTENT_TYPE,
@@ -27,7 +29,7 @@ from shopfleet.catalog.models import ProductImage, new_id
 from shopfleet.catalog.products import image_public, live_product
 from shopfleet.catalog.schemas import ImagePublic
 from shopfleet.catalog.service import Catalog
-from shopfleet.kit.db import utcnow
+from shopfleet.kit.db import Database, utcnow
 from shopfleet.kit.errors import Conflict, NotFound, Problem
 
 log = structlog.get_logger("shopfleet.catalog.images")
@@ -41,19 +43,23 @@ async def add_image(
     await session.rollback()  # no transaction (SQLite: no write lock) while Pillow works
     try:
         checked = await asyncio.to_thread(
-            check_and_thumbnail, data,
-            thumb_px=settings.thumbnail_px, max_pixels=settings.max_image_pixels,
-        )  # fmt: skip
+            check_and_thumbnail,
+            data,
+            thumb_px=settings.thumbnail_px,
+            max_pixels=settings.max_image_pixels,
+        )
     except NotAnImage as exc:
         raise Problem(
-            415, f"The file is not an image we accept: {exc}. Upload a JPEG, PNG, WebP or GIF.",
+            415,
+            f"The file is not an image we accept: {exc}. Upload a JPEG, PNG, WebP or GIF.",
             errors=[{"field": "body.file", "message": str(exc), "type": "not_an_image"}],
-        ) from None  # fmt: skip
+        ) from None
     except TooManyPixels as exc:
         raise Problem(
-            413, f"The image has too many pixels ({exc}); upload a smaller one.",
+            413,
+            f"The image has too many pixels ({exc}); upload a smaller one.",
             errors=[{"field": "body.file", "message": str(exc), "type": "too_large"}],
-        ) from None  # fmt: skip
+        ) from None
 
     image_id = new_id()
     prefix = f"{shop}/{product_id}/{image_id}"
@@ -65,8 +71,8 @@ async def add_image(
         product = await live_product(session, shop, product_id)
         count, last = (
             await session.execute(
-                sa.select(sa.func.count(), sa.func.max(ProductImage.position)).where(
-                    ProductImage.product_id == product_id
+                sa.select(sa.func.count(), sa.func.max(col(ProductImage.position))).where(
+                    col(ProductImage.product_id) == product_id
                 )
             )
         ).one()
@@ -76,12 +82,21 @@ async def add_image(
                 slug="too-many-images",
             )
         image = ProductImage(
-            id=image_id, shop=shop, product_id=product_id, position=(last or 0) + 1,
-            content_type=checked.content_type, width=checked.width, height=checked.height,
-            size_bytes=len(data), full_key=full_key, full_etag=etag(data), thumb_key=thumb_key,
-            thumb_content_type=THUMB_CONTENT_TYPE, thumb_etag=etag(checked.thumbnail),
+            id=image_id,
+            shop=shop,
+            product_id=product_id,
+            position=(last or 0) + 1,
+            content_type=checked.content_type,
+            width=checked.width,
+            height=checked.height,
+            size_bytes=len(data),
+            full_key=full_key,
+            full_etag=etag(data),
+            thumb_key=thumb_key,
+            thumb_content_type=THUMB_CONTENT_TYPE,
+            thumb_etag=etag(checked.thumbnail),
             created_at=utcnow(),
-        )  # fmt: skip
+        )
         session.add(image)
         if product.thumbnail_image_id is None:
             product.thumbnail_image_id = image_id
@@ -107,9 +122,9 @@ async def delete_image(
     await session.flush()
     if product.thumbnail_image_id == image_id:
         product.thumbnail_image_id = await session.scalar(
-            sa.select(ProductImage.id)
-            .where(ProductImage.product_id == product_id)
-            .order_by(ProductImage.position, ProductImage.id)  # type: ignore[arg-type]
+            sa.select(col(ProductImage.id))
+            .where(col(ProductImage.product_id) == product_id)
+            .order_by(col(ProductImage.position), col(ProductImage.id))
             .limit(1)
         )
     product.version += 1
@@ -158,3 +173,18 @@ def etag_matches(if_none_match: str | None, current: str) -> bool:
         return False
     tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
     return "*" in tags or current in tags
+
+
+async def delete_all(db: Database, store: ImageStore, shop: str) -> int:
+    """Delete the files of every image of the shop (its rows go with the shop's purge,
+    after this: a file is never left without the row that names it). Files deleted."""
+    async with db.reader() as session:
+        rows = await session.execute(
+            sa.select(col(ProductImage.full_key), col(ProductImage.thumb_key)).where(
+                col(ProductImage.shop) == shop
+            )
+        )
+        keys = [key for row in rows for key in row]
+    for key in keys:
+        await store.delete(key)  # a missing file is no error (a purge retried)
+    return len(keys)

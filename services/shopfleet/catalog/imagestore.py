@@ -1,6 +1,6 @@
 """Where image bytes live: a small storage port and its local-directory adapter.
 
-An object-store adapter (S3 and the like) can implement the same three calls later.
+An object-store adapter (S3 and the like) would implement the same three calls.
 Keys are relative paths of safe segments, e.g. `acme/<product id>/<image id>/thumb.webp`.
 """
 

@@ -10,8 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from shopfleet.catalog import reservations, stock
-from shopfleet.catalog.schemas import ORDER_ID_PATTERN
 from shopfleet.kit.auth import ShopId
+from shopfleet.kit.contracts import ids
 from shopfleet.kit.contracts.catalog import (
     COMMIT_PATH,
     LOOKUP_PATH,
@@ -24,7 +24,7 @@ from shopfleet.kit.contracts.catalog import (
 from shopfleet.kit.db import ReaderDep, SessionDep
 
 router = APIRouter(tags=["internal"])
-OrderId = Annotated[str, Path(pattern=ORDER_ID_PATTERN, description="The order's id.")]
+OrderId = Annotated[ids.OrderRef, Path(description="The order's id.")]
 
 
 @router.post(LOOKUP_PATH)

@@ -26,11 +26,19 @@ __all__ = ["ListQuery", "build_statement", "list_products"]
 PRODUCTS: sa.Table = Product.__table__  # type: ignore[attr-defined]
 P = PRODUCTS.c
 _ITEM_COLUMNS = (
-    P.id, P.name, P.slug, P.currency, P.price_amount, P.compare_at_amount,
-    P.thumbnail_image_id, P.on_hand, P.reserved, P.active,
+    P.id,
+    P.name,
+    P.slug,
+    P.currency,
+    P.price_amount,
+    P.compare_at_amount,
+    P.thumbnail_image_id,
+    P.on_hand,
+    P.reserved,
+    P.active,
     # As JSON text, put into the answer as it is (orjson.Fragment), never parsed.
     sa.cast(P.category_ids, sa.Text).label("category_ids"),
-)  # fmt: skip
+)
 # sort -> (key column, descending?)
 ORDER: dict[Sort, tuple[sa.Column[Any], bool]] = {
     Sort.NEWEST: (P.created_at, True),
@@ -47,11 +55,15 @@ def _escape_like(text: str) -> str:
 
 def shape_of(query: ListQuery) -> Shape:
     return Shape(
-        sort=query.sort, q=bool(query.text), category=query.category is not None,
-        min_price=query.min_price is not None, max_price=query.max_price is not None,
-        in_stock=query.in_stock, include_inactive=query.include_inactive,
+        sort=query.sort,
+        q=bool(query.text),
+        category=query.category is not None,
+        min_price=query.min_price is not None,
+        max_price=query.max_price is not None,
+        in_stock=query.in_stock,
+        include_inactive=query.include_inactive,
         after=query.cursor is not None,
-    )  # fmt: skip
+    )
 
 
 def build_statement(shape: Shape) -> sa.Select[Any]:
@@ -77,7 +89,8 @@ def build_statement(shape: Shape) -> sa.Select[Any]:
         )
         stmt = stmt.where(P.id.in_(in_tree))
     if shape.after:
-        after, after_id = sa.bindparam("after", type_=key.type), sa.bindparam("after_id")
+        after = sa.bindparam("after", type_=key.type)
+        after_id: sa.BindParameter[str] = sa.bindparam("after_id")
         if descending:  # the bound on the key alone lets the index seek; the OR breaks ties
             stmt = stmt.where(key <= after, sa.or_(key < after, P.id < after_id))
         else:
@@ -119,18 +132,22 @@ async def list_products(reader: ListingReader, shop: str, query: ListQuery) -> b
     prefix = images_prefix(shop)
     items = [
         {
-            "id": r["id"], "name": r["name"], "slug": r["slug"],
+            "id": r["id"],
+            "name": r["name"],
+            "slug": r["slug"],
             "price": {"amount": r["price_amount"], "currency": r["currency"]},
-            "compare_at": None if r["compare_at_amount"] is None
+            "compare_at": None
+            if r["compare_at_amount"] is None
             else {"amount": r["compare_at_amount"], "currency": r["currency"]},
             "thumbnail_url": f"{prefix}{r['thumbnail_image_id']}?size=thumb"
-            if r["thumbnail_image_id"] else None,
+            if r["thumbnail_image_id"]
+            else None,
             "available": max(0, r["on_hand"] - r["reserved"]) if r["active"] else 0,
             "active": bool(r["active"]),
             "category_ids": orjson.Fragment(r["category_ids"]),
         }
         for r in rows
-    ]  # fmt: skip
+    ]
     next_cursor = None
     if more:
         key, _ = ORDER[query.sort]

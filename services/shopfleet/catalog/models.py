@@ -75,18 +75,26 @@ class Product(CatalogModel, table=True):
     __table_args__ = (
         # Unique among live products: a deleted product's slug and SKU can be used again.
         sa.Index(
-            "uq_products_shop_slug", "shop", "slug", unique=True,
-            sqlite_where=sa.text(_LIVE), postgresql_where=sa.text(_LIVE),
+            "uq_products_shop_slug",
+            "shop",
+            "slug",
+            unique=True,
+            sqlite_where=sa.text(_LIVE),
+            postgresql_where=sa.text(_LIVE),
         ),
         sa.Index(
-            "uq_products_shop_sku", "shop", "sku", unique=True,
-            sqlite_where=sa.text(_LIVE), postgresql_where=sa.text(_LIVE),
+            "uq_products_shop_sku",
+            "shop",
+            "sku",
+            unique=True,
+            sqlite_where=sa.text(_LIVE),
+            postgresql_where=sa.text(_LIVE),
         ),
         # One index per listing order: the keyset is (shop, sort key, id).
         sa.Index("ix_products_shop_created", "shop", "created_at", "id"),
         sa.Index("ix_products_shop_price", "shop", "price_amount", "id"),
         sa.Index("ix_products_shop_name", "shop", "name_key", "id"),
-    )  # fmt: skip
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     shop: str = Field(max_length=40)

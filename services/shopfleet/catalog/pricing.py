@@ -38,11 +38,15 @@ async def change_price(
         product.updated_at = now
         session.add(
             PriceChange(
-                shop=shop, product_id=product.id, amount=body.amount,
-                compare_at_amount=body.compare_at_amount, currency=product.currency,
-                changed_at=now, changed_by=actor,
+                shop=shop,
+                product_id=product.id,
+                amount=body.amount,
+                compare_at_amount=body.compare_at_amount,
+                currency=product.currency,
+                changed_at=now,
+                changed_by=actor,
             )
-        )  # fmt: skip
+        )
         await emit.product_updated(session, product)
         await session.commit()
     return to_public(product, await images_of(session, product_id), admin=True)
@@ -60,9 +64,12 @@ def _decode(cursor: str) -> int:
         return last_id
     except ValueError:
         raise field_problem(
-            400, "query.cursor", "not a valid cursor: pass the next_cursor of the previous page "
-            "unchanged, or omit it to start at the first page", slug="bad-cursor",
-        ) from None  # fmt: skip
+            400,
+            "query.cursor",
+            "not a valid cursor: pass the next_cursor of the previous page "
+            "unchanged, or omit it to start at the first page",
+            slug="bad-cursor",
+        ) from None
 
 
 async def price_history(
@@ -77,10 +84,13 @@ async def price_history(
     rows = (await session.execute(query.order_by(table.c.id.desc()).limit(limit + 1))).all()
     items = [
         PriceHistoryEntry(
-            amount=r.amount, compare_at_amount=r.compare_at_amount, currency=r.currency,
-            changed_at=r.changed_at, changed_by=r.changed_by,
+            amount=r.amount,
+            compare_at_amount=r.compare_at_amount,
+            currency=r.currency,
+            changed_at=r.changed_at,
+            changed_by=r.changed_by,
         )
         for r in rows[:limit]
-    ]  # fmt: skip
+    ]
     next_cursor = _encode(rows[limit - 1].id) if len(rows) > limit else None
     return PriceHistoryPage(items=items, next_cursor=next_cursor)

@@ -9,9 +9,10 @@ def taken(field: str, value: str) -> Conflict:
     name = field.rsplit(".", 1)[-1]
     message = f"another product of this shop has the {name} '{value}'"
     return Conflict(
-        f"Fix this field: {field}: {message}; choose another.", slug=f"{name}-taken",
+        f"Fix this field: {field}: {message}; choose another.",
+        slug=f"{name}-taken",
         errors=[{"field": field, "message": message, "type": "conflict"}],
-    )  # fmt: skip
+    )
 
 
 def product_not_found(shop: str, product_id: str) -> NotFound:

@@ -12,6 +12,7 @@ import unicodedata
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from shopfleet.catalog import categories, emit
 from shopfleet.catalog.models import (
@@ -31,9 +32,11 @@ from shopfleet.catalog.schemas import (
     image_url,
 )
 from shopfleet.catalog.service import Catalog
-from shopfleet.kit.db import utcnow
+from shopfleet.kit.db import Database, utcnow
 from shopfleet.kit.errors import Conflict, field_problem
 from shopfleet.kit.money import Money
+from shopfleet.kit.quotas import QuotaReader, lock_quota, quota_exceeded
+from shopfleet.kit.tenant_data import QuotaUsage, Usage
 
 
 def slugify(text: str) -> str:
@@ -47,10 +50,10 @@ async def _free_slug(session: AsyncSession, shop: str, base: str) -> str:
     taken_slugs = set(
         (
             await session.scalars(
-                sa.select(Product.slug).where(
-                    Product.shop == shop,
-                    Product.deleted_at.is_(None),  # type: ignore[union-attr]
-                    sa.or_(Product.slug == base, Product.slug.startswith(base + "-")),  # type: ignore[attr-defined]
+                sa.select(col(Product.slug)).where(
+                    col(Product.shop) == shop,
+                    col(Product.deleted_at).is_(None),
+                    sa.or_(col(Product.slug) == base, col(Product.slug).startswith(base + "-")),
                 )
             )
         ).all()
@@ -65,15 +68,18 @@ async def _free_slug(session: AsyncSession, shop: str, base: str) -> str:
 async def _check_unique(
     session: AsyncSession, shop: str, *, slug: str | None, sku: str | None, exclude: str = ""
 ) -> None:
-    for field, column, value in (("body.slug", Product.slug, slug), ("body.sku", Product.sku, sku)):
+    for field, column, value in (
+        ("body.slug", col(Product.slug), slug),
+        ("body.sku", col(Product.sku), sku),
+    ):
         if value is None:
             continue
         clash = await session.scalar(
-            sa.select(Product.id).where(
-                Product.shop == shop,
+            sa.select(col(Product.id)).where(
+                col(Product.shop) == shop,
                 column == value,
-                Product.deleted_at.is_(None),  # type: ignore[union-attr]
-                Product.id != exclude,
+                col(Product.deleted_at).is_(None),
+                col(Product.id) != exclude,
             )
         )
         if clash:
@@ -84,10 +90,11 @@ async def _check_categories(session: AsyncSession, shop: str, ids: list[str]) ->
     unknown = await categories.unknown_categories(session, shop, ids)
     if unknown:
         raise field_problem(
-            422, "body.category_ids",
+            422,
+            "body.category_ids",
             f"unknown category {', '.join(repr(c) for c in unknown)} (no such category in "
             "this shop; create it with POST /categories first)",
-        )  # fmt: skip
+        )
 
 
 async def _commit_unique(session: AsyncSession, product: Product) -> None:
@@ -109,16 +116,26 @@ async def create_product(
         raise field_problem(
             422, "body.price.currency", f"this shop sells in {currency}, not {body.price.currency}"
         )
+    await check_products_quota(session, catalog, shop)
     await _check_categories(session, shop, body.category_ids)
     await _check_unique(session, shop, slug=body.slug, sku=body.sku)
     slug = body.slug or await _free_slug(session, shop, slugify(body.name))
     now = utcnow()
     product = Product(
-        shop=shop, name=body.name, name_key=name_key(body.name), slug=slug,
-        description=body.description, sku=body.sku, currency=currency,
-        price_amount=body.price.amount, compare_at_amount=body.compare_at_amount,
-        attributes=body.attributes, active=body.active, category_ids=body.category_ids,
-        on_hand=body.on_hand, reserved=0,
+        shop=shop,
+        name=body.name,
+        name_key=name_key(body.name),
+        slug=slug,
+        description=body.description,
+        sku=body.sku,
+        currency=currency,
+        price_amount=body.price.amount,
+        compare_at_amount=body.compare_at_amount,
+        attributes=body.attributes,
+        active=body.active,
+        category_ids=body.category_ids,
+        on_hand=body.on_hand,
+        reserved=0,
         low_stock_threshold=(
             body.low_stock_threshold
             if body.low_stock_threshold is not None
@@ -126,27 +143,72 @@ async def create_product(
         ),
         weight_grams=body.weight_grams,
         search_text=search_text(body.name, body.description, body.sku),
-        created_at=now, updated_at=now, version=1,
-    )  # fmt: skip
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
     session.add(product)
     await session.flush()
     await categories.link(session, shop, product.id, body.category_ids)
     session.add(
         PriceChange(
-            shop=shop, product_id=product.id, amount=product.price_amount,
-            compare_at_amount=product.compare_at_amount, currency=currency,
-            changed_at=now, changed_by=actor,
+            shop=shop,
+            product_id=product.id,
+            amount=product.price_amount,
+            compare_at_amount=product.compare_at_amount,
+            currency=currency,
+            changed_at=now,
+            changed_by=actor,
         )
-    )  # fmt: skip
+    )
     await emit.product_updated(session, product)
     await _commit_unique(session, product)
     return to_public(product, [], admin=True)
 
 
+async def live_products(session: AsyncSession, shop: str) -> int:
+    query = (
+        sa.select(sa.func.count())
+        .select_from(Product)
+        .where(
+            col(Product.shop) == shop,
+            col(Product.deleted_at).is_(None),
+        )
+    )
+    return int(await session.scalar(query) or 0)
+
+
+async def usage(db: Database, quotas: QuotaReader, shop: str) -> Usage:
+    """Live products against `quotas.products`."""
+    limit = (await quotas.get(shop)).products
+    async with db.reader() as session:
+        used = await live_products(session, shop)
+    return Usage(products=QuotaUsage(used=used, limit=limit))
+
+
+async def check_products_quota(session: AsyncSession, catalog: Catalog, shop: str) -> None:
+    """Refuse (409) a product beyond `quotas.products`; counted under the shop's quota lock,
+    held until this transaction inserts the product and commits."""
+    limit = (await catalog.quotas.get(shop)).products
+    if limit is None:
+        return
+    await lock_quota(session, "products", shop)
+    used = await live_products(session, shop)
+    if used >= limit:
+        raise quota_exceeded(
+            409,
+            "products",
+            limit,
+            used,
+            f"This shop has {used} products and its quota (quotas.products) allows {limit}: "
+            "delete a product, or raise the Shop's spec.quotas.products, to add another.",
+        )
+
+
 async def find_product(
     session: AsyncSession, shop: str, product_id: str, *, lock: bool = False
 ) -> Product:
-    query = sa.select(Product).where(Product.id == product_id, Product.shop == shop)
+    query = sa.select(Product).where(col(Product.id) == product_id, col(Product.shop) == shop)
     product = await session.scalar(query.with_for_update() if lock else query)
     if product is None:  # another shop's product is simply not here
         raise product_not_found(shop, product_id)
@@ -164,8 +226,8 @@ async def live_product(session: AsyncSession, shop: str, product_id: str) -> Pro
 async def images_of(session: AsyncSession, product_id: str) -> list[ProductImage]:
     query = (
         sa.select(ProductImage)
-        .where(ProductImage.product_id == product_id)
-        .order_by(ProductImage.position, ProductImage.id)  # type: ignore[arg-type]
+        .where(col(ProductImage.product_id) == product_id)
+        .order_by(col(ProductImage.position), col(ProductImage.id))
     )
     return list((await session.scalars(query)).all())
 
@@ -218,28 +280,44 @@ def to_public(product: Product, images: list[ProductImage], *, admin: bool) -> P
     compare_at = product.compare_at_amount
     thumb = product.thumbnail_image_id
     return ProductPublic(
-        id=product.id, name=product.name, slug=product.slug, description=product.description,
-        sku=product.sku, price=Money(amount=product.price_amount, currency=currency),
+        id=product.id,
+        name=product.name,
+        slug=product.slug,
+        description=product.description,
+        sku=product.sku,
+        price=Money(amount=product.price_amount, currency=currency),
         compare_at=None if compare_at is None else Money(amount=compare_at, currency=currency),
-        attributes=product.attributes, active=product.active,
-        deleted=product.deleted_at is not None, category_ids=product.category_ids,
+        attributes=product.attributes,
+        active=product.active,
+        deleted=product.deleted_at is not None,
+        category_ids=product.category_ids,
         images=[image_public(shop, image) for image in images],
         thumbnail_url=image_url(shop, thumb, "thumb") if thumb else None,
-        available=emit.available(product), weight_grams=product.weight_grams,
+        available=emit.available(product),
+        weight_grams=product.weight_grams,
         stock=StockLevels(
-            on_hand=product.on_hand, reserved=product.reserved,
+            on_hand=product.on_hand,
+            reserved=product.reserved,
             available=product.on_hand - product.reserved,
             low_stock_threshold=product.low_stock_threshold,
-        ) if admin else None,
-        created_at=product.created_at, updated_at=product.updated_at,
-        deleted_at=product.deleted_at, version=product.version,
-    )  # fmt: skip
+        )
+        if admin
+        else None,
+        created_at=product.created_at,
+        updated_at=product.updated_at,
+        deleted_at=product.deleted_at,
+        version=product.version,
+    )
 
 
 def image_public(shop: str, image: ProductImage) -> ImagePublic:
     return ImagePublic(
-        id=image.id, url=image_url(shop, image.id, "full"),
-        thumbnail_url=image_url(shop, image.id, "thumb"), content_type=image.content_type,
-        width=image.width, height=image.height, size_bytes=image.size_bytes,
+        id=image.id,
+        url=image_url(shop, image.id, "full"),
+        thumbnail_url=image_url(shop, image.id, "thumb"),
+        content_type=image.content_type,
+        width=image.width,
+        height=image.height,
+        size_bytes=image.size_bytes,
         position=image.position,
-    )  # fmt: skip
+    )

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from shopfleet.catalog import emit
 from shopfleet.catalog.models import Product, Reservation
@@ -35,11 +36,23 @@ PRODUCTS: sa.Table = Product.__table__  # type: ignore[attr-defined]
 _EVENT_COLUMNS = [
     PRODUCTS.c[name]
     for name in (
-        "id", "shop", "name", "slug", "sku", "price_amount", "currency", "active",
-        "category_ids", "on_hand", "reserved", "low_stock_threshold", "created_at",
-        "deleted_at", "version",
+        "id",
+        "shop",
+        "name",
+        "slug",
+        "sku",
+        "price_amount",
+        "currency",
+        "active",
+        "category_ids",
+        "on_hand",
+        "reserved",
+        "low_stock_threshold",
+        "created_at",
+        "deleted_at",
+        "version",
     )
-]  # fmt: skip
+]
 
 
 def _merged(lines: Iterable[Mapping[str, Any]]) -> list[tuple[str, int]]:
@@ -52,10 +65,11 @@ def _merged(lines: Iterable[Mapping[str, Any]]) -> list[tuple[str, int]]:
 
 def _result(row: Reservation) -> ReservationResult:
     return ReservationResult(
-        order_id=row.order_id, status=row.status,  # type: ignore[arg-type]
+        order_id=row.order_id,
+        status=row.status,  # type: ignore[arg-type]
         lines=[ReservationLine(**line) for line in row.lines],
         shortages=[ReservationShortage(**line) for line in row.shortages],
-    )  # fmt: skip
+    )
 
 
 def _answer_again(row: Reservation, lines: list[tuple[str, int]]) -> ReservationResult:
@@ -86,9 +100,14 @@ async def reserve(
         return _answer_again(existing, wanted)
     now = utcnow()
     row = Reservation(
-        shop=shop, order_id=order_id, status="reserved", lines=lines, shortages=[],
-        created_at=now, updated_at=now,
-    )  # fmt: skip
+        shop=shop,
+        order_id=order_id,
+        status="reserved",
+        lines=lines,
+        shortages=[],
+        created_at=now,
+        updated_at=now,
+    )
     session.add(row)
     try:
         await session.flush()
@@ -151,7 +170,7 @@ async def _shortages(
 async def _locked(session: AsyncSession, shop: str, order_id: str) -> Reservation:
     row = await session.scalar(
         sa.select(Reservation)
-        .where(Reservation.shop == shop, Reservation.order_id == order_id)
+        .where(col(Reservation.shop) == shop, col(Reservation.order_id) == order_id)
         .with_for_update()
     )
     if row is None:

@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from shopfleet.kit.auth import SHOP_API_PREFIX
-from shopfleet.kit.contracts.catalog import PRODUCT_ID_PATTERN
+from shopfleet.kit.contracts import ids
 from shopfleet.kit.money import Amount, Currency, Money
 from shopfleet.kit.text import Printable
 
@@ -28,9 +28,6 @@ MAX_STOCK = 1_000_000_000
 MAX_WEIGHT_GRAMS = 1_000_000  # a tonne: as `kit.contracts.shipping.QuoteLine` accepts
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
-CATEGORY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-IMAGE_ID_PATTERN = PRODUCT_ID_PATTERN
-ORDER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
 def _multiline(value: str) -> str:
@@ -53,8 +50,7 @@ AttributeValue = Annotated[str, Field(max_length=500), Printable]
 Attributes = Annotated[
     dict[AttributeKey, AttributeValue], Field(max_length=50, examples=[{"color": "blue"}])
 ]
-CategoryId = Annotated[str, Field(pattern=CATEGORY_ID_PATTERN)]
-CategoryIds = Annotated[list[CategoryId], Field(max_length=20), AfterValidator(_unique)]
+CategoryIds = Annotated[list[ids.CategoryRef], Field(max_length=20), AfterValidator(_unique)]
 Quantity = Annotated[int, Field(ge=0, le=MAX_STOCK)]
 WeightGrams = Annotated[
     int, Field(ge=0, le=MAX_WEIGHT_GRAMS, description="Shipping weight of one unit, in grams.")

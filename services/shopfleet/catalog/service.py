@@ -16,6 +16,7 @@ from shopfleet.catalog.imagestore import ImageStore
 from shopfleet.catalog.reader import ListingReader
 from shopfleet.catalog.settings import CatalogSettings
 from shopfleet.catalog.shops import ShopDirectory
+from shopfleet.kit.quotas import QuotaReader
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,3 +25,4 @@ class Catalog:
     shops: ShopDirectory
     images: ImageStore
     listing: ListingReader
+    quotas: QuotaReader

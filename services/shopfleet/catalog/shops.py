@@ -7,26 +7,31 @@ or the event is still on its way) is asked of identity by service invocation, on
 
 from __future__ import annotations
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopfleet.catalog.models import ShopRow
-from shopfleet.kit.blocks import Invoker, ServiceUnavailable
-from shopfleet.kit.contracts.tenants import SETTINGS_PATH, ShopSettings
+from shopfleet.kit.blocks import Invoker
+from shopfleet.kit.contracts.clients.identity import IdentityClient
+from shopfleet.kit.contracts.tenants import ShopSettings
 from shopfleet.kit.db import Database, upsert, utcnow
-from shopfleet.kit.errors import NotFound, Problem
-
-log = structlog.get_logger("shopfleet.catalog.shops")
+from shopfleet.kit.quotas import QuotaReader
 
 
 class ShopDirectory:
     """Shop settings by slug: memory, then the `shops` table, then identity."""
 
     def __init__(
-        self, db: Database, invoker: Invoker, *, identity_app_id: str, timeout_s: float
+        self,
+        db: Database,
+        invoker: Invoker,
+        *,
+        identity_app_id: str,
+        timeout_s: float,
+        quotas: QuotaReader | None = None,
     ) -> None:
-        self.db, self.invoker = db, invoker
-        self.identity_app_id, self.timeout_s = identity_app_id, timeout_s
+        self.db = db
+        self.identity = IdentityClient(invoker, app_id=identity_app_id, timeout_s=timeout_s)
+        self.quotas = quotas  # told the quotas that come with settings read from identity
         self._known: dict[str, ShopSettings] = {}
 
     async def get(self, shop: str) -> ShopSettings:
@@ -41,11 +46,17 @@ class ShopDirectory:
                 shop=row.slug, display_name=row.display_name, currency=row.currency
             )
         else:
-            known = await self._ask_identity(shop)
+            known = await self.identity.settings(shop)
+            if self.quotas is not None:
+                self.quotas.remember(shop, known.quotas)
             async with self.db.session() as session, session.begin():
                 await self.remember(session, known)
         self._known[shop] = known
         return known
+
+    def forget(self, shop: str) -> None:
+        """The shop's data is being deleted: a shop of that name later is a new one."""
+        self._known.pop(shop, None)
 
     async def currency(self, shop: str) -> str:
         return (await self.get(shop)).currency
@@ -53,34 +64,13 @@ class ShopDirectory:
     async def remember(self, session: AsyncSession, shop: ShopSettings) -> None:
         """Record a shop in the caller's transaction (from `shop.created` or identity)."""
         values = {
-            "slug": shop.shop, "display_name": shop.display_name[:120],
-            "currency": shop.currency, "updated_at": utcnow(),
-        }  # fmt: skip
+            "slug": shop.shop,
+            "display_name": shop.display_name[:120],
+            "currency": shop.currency,
+            "updated_at": utcnow(),
+        }
         table = ShopRow.__table__  # type: ignore[attr-defined]
         await session.execute(
             upsert(session, table, values, keys=["slug"], update=["display_name", "currency"])
         )
         self._known[shop.shop] = shop
-
-    async def _ask_identity(self, shop: str) -> ShopSettings:
-        try:
-            answer = await self.invoker.invoke(
-                self.identity_app_id, "GET", SETTINGS_PATH.format(shop=shop),
-                timeout_s=self.timeout_s,
-            )  # fmt: skip
-        except ServiceUnavailable as exc:
-            log.warning("shop settings unavailable", shop=shop, reason=exc.reason)
-            raise _unavailable() from None
-        if answer.status == 404:
-            raise NotFound(f"Shop '{shop}' does not exist.", slug="shop-not-found")
-        if answer.status != 200:
-            log.warning("shop settings refused", shop=shop, status=answer.status)
-            raise _unavailable()
-        return ShopSettings.model_validate_json(answer.body)
-
-
-def _unavailable() -> Problem:
-    return Problem(
-        503, "Cannot read this shop's settings right now (identity is unavailable); retry shortly.",
-        headers={"Retry-After": "5"},
-    )  # fmt: skip

@@ -16,10 +16,10 @@ from shopfleet.catalog.models import Product
 from shopfleet.catalog.products import images_of, live_product, to_public
 from shopfleet.catalog.schemas import ProductPublic, image_url
 from shopfleet.kit.contracts.catalog import (
-    PRODUCT_ID_PATTERN,
     ProductLookupResult,
     ProductSnapshot,
 )
+from shopfleet.kit.contracts.ids import PRODUCT_ID_PATTERN
 from shopfleet.kit.db import utcnow
 from shopfleet.kit.errors import Conflict
 from shopfleet.kit.money import Money
@@ -36,9 +36,14 @@ async def set_stock(
             f"Cannot set on_hand to {on_hand}: {product.reserved} units are reserved for "
             f"orders; on_hand must be at least {product.reserved}.",
             slug="stock-below-reserved",
-            errors=[{"field": "body.on_hand", "message": f"must be at least {product.reserved}",
-                     "type": "conflict"}],
-        )  # fmt: skip
+            errors=[
+                {
+                    "field": "body.on_hand",
+                    "message": f"must be at least {product.reserved}",
+                    "type": "conflict",
+                }
+            ],
+        )
     if on_hand != product.on_hand:
         before = emit.available(product)
         product.on_hand = on_hand
@@ -52,10 +57,20 @@ async def set_stock(
 _SNAPSHOT_COLUMNS = [
     PRODUCTS.c[name]
     for name in (
-        "id", "name", "slug", "sku", "currency", "price_amount", "on_hand", "reserved",
-        "active", "deleted_at", "thumbnail_image_id", "weight_grams",
+        "id",
+        "name",
+        "slug",
+        "sku",
+        "currency",
+        "price_amount",
+        "on_hand",
+        "reserved",
+        "active",
+        "deleted_at",
+        "thumbnail_image_id",
+        "weight_grams",
     )
-]  # fmt: skip
+]
 
 
 async def lookup(session: AsyncSession, shop: str, ids: list[str]) -> ProductLookupResult:
@@ -69,14 +84,19 @@ async def lookup(session: AsyncSession, shop: str, ids: list[str]) -> ProductLoo
     found = {row.id: row for row in rows}
     items = [
         ProductSnapshot(
-            id=row.id, name=row.name, slug=row.slug, sku=row.sku,
+            id=row.id,
+            name=row.name,
+            slug=row.slug,
+            sku=row.sku,
             price=Money(amount=row.price_amount, currency=row.currency),
-            available=emit.available(row), active=row.active and row.deleted_at is None,
+            available=emit.available(row),
+            active=row.active and row.deleted_at is None,
             image_url=image_url(shop, row.thumbnail_image_id, "thumb")
-            if row.thumbnail_image_id else None,
+            if row.thumbnail_image_id
+            else None,
             weight_grams=row.weight_grams,
         )
         for row in (found[i] for i in wanted if i in found)
-    ]  # fmt: skip
+    ]
     missing = [i for i in dict.fromkeys(ids) if i not in found]
     return ProductLookupResult(items=items, missing=missing)

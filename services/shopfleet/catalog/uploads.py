@@ -31,10 +31,12 @@ class _TooLarge(Exception):
 
 def _too_large(max_bytes: int) -> Problem:
     return Problem(
-        413, f"The image is larger than {max_bytes} bytes; upload a smaller one.",
-        errors=[{"field": "body.file", "message": f"larger than {max_bytes} bytes",
-                 "type": "too_large"}],
-    )  # fmt: skip
+        413,
+        f"The image is larger than {max_bytes} bytes; upload a smaller one.",
+        errors=[
+            {"field": "body.file", "message": f"larger than {max_bytes} bytes", "type": "too_large"}
+        ],
+    )
 
 
 async def read_file_field(request: Request, name: str, *, max_bytes: int) -> bytes:
@@ -43,9 +45,10 @@ async def read_file_field(request: Request, name: str, *, max_bytes: int) -> byt
     boundary = params.get(b"boundary")
     if media != b"multipart/form-data" or not boundary:
         raise Problem(
-            415, f"Send the image as multipart/form-data with the field '{name}'.",
+            415,
+            f"Send the image as multipart/form-data with the field '{name}'.",
             slug="unsupported-media-type",
-        )  # fmt: skip
+        )
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > max_bytes + _OVERHEAD:
         raise _too_large(max_bytes)
@@ -85,11 +88,14 @@ async def read_file_field(request: Request, name: str, *, max_bytes: int) -> byt
     parser = MultipartParser(
         boundary,
         {
-            "on_part_begin": on_part_begin, "on_header_field": on_header_field,
-            "on_header_value": on_header_value, "on_header_end": on_header_end,
-            "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
         },
-    )  # fmt: skip
+    )
     received = 0
     try:
         async for chunk in request.stream():

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from shopfleet.categories import service
 from shopfleet.categories.models import (
-    ID_PATTERN,
     Cascade,
     CategoryCreate,
     CategoryDeletion,
@@ -21,6 +20,7 @@ from shopfleet.categories.models import (
 )
 from shopfleet.categories.service import Limits
 from shopfleet.kit.auth import PUBLIC, SHOP_API_PREFIX, AdminUser, ShopId
+from shopfleet.kit.contracts import ids
 from shopfleet.kit.db import ReaderDep, SessionDep
 
 
@@ -29,11 +29,13 @@ async def _limits(request: Request) -> Limits:  # async: a def would run in a th
 
 
 LimitsDep = Annotated[Limits, Depends(_limits)]
-CategoryIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="The category's id.")]
+CategoryIdPath = Annotated[ids.CategoryId, Path(description="The category's id.")]
 
 router = APIRouter(prefix=SHOP_API_PREFIX, tags=["categories"])
 
-_NOT_MODIFIED = {304: {"description": "Not modified: the tree is still the one of `ETag`."}}
+_NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: the tree is still the one of `ETag`."}
+}
 
 
 def _etag(revision: int) -> str:

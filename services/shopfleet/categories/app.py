@@ -15,6 +15,7 @@ from shopfleet.kit.blocks import Blocks
 from shopfleet.kit.db import Database
 from shopfleet.kit.outbox import OutboxRelay
 from shopfleet.kit.service import service_app
+from shopfleet.kit.tenant_data import purge_router
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -35,8 +36,13 @@ def create_app(
     app = service_app(
         "categories",
         description="Each shop's category tree, and the products in a category and below it.",
-        db=db, blocks=blocks, platform=settings.platform, routers=[router], verifier=verifier,
-        on_start=[relay.start], on_stop=[relay.stop],
-    )  # fmt: skip
+        db=db,
+        blocks=blocks,
+        platform=settings.platform,
+        routers=[router, purge_router("categories")],
+        verifier=verifier,
+        on_start=[relay.start],
+        on_stop=[relay.stop],
+    )
     app.state.limits = Limits.from_settings(settings)
     return app

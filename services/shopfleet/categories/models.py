@@ -24,10 +24,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from shopfleet.kit.contracts import ids
 from shopfleet.kit.db import UTCDateTime, utcnow
 from shopfleet.kit.text import Printable
 
-ID_PATTERN = r"^[0-9a-f-]{1,36}$"  # ids are UUIDs: nothing else can name a category
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 MAX_SLUG = 100
 MAX_NAME = 100
@@ -69,7 +69,7 @@ Slug = Annotated[
         examples=["running-shoes"],
     ),
 ]
-CategoryId = Annotated[str, pydantic.Field(pattern=ID_PATTERN, max_length=36)]
+CategoryId = Annotated[ids.CategoryId, pydantic.Field(max_length=36)]
 Position = Annotated[
     int,
     pydantic.Field(

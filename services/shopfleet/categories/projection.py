@@ -19,7 +19,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopfleet.categories.models import (
-    ID_PATTERN,
     Category,
     CategoryProduct,
     CategoryProductLink,
@@ -27,8 +26,8 @@ from shopfleet.categories.models import (
     ProductSort,
     ProductsPage,
 )
-from shopfleet.kit.contracts.catalog import PRODUCT_ID_PATTERN
 from shopfleet.kit.contracts.events import ProductDeleted, ProductUpdated
+from shopfleet.kit.contracts.ids import CATEGORY_ID_PATTERN, PRODUCT_ID_PATTERN
 from shopfleet.kit.cursors import pack_cursor, unpack_cursor
 from shopfleet.kit.db import excluded, upsert, utcnow
 
@@ -37,15 +36,19 @@ LINKS = CategoryProductLink.__table__  # type: ignore[attr-defined]
 CATEGORIES = Category.__table__  # type: ignore[attr-defined]
 
 _PRODUCT_ID = re.compile(PRODUCT_ID_PATTERN)
-_CATEGORY_ID = re.compile(ID_PATTERN)
+_CATEGORY_ID = re.compile(CATEGORY_ID_PATTERN)
 
 
 def _upsert(session: AsyncSession, values: dict[str, Any], update: Sequence[str]) -> Any:
     """INSERT ... ON CONFLICT (shop, product_id) DO UPDATE ... WHERE the event is newer."""
     return upsert(
-        session, PRODUCTS, values, keys=[PRODUCTS.c.shop, PRODUCTS.c.product_id], update=update,
+        session,
+        PRODUCTS,
+        values,
+        keys=[PRODUCTS.c.shop, PRODUCTS.c.product_id],
+        update=update,
         where=PRODUCTS.c.version < excluded(session, PRODUCTS).version,
-    )  # fmt: skip
+    )
 
 
 class BadProductEvent(ValueError):
@@ -95,11 +98,19 @@ async def apply_product_updated(session: AsyncSession, shop: str, event: Product
     _check_ids(shop, event.product_id, event.version)
     created_at = _check_product(event)
     values = dict(
-        shop=shop, product_id=event.product_id, name=event.name, slug=event.slug,
-        price_amount=event.price_amount, currency=event.currency, active=event.active,
-        available=event.available, created_at=created_at, version=event.version,
-        deleted=False, projected_at=utcnow(),
-    )  # fmt: skip
+        shop=shop,
+        product_id=event.product_id,
+        name=event.name,
+        slug=event.slug,
+        price_amount=event.price_amount,
+        currency=event.currency,
+        active=event.active,
+        available=event.available,
+        created_at=created_at,
+        version=event.version,
+        deleted=False,
+        projected_at=utcnow(),
+    )
     update = [k for k in values if k not in ("shop", "product_id")]
     result = await session.execute(_upsert(session, values, update))
     if not result.rowcount:  # type: ignore[attr-defined]
@@ -121,10 +132,19 @@ async def apply_product_deleted(session: AsyncSession, shop: str, event: Product
     """Apply `product.deleted` if newer: a tombstone at its version, and no more links."""
     _check_ids(shop, event.product_id, event.version)
     values = dict(
-        shop=shop, product_id=event.product_id, name="", slug="", price_amount=0, currency="",
-        active=False, available=0, created_at=utcnow(), version=event.version, deleted=True,
+        shop=shop,
+        product_id=event.product_id,
+        name="",
+        slug="",
+        price_amount=0,
+        currency="",
+        active=False,
+        available=0,
+        created_at=utcnow(),
+        version=event.version,
+        deleted=True,
         projected_at=utcnow(),
-    )  # fmt: skip
+    )
     stmt = _upsert(session, values, ["active", "version", "deleted", "projected_at"])
     result = await session.execute(stmt)
     if not result.rowcount:  # type: ignore[attr-defined]
@@ -231,14 +251,19 @@ async def list_products(
         .exists()
     )
     query = sa.select(
-        PRODUCTS.c.product_id, PRODUCTS.c.name, PRODUCTS.c.slug, PRODUCTS.c.price_amount,
-        PRODUCTS.c.currency, PRODUCTS.c.available, key.label("sort_key"),
+        PRODUCTS.c.product_id,
+        PRODUCTS.c.name,
+        PRODUCTS.c.slug,
+        PRODUCTS.c.price_amount,
+        PRODUCTS.c.currency,
+        PRODUCTS.c.available,
+        key.label("sort_key"),
     ).where(
         PRODUCTS.c.shop == shop,
         PRODUCTS.c.active.is_(True),
         PRODUCTS.c.deleted.is_(False),
         in_categories,
-    )  # fmt: skip
+    )
     if after is not None:
         value, after_id = after
         beyond = key < value if sort in _DESCENDING else key > value
@@ -248,11 +273,15 @@ async def list_products(
     rows = (await session.execute(query)).all()
     items = [
         ProductItem(
-            id=row.product_id, name=row.name, slug=row.slug, price_amount=row.price_amount,
-            currency=row.currency, available=row.available,
+            id=row.product_id,
+            name=row.name,
+            slug=row.slug,
+            price_amount=row.price_amount,
+            currency=row.currency,
+            available=row.available,
         )
         for row in rows[:limit]
-    ]  # fmt: skip
+    ]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]

@@ -9,13 +9,12 @@ per shop), so a write loads it whole and asks `tree.Tree` whether the change is 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from shopfleet.categories import projection
 from shopfleet.categories.models import (
@@ -45,7 +44,7 @@ from shopfleet.kit.contracts.events import (
     CategoryDeleted,
     CategoryUpdated,
 )
-from shopfleet.kit.db import dialect_insert, utcnow
+from shopfleet.kit.db import NamedRow, dialect_insert, utcnow
 from shopfleet.kit.errors import Conflict, NotFound, Problem, field_problem
 from shopfleet.kit.outbox import Outbox
 
@@ -72,16 +71,20 @@ def _not_found(shop: str, category_id: str) -> NotFound:
 
 def _unknown_parent(parent_id: str) -> Problem:
     return field_problem(
-        422, "body.parent_id", f"no category '{parent_id}' in this shop; "
+        422,
+        "body.parent_id",
+        f"no category '{parent_id}' in this shop; "
         "send the id of an existing category, or null for a root category",
-    )  # fmt: skip
+    )
 
 
 def _slug_taken(slug: str) -> Problem:
     return field_problem(
-        409, "body.slug", f"'{slug}' is already the slug of another category in this shop; "
-        "choose another", slug="slug-taken",
-    )  # fmt: skip
+        409,
+        "body.slug",
+        f"'{slug}' is already the slug of another category in this shop; choose another",
+        slug="slug-taken",
+    )
 
 
 def _cycle(exc: CycleError) -> Conflict:
@@ -95,8 +98,8 @@ def _too_deep(exc: DepthError) -> Conflict:
 # ----------------------------------------------------------------------------- reading
 
 
-async def _rows(session: AsyncSession, shop: str) -> list[Mapping[str, Any]]:
-    query = sa.select(*CATEGORY_COLUMNS).where(Category.shop == shop)
+async def _rows(session: AsyncSession, shop: str) -> list[NamedRow]:
+    query = sa.select(*CATEGORY_COLUMNS).where(col(Category.shop) == shop)
     return list((await session.execute(query)).mappings().all())
 
 
@@ -153,9 +156,12 @@ async def list_products(
         )
     except projection.BadCursor as exc:
         raise field_problem(
-            400, "query.cursor", f"{exc}: pass the next_cursor of the previous page unchanged "
-            "(with the same sort), or omit it to start at the first page", slug="bad-cursor",
-        ) from None  # fmt: skip
+            400,
+            "query.cursor",
+            f"{exc}: pass the next_cursor of the previous page unchanged "
+            "(with the same sort), or omit it to start at the first page",
+            slug="bad-cursor",
+        ) from None
 
 
 # ----------------------------------------------------------------------------- writing
@@ -171,13 +177,20 @@ async def _begin_write(session: AsyncSession, shop: str) -> Tree:
     return await load_tree(session, shop)
 
 
-async def _emit_updated(session: AsyncSession, shop: str, row: Mapping[str, Any]) -> None:
+async def _emit_updated(session: AsyncSession, shop: str, row: NamedRow) -> None:
     await Outbox.add(
-        session, CATEGORY_UPDATED, CategoryUpdated(
-            category_id=row["id"], parent_id=row["parent_id"], slug=row["slug"],
-            name=row["name"], position=row["position"], version=row["version"],
-        ), shop=shop,
-    )  # fmt: skip
+        session,
+        CATEGORY_UPDATED,
+        CategoryUpdated(
+            category_id=row["id"],
+            parent_id=row["parent_id"],
+            slug=row["slug"],
+            name=row["name"],
+            position=row["position"],
+            version=row["version"],
+        ),
+        shop=shop,
+    )
 
 
 def _unique_slug(tree: Tree, wanted: str) -> str:
@@ -234,10 +247,17 @@ async def create_category(
     position = _next_position(tree, data.parent_id) if data.position is None else data.position
     now = utcnow()
     row = dict(
-        id=new_id(), shop=shop, parent_id=data.parent_id, slug=slug, name=data.name,
-        description=data.description, position=position, version=1,
-        created_at=now, updated_at=now,
-    )  # fmt: skip
+        id=new_id(),
+        shop=shop,
+        parent_id=data.parent_id,
+        slug=slug,
+        name=data.name,
+        description=data.description,
+        position=position,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
     await session.execute(sa.insert(CATEGORIES).values(row))
     await _emit_updated(session, shop, row)
     await _commit(session, slug)
@@ -328,9 +348,11 @@ async def delete_category(
     for doomed_id in doomed:
         version = tree.node(doomed_id).data["version"] + 1
         await Outbox.add(
-            session, CATEGORY_DELETED, CategoryDeleted(category_id=doomed_id, version=version),
+            session,
+            CATEGORY_DELETED,
+            CategoryDeleted(category_id=doomed_id, version=version),
             shop=shop,
-        )  # fmt: skip
+        )
     await session.commit()
     return CategoryDeletion(deleted=doomed, reparented=reparented, products_unlinked=unlinked)
 

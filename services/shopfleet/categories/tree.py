@@ -6,9 +6,11 @@ whether a change is allowed and what a delete touches, and writes the answer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
+
+from shopfleet.kit.db import NamedRow
 
 T = TypeVar("T")
 
@@ -19,10 +21,10 @@ class Node:
     parent_id: str | None
     name: str = ""
     position: int = 0
-    data: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    data: NamedRow = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Node:
+    def from_row(cls, row: NamedRow) -> Node:
         """A node from a row (a mapping with id, parent_id, name, position and anything else)."""
         return cls(row["id"], row["parent_id"], row["name"], row["position"], row)
 
@@ -66,7 +68,7 @@ class Tree:
         self._children = children
 
     @classmethod
-    def from_rows(cls, rows: Iterable[Mapping[str, Any]]) -> Tree:
+    def from_rows(cls, rows: Iterable[NamedRow]) -> Tree:
         return cls(Node.from_row(row) for row in rows)
 
     def __len__(self) -> int:

@@ -20,6 +20,7 @@ from shopfleet.gateway.routes import RouteFile
 from shopfleet.gateway.settings import GatewaySettings
 from shopfleet.kit.auth import TokenVerifier
 from shopfleet.kit.blocks import Blocks
+from shopfleet.kit.contracts.credentials import SHOP_PLATFORM_CREDENTIAL, derived_credential
 from shopfleet.kit.errors import install_problem_handlers
 from shopfleet.kit.jsonlimits import JsonBounds, JsonLimits
 from shopfleet.kit.service import identity_jwks_verifier
@@ -75,8 +76,29 @@ class Gateway:
         platform.include_router(health_router({"services": services_ready}))
         platform.include_router(platform_router(self.routes, blocks.invoker, aggregator))
         self.platform_app = platform
+        token = platform.state.platform_token
+
+        def shop_verifier(identity_app_id: str, shop: str) -> TokenVerifier:
+            """A dedicated shop's identity, offered the shop's own platform credential."""
+            credential = (
+                derived_credential(token, shop, SHOP_PLATFORM_CREDENTIAL) if token else None
+            )
+            return identity_jwks_verifier(
+                blocks,
+                settings.platform,
+                identity_app_id=identity_app_id,
+                platform_credential=credential,
+            )
+
         self.proxy = ShopProxy(
-            settings, self.routes, blocks.invoker, self.verifier, services, platform
+            settings,
+            self.routes,
+            blocks.invoker,
+            self.verifier,
+            services,
+            platform,
+            # A verifier given (tests, the embedded platform) stands for every identity.
+            shop_verifier=shop_verifier if verifier is None else None,
         )
         app: ASGIApp = CORSMiddleware(
             self.proxy,
@@ -88,7 +110,7 @@ class Gateway:
         )
         self.app = RequestContext(app, service="gateway", access_log=settings.platform.access_log)
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, scope, receive, send) -> None:
         await self.app(scope, receive, send)
 
 

@@ -8,6 +8,7 @@ Everything that is not a shop request goes to the platform app (`fallback`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import quote
 
 import structlog
@@ -18,6 +19,7 @@ from shopfleet.gateway.routes import RouteFile
 from shopfleet.gateway.settings import GatewaySettings
 from shopfleet.kit.auth import TokenVerifier
 from shopfleet.kit.blocks import Invoker, ServiceUnavailable
+from shopfleet.kit.contracts.routes import Route
 from shopfleet.kit.errors import PROBLEM_CONTENT_TYPE, Problem, problem_body
 from shopfleet.kit.paths import path_problem, refusal_detail
 
@@ -92,11 +94,17 @@ class ShopProxy:
         verifier: TokenVerifier,
         services: frozenset[str],
         fallback: ASGIApp,
+        *,
+        shop_verifier: Callable[[str, str], TokenVerifier] | None = None,
     ) -> None:
         self.settings = settings
         self.routes = routes
         self.invoker = invoker
         self.verifier = verifier
+        # A dedicated shop's tokens are signed by its own identity: verified with that
+        # identity's keys (`shop_verifier(identity app-id, shop)`, one per shop, kept).
+        self.shop_verifier = shop_verifier
+        self._shop_verifiers: dict[tuple[str, str], TokenVerifier] = {}
         self.services = services
         self.fallback = fallback
         self.client_limits = TokenBuckets(settings.client_rate_per_s, settings.client_burst)
@@ -114,6 +122,7 @@ class ShopProxy:
             await _send_problem(send, 400, refusal_detail(problem), slug="invalid-path")
             return
         path = raw_path.decode("ascii")
+        slug: str | None  # None: no shop is served at this host
         if path.startswith("/shops/"):
             slug, _, rest = path[7:].partition("/")
             rest = "/" + rest
@@ -179,7 +188,7 @@ class ShopProxy:
         host = b""
         for key, value in scope["headers"]:
             if key == b"authorization":
-                await self._check_token(value, slug)
+                await self._check_token(value, slug, self._verifier_for(route, slug))
             elif key == b"host":
                 host = value
             if key not in _DROP_REQUEST and not key.startswith(_CREDENTIAL_PREFIXES):
@@ -216,7 +225,16 @@ class ShopProxy:
         await send({"type": "http.response.start", "status": answer.status, "headers": out})
         await send({"type": "http.response.body", "body": answer.body})
 
-    async def _check_token(self, value: bytes, slug: str) -> None:
+    def _verifier_for(self, route: Route, slug: str) -> TokenVerifier:
+        identity = route.app_id("identity")
+        if identity == "identity" or self.shop_verifier is None:
+            return self.verifier
+        key = (identity, slug)
+        if key not in self._shop_verifiers:
+            self._shop_verifiers[key] = self.shop_verifier(identity, slug)
+        return self._shop_verifiers[key]
+
+    async def _check_token(self, value: bytes, slug: str, verifier: TokenVerifier) -> None:
         scheme, _, token = value.decode("latin-1").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise _Reject(
@@ -227,7 +245,7 @@ class ShopProxy:
             )
         try:
             # Ended sessions are refused here; roles are the services' to check.
-            principal = await self.verifier.verify(token.strip(), fresh_roles=False)
+            principal = await verifier.verify(token.strip(), fresh_roles=False)
         except Problem as problem:
             raise _Reject(problem.status, problem.detail, problem.headers, problem.slug) from None
         if not principal.may_act_in(slug):

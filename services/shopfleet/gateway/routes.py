@@ -1,8 +1,9 @@
-"""The route table: which shops exist, their hosts, tier and state.
+"""The route table as the gateway keeps it: which shops exist, their hosts, tier and state.
 
-It is a JSON document, `{"shops": {"<slug>": {...Route...}}}`. In a cluster the operator
-writes it into a ConfigMap that is mounted into the gateway; in the embedded platform it
-is `routes.json` in the data dir, written by the CLI. Either way the gateway re-reads it
+It is a JSON document, `{"shops": {"<slug>": {...Route...}}}`, whose schema the operator
+shares (`kit/contracts/routes.py`). In a cluster the operator writes it into a ConfigMap
+that is mounted into the gateway; in the embedded platform it is `routes.json` in the data
+dir, written by the CLI. Either way the gateway re-reads it
 when it changes, without a restart, and keeps the last good table if a new one is broken.
 """
 
@@ -11,47 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import tempfile
 from pathlib import Path
-from typing import Literal
 
 import orjson
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from shopfleet.kit.auth import SHOP_SLUG_PATTERN
+from shopfleet.kit.contracts.routes import Route, RouteTableDoc, validate_route_table
 
 log = structlog.get_logger("shopfleet.gateway.routes")
-
-HOST_PATTERN = (
-    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
-)
-
-
-class Route(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    hosts: list[str] = Field(default_factory=list, max_length=20)
-    tier: Literal["shared", "dedicated"] = "shared"
-    namespace: str | None = Field(default=None, description="Dedicated tier: the shop's namespace.")
-    suspended: bool = False
-    suspended_message: str = "This shop is temporarily closed."
-    requests_per_minute: int | None = Field(
-        default=None, ge=1, description="The shop's request quota."
-    )
-
-    def app_id(self, service: str) -> str:
-        """The Dapr app-id of `service` for this shop (namespaced for dedicated shops)."""
-        if self.tier == "dedicated" and self.namespace:
-            return f"{service}.{self.namespace}"
-        return service
-
-
-class RouteTableDoc(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    shops: dict[str, Route] = Field(default_factory=dict)
 
 
 class RouteTable:
@@ -71,15 +41,7 @@ class RouteTable:
 
 
 def parse_route_table(raw: bytes) -> RouteTable:
-    doc = RouteTableDoc.model_validate_json(raw)
-    slug_re, host_re = re.compile(SHOP_SLUG_PATTERN), re.compile(HOST_PATTERN)
-    for slug, route in doc.shops.items():
-        if not slug_re.match(slug):
-            raise ValueError(f"shop slug '{slug}' is not a DNS label of at most 40 characters")
-        for host in route.hosts:
-            if not host_re.match(host.lower()):
-                raise ValueError(f"shop '{slug}': '{host}' is not a DNS host name")
-    return RouteTable(doc)
+    return RouteTable(validate_route_table(raw))
 
 
 class RouteFile:

@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse
 
 from shopfleet.identity import service, sessions
 from shopfleet.identity.models import (
-    USER_ID_PATTERN,
     AdminToken,
     LoginRequest,
     RefreshRequest,
@@ -25,7 +24,6 @@ from shopfleet.identity.session_feed import session_changes
 from shopfleet.kit.auth import (
     PUBLIC,
     SHOP_API_PREFIX,
-    SHOP_SLUG_PATTERN,
     AdminUser,
     CurrentUser,
     PlatformCaller,
@@ -33,6 +31,7 @@ from shopfleet.kit.auth import (
     Role,
     ShopId,
 )
+from shopfleet.kit.contracts import ids
 from shopfleet.kit.contracts.sessions import SESSIONS_PATH, SessionChanges
 from shopfleet.kit.contracts.tenants import (
     SETTINGS_PATH,
@@ -59,7 +58,7 @@ async def _client_address(request: Request) -> str:
 IdentityDep = Annotated[Identity, Depends(_identity)]
 ClientAddress = Annotated[str, Depends(_client_address)]
 NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]*$"
-UserId = Annotated[str, Path(pattern=USER_ID_PATTERN, description="The user's id.")]
+UserId = Annotated[ids.UserId, Path(description="The user's id.")]
 
 router = APIRouter(prefix=SHOP_API_PREFIX)
 
@@ -195,7 +194,7 @@ async def jwks(ident: IdentityDep) -> JSONResponse:
 internal_router = APIRouter(prefix="/internal", tags=["internal"], dependencies=[PlatformCaller])
 # Service-to-service reads: reachable only by invocation, never through the gateway.
 peer_router = APIRouter(tags=["internal"])
-ShopSlug = Annotated[str, Path(pattern=SHOP_SLUG_PATTERN, description="The shop's slug.")]
+ShopSlug = Annotated[ids.ShopSlug, Path(description="The shop's slug.")]
 
 
 @peer_router.get(SETTINGS_PATH)
@@ -204,7 +203,10 @@ async def read_shop_settings(shop: ShopSlug, session: ReaderDep) -> ShopSettings
     if tenant is None:
         raise NotFound(f"Shop '{shop}' does not exist.")
     return ShopSettings(
-        shop=tenant.shop, display_name=tenant.display_name, currency=tenant.currency
+        shop=tenant.shop,
+        display_name=tenant.display_name,
+        currency=tenant.currency,
+        quotas=tenant.quotas,
     )
 
 
@@ -218,16 +220,20 @@ async def read_session_changes(
     reads this (kit/sessions.py), with the platform credential or the service credential
     of its namespace (it names users and roles)."""
     return await session_changes(
-        session, since=since, now=ident.now(),
+        session,
+        since=since,
+        now=ident.now(),
         access_token_ttl_s=ident.settings.access_token_ttl_s,
-    )  # fmt: skip
+    )
 
 
 @internal_router.post("/tenants", status_code=status.HTTP_201_CREATED)
 async def bootstrap_tenant(
     body: TenantBootstrap, session: SessionDep, ident: IdentityDep, response: Response
 ) -> TenantPublic:
-    """Create a shop and its Admin; 200 with `created: false` if the shop exists."""
+    """Create a shop and its Admin; 200 with `created: false` if the shop exists (adopted
+    by `owner` if it had none or is its namespace's), 409 `tenant-owned` if another
+    namespace's Shop owns it."""
     tenant = await service.bootstrap_tenant(session, body, ident.hasher)
     if not tenant.created:
         response.status_code = status.HTTP_200_OK

@@ -22,6 +22,7 @@ from shopfleet.kit.outbox import OutboxRelay
 from shopfleet.kit.reads import FastReader
 from shopfleet.kit.service import service_app
 from shopfleet.kit.sessions import SessionView
+from shopfleet.kit.tenant_data import purge_router
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -42,31 +43,46 @@ def create_app(
     platform = settings.platform
     db = open_database(settings)
     keys = KeyRing(
-        db, issuer=platform.jwt_issuer, audience=platform.jwt_audience,
+        db,
+        issuer=platform.jwt_issuer,
+        audience=platform.jwt_audience,
         access_token_ttl_s=settings.access_token_ttl_s,
         rotation_days=settings.signing_key_rotation_days,
-        reload_s=settings.signing_key_reload_s, secrets=blocks.secrets, clock=clock,
-    )  # fmt: skip
+        reload_s=settings.signing_key_reload_s,
+        secrets=blocks.secrets,
+        clock=clock,
+    )
     hasher = PasswordHasher.from_settings(settings)
     throttle = LoginThrottle.from_settings(blocks.state, settings, clock=clock)
     # Identity checks its own tokens against its own keys and sessions, without calling itself.
     feed = local_session_feed(db, access_token_ttl_s=settings.access_token_ttl_s, clock=clock)
     verifier = verifier or TokenVerifier(
-        keys.jwks, issuer=platform.jwt_issuer, audience=platform.jwt_audience,
+        keys.jwks,
+        issuer=platform.jwt_issuer,
+        audience=platform.jwt_audience,
         refetch_interval_s=1.0,
         sessions=SessionView(feed, poll_s=platform.session_poll_s, clock=clock),
-    )  # fmt: skip
+    )
     # Commits that add outbox rows wake the relay by themselves (kit.outbox).
     reads = FastReader(db, pool_size=settings.db_pool_size, name="identity-reads")
     relay = OutboxRelay(db, blocks.pubsub, source="identity")
     app = service_app(
         "identity",
         description="Accounts, roles, sessions (refresh-token families) and signing keys.",
-        db=db, blocks=blocks, platform=platform,
-        routers=[router, platform_router, internal_router, peer_router], verifier=verifier,
+        db=db,
+        blocks=blocks,
+        platform=platform,
+        routers=[
+            router,
+            platform_router,
+            internal_router,
+            peer_router,
+            purge_router("identity"),
+        ],
+        verifier=verifier,
         on_start=[keys.start, reads.start, relay.start],  # after the scaffold's migrations
         on_stop=[keys.stop, reads.stop, relay.stop],
-    )  # fmt: skip
+    )
     app.state.identity = Identity(settings, keys, hasher, throttle, clock, verifier.sessions)
     app.state.reads = reads
     return app

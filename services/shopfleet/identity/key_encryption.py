@@ -19,6 +19,7 @@ import structlog
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from shopfleet.identity.models import SigningKey
 from shopfleet.kit.blocks import Secrets
@@ -114,12 +115,14 @@ async def load_cipher(store: Secrets) -> KeyCipher | None:
 
 async def seal_plaintext_keys(session: AsyncSession, cipher: KeyCipher) -> int:
     """Encrypt every key an older version stored in plaintext; returns how many."""
-    rows = (await session.execute(sa.select(SigningKey.kid, SigningKey.private_pem))).all()
+    rows = (
+        await session.execute(sa.select(col(SigningKey.kid), col(SigningKey.private_pem)))
+    ).all()
     plain = [(kid, pem) for kid, pem in rows if not is_sealed(pem)]
     for kid, pem in plain:
         await session.execute(
             sa.update(SigningKey)
-            .where(SigningKey.kid == kid, SigningKey.private_pem == pem)  # type: ignore[arg-type]
+            .where(col(SigningKey.kid) == kid, col(SigningKey.private_pem) == pem)
             .values(private_pem=cipher.seal(kid, pem))
         )
     await session.commit()

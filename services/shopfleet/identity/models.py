@@ -18,6 +18,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shopfleet.kit.auth import Role
+from shopfleet.kit.contracts.ids import USER_ID_PATTERN
 from shopfleet.kit.cursors import pack_cursor, unpack_cursor
 from shopfleet.kit.db import UTCDateTime, utcnow
 from shopfleet.kit.text import Printable
@@ -42,7 +43,6 @@ def _normalize_email(value: str) -> str:
 Email = Annotated[EmailStr, AfterValidator(_normalize_email)]
 Password = Annotated[str, Field(min_length=10, max_length=256)]
 DisplayName = Annotated[str, Field(min_length=1, max_length=100), Printable]
-USER_ID_PATTERN = r"^[0-9a-f-]{1,36}$"  # ids are UUIDs: nothing else can name a user
 
 # ----------------------------------------------------------------------------- shops
 
@@ -54,6 +54,12 @@ class Shop(IdentityModel, table=True):
     display_name: str = Field(max_length=120)
     currency: str = Field(max_length=3)
     created_at: datetime = _timestamp()
+    # The Shop's `spec.quotas` (None: no limit), served to catalog and orders as settings.
+    quota_products: int | None = Field(default=None)
+    quota_orders_per_day: int | None = Field(default=None)
+    # The Shop that owns the tenant (None: none yet, adopted by the first that bootstraps it).
+    owner_namespace: str | None = Field(default=None, max_length=63)
+    owner_uid: str | None = Field(default=None, max_length=64)
 
 
 # ----------------------------------------------------------------------------- users

@@ -29,9 +29,11 @@ T = TypeVar("T")
 class HasherBusy(Problem):
     def __init__(self) -> None:
         super().__init__(
-            503, f"Too many password checks are waiting; retry in {_BUSY_RETRY_AFTER_S} seconds.",
-            slug="password-checks-busy", headers={"Retry-After": str(_BUSY_RETRY_AFTER_S)},
-        )  # fmt: skip
+            503,
+            f"Too many password checks are waiting; retry in {_BUSY_RETRY_AFTER_S} seconds.",
+            slug="password-checks-busy",
+            headers={"Retry-After": str(_BUSY_RETRY_AFTER_S)},
+        )
 
 
 # The deadline of the admitted request this task serves (see `PasswordHasher.admitted`).

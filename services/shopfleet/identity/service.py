@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from shopfleet.identity.models import (
     USER_PUBLIC_COLUMNS,
@@ -29,6 +30,7 @@ from shopfleet.identity.models import (
     decode_cursor,
     encode_cursor,
 )
+from shopfleet.identity.ownership import may_take, owner_of, take, tenant_owned
 from shopfleet.identity.passwords import PasswordHasher
 from shopfleet.identity.settings import IdentitySettings
 from shopfleet.identity.throttle import LoginThrottle
@@ -46,7 +48,7 @@ from shopfleet.kit.contracts.events import (
     ShopCreated,
     UserRegistered,
 )
-from shopfleet.kit.contracts.tenants import TenantBootstrap, TenantPublic
+from shopfleet.kit.contracts.tenants import TenantBootstrap, TenantPublic, TenantQuotas
 from shopfleet.kit.errors import Conflict, NotFound, Problem, field_problem
 from shopfleet.kit.outbox import Outbox
 from shopfleet.kit.reads import FastReader
@@ -54,10 +56,18 @@ from shopfleet.kit.sessions import SessionView
 
 # The CLI's entry points (signing-key rotation included, though it lives in tokens.py).
 __all__ = [
-    "Identity", "add_user", "bootstrap_tenant", "ensure_signing_key", "get_tenant", "get_user",
-    "list_users", "register_user", "rotate_signing_key",
-    "set_roles", "update_user",
-]  # fmt: skip
+    "Identity",
+    "add_user",
+    "bootstrap_tenant",
+    "ensure_signing_key",
+    "get_tenant",
+    "get_user",
+    "list_users",
+    "register_user",
+    "rotate_signing_key",
+    "set_roles",
+    "update_user",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,31 +100,78 @@ async def get_tenant(session: AsyncSession, shop: str) -> TenantPublic | None:
     if row is None:
         return None
     admin_id = await session.scalar(
-        sa.select(User.id)
-        .where(User.shop == shop, _has_role(Role.ADMIN))
-        .order_by(User.created_at, User.id)
+        sa.select(col(User.id))
+        .where(col(User.shop) == shop, _has_role(Role.ADMIN))
+        .order_by(col(User.created_at), col(User.id))
         .limit(1)
     )
     return TenantPublic(
-        shop=row.slug, display_name=row.display_name, currency=row.currency,
-        admin_user_id=admin_id or "", created=False,
-    )  # fmt: skip
+        shop=row.slug,
+        display_name=row.display_name,
+        currency=row.currency,
+        quotas=quotas_of(row),
+        admin_user_id=admin_id or "",
+        owner=owner_of(row),
+        created=False,
+    )
+
+
+def quotas_of(row: Shop) -> TenantQuotas:
+    return TenantQuotas(products=row.quota_products, orders_per_day=row.quota_orders_per_day)
+
+
+async def _bootstrap_existing(
+    session: AsyncSession, request: TenantBootstrap, existing: TenantPublic
+) -> TenantPublic:
+    """The shop exists: refused if another namespace owns it (409 tenant-owned), else
+    adopted by the request's owner if it has none or another uid, with the spec's quotas."""
+    if not may_take(existing.owner, request.owner):
+        assert existing.owner is not None
+        raise tenant_owned(request.shop, existing.owner)
+    claimant = request.owner
+    if claimant is not None and claimant != existing.owner:
+        if not await take(session, request.shop, claimant):
+            await session.rollback()  # another namespace adopted it meanwhile
+            taken = await get_tenant(session, request.shop)
+            await session.rollback()
+            raise tenant_owned(request.shop, (taken and taken.owner) or claimant)
+        existing.owner, existing.adopted = claimant, True
+    if existing.quotas != request.quotas:
+        # Set the shop's quotas to the spec's: a bootstrap of an existing shop carries them.
+        await session.execute(
+            sa.update(Shop)
+            .where(col(Shop.slug) == request.shop)
+            .values(
+                quota_products=request.quotas.products,
+                quota_orders_per_day=request.quotas.orders_per_day,
+            )
+        )
+        existing.quotas = request.quotas
+    await session.commit()
+    return existing
 
 
 async def bootstrap_tenant(
     session: AsyncSession, request: TenantBootstrap, hasher: PasswordHasher
 ) -> TenantPublic:
-    """Create the shop and its Admin; the same shop again returns it with `created=False`."""
+    """Create the shop and its Admin; the same shop again returns it with `created=False`
+    (or 409 tenant-owned when another namespace's Shop owns it: identity/ownership.py)."""
     existing = await get_tenant(session, request.shop)
     await session.rollback()  # end the read before hashing
     if existing is not None:
-        return existing
+        return await _bootstrap_existing(session, request, existing)
     password_hash = await hasher.hash(request.admin_password)
     now = datetime.now(UTC)
     shop = Shop(
-        slug=request.shop, display_name=request.display_name,
-        currency=request.currency, created_at=now,
-    )  # fmt: skip
+        slug=request.shop,
+        display_name=request.display_name,
+        currency=request.currency,
+        created_at=now,
+        quota_products=request.quotas.products,
+        quota_orders_per_day=request.quotas.orders_per_day,
+        owner_namespace=request.owner.namespace if request.owner else None,
+        owner_uid=request.owner.uid if request.owner else None,
+    )
     try:
         session.add(shop)
         await session.flush()  # the shop before its user (foreign key)
@@ -123,23 +180,34 @@ async def bootstrap_tenant(
         )
         session.add(admin)
         await Outbox.add(
-            session, SHOP_CREATED, ShopCreated(
-                shop=shop.slug, display_name=shop.display_name, currency=shop.currency,
+            session,
+            SHOP_CREATED,
+            ShopCreated(
+                shop=shop.slug,
+                display_name=shop.display_name,
+                currency=shop.currency,
                 created_at=now,
-            ), shop=shop.slug,
-        )  # fmt: skip
+            ),
+            shop=shop.slug,
+        )
         await _emit_registered(session, admin)
         await session.commit()
     except IntegrityError:  # a concurrent bootstrap of the same shop won (at flush or commit)
         await session.rollback()
         existing = await get_tenant(session, request.shop)
+        await session.rollback()
         if existing is None:
             raise
-        return existing
+        return await _bootstrap_existing(session, request, existing)
     return TenantPublic(
-        shop=shop.slug, display_name=shop.display_name, currency=shop.currency,
-        admin_user_id=admin.id, created=True,
-    )  # fmt: skip
+        shop=shop.slug,
+        display_name=shop.display_name,
+        currency=shop.currency,
+        quotas=request.quotas,
+        admin_user_id=admin.id,
+        owner=request.owner,
+        created=True,
+    )
 
 
 # ----------------------------------------------------------------------------- users
@@ -147,25 +215,36 @@ async def bootstrap_tenant(
 
 def _has_role(role: str) -> sa.ColumnElement[bool]:
     # Roles are a JSON list of a few known names: a text match on '"Admin"' is exact.
-    return sa.cast(User.roles, sa.String).contains(f'"{role}"')
+    return sa.cast(col(User.roles), sa.String).contains(f'"{role}"')
 
 
 def _new_user(
     shop: str, email: str, password_hash: str, display_name: str, roles: list[str], now: datetime
 ) -> User:
     return User(
-        shop=shop, email=email.strip().lower(), password_hash=password_hash,
-        display_name=display_name, roles=sorted(set(roles)), created_at=now, updated_at=now,
-    )  # fmt: skip
+        shop=shop,
+        email=email.strip().lower(),
+        password_hash=password_hash,
+        display_name=display_name,
+        roles=sorted(set(roles)),
+        created_at=now,
+        updated_at=now,
+    )
 
 
 async def _emit_registered(session: AsyncSession, user: User) -> None:
     await Outbox.add(
-        session, USER_REGISTERED, UserRegistered(
-            user_id=user.id, email=user.email, display_name=user.display_name,
-            roles=user.roles, registered_at=user.created_at,
-        ), shop=user.shop,
-    )  # fmt: skip
+        session,
+        USER_REGISTERED,
+        UserRegistered(
+            user_id=user.id,
+            email=user.email,
+            display_name=user.display_name,
+            roles=user.roles,
+            registered_at=user.created_at,
+        ),
+        shop=user.shop,
+    )
 
 
 async def add_user(
@@ -185,7 +264,9 @@ async def add_user(
     password_hash = await hasher.hash(data.password)
     if await session.get(Shop, shop) is None:
         raise NotFound(f"Shop '{shop}' does not exist.")
-    if await session.scalar(sa.select(User.id).where(User.shop == shop, User.email == data.email)):
+    if await session.scalar(
+        sa.select(col(User.id)).where(col(User.shop) == shop, col(User.email) == data.email)
+    ):
         raise _email_taken(data.email)
     user = _new_user(shop, data.email, password_hash, data.display_name, roles, datetime.now(UTC))
     session.add(user)
@@ -221,7 +302,7 @@ async def _user_in_shop(session: AsyncSession, shop: str, user_id: str) -> User:
 
 def _public_user(_key: object) -> sa.Select[Any]:
     return sa.select(*USER_PUBLIC_COLUMNS).where(
-        User.shop == sa.bindparam("shop"), User.id == sa.bindparam("user_id")
+        col(User.shop) == sa.bindparam("shop"), col(User.id) == sa.bindparam("user_id")
     )
 
 
@@ -284,26 +365,31 @@ async def list_users(
     email_prefix: str | None = None,
 ) -> UsersPage:
     """A page of the shop's users, oldest first; selects columns, never password hashes."""
-    query = sa.select(*USER_PUBLIC_COLUMNS).where(User.shop == shop)
+    query = sa.select(*USER_PUBLIC_COLUMNS).where(col(User.shop) == shop)
     if role:
         query = query.where(_has_role(role))
     if email_prefix:
-        query = query.where(User.email.startswith(email_prefix.strip().lower(), autoescape=True))  # type: ignore[attr-defined]
+        query = query.where(
+            col(User.email).startswith(email_prefix.strip().lower(), autoescape=True)
+        )
     if cursor:
         try:
             after, after_id = decode_cursor(cursor)
         except ValueError:
             raise field_problem(
-                400, "query.cursor", "not a valid cursor: pass the next_cursor of the previous "
-                "page unchanged, or omit it to start at the first page", slug="bad-cursor",
-            ) from None  # fmt: skip
+                400,
+                "query.cursor",
+                "not a valid cursor: pass the next_cursor of the previous "
+                "page unchanged, or omit it to start at the first page",
+                slug="bad-cursor",
+            ) from None
         query = query.where(
             sa.or_(
-                User.created_at > after,
-                sa.and_(User.created_at == after, User.id > after_id),
+                col(User.created_at) > after,
+                sa.and_(col(User.created_at) == after, col(User.id) > after_id),
             )
         )
-    query = query.order_by(User.created_at, User.id).limit(limit + 1)
+    query = query.order_by(col(User.created_at), col(User.id)).limit(limit + 1)
     rows = (await session.execute(query)).mappings().all()
     items = [UserPublic.model_validate(dict(row)) for row in rows[:limit]]
     more = len(rows) > limit
@@ -315,7 +401,7 @@ async def set_roles(session: AsyncSession, shop: str, user_id: str, roles: list[
     """Replace a user's shop roles; the shop's last Admin cannot lose the role."""
     # Lock the shop row (PostgreSQL) so two demotions cannot each see the other as the
     # remaining Admin; SQLite's BEGIN IMMEDIATE already serializes writers.
-    await session.execute(sa.select(Shop.slug).where(Shop.slug == shop).with_for_update())
+    await session.execute(sa.select(col(Shop.slug)).where(col(Shop.slug) == shop).with_for_update())
     user = await _user_in_shop(session, shop, user_id)
     kept = {Role.PLATFORM_ADMIN.value} & set(user.roles)  # not a shop's to grant or take
     new_roles = sorted(set(roles) | kept)
@@ -323,7 +409,7 @@ async def set_roles(session: AsyncSession, shop: str, user_id: str, roles: list[
         others = await session.scalar(
             sa.select(sa.func.count())
             .select_from(User)
-            .where(User.shop == shop, User.id != user.id, _has_role(Role.ADMIN))
+            .where(col(User.shop) == shop, col(User.id) != user.id, _has_role(Role.ADMIN))
         )
         if not others:
             raise Conflict(

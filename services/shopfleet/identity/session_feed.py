@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from shopfleet.identity.models import User
 from shopfleet.identity.tokens import JWKS_LEEWAY_S
@@ -26,9 +27,15 @@ async def session_changes(
     retention_s = access_token_ttl_s + JWKS_LEEWAY_S
     floor = max(since, now.timestamp() - retention_s)
     rows = await session.execute(
-        sa.select(User.shop, User.id, User.session_version, User.roles, User.sessions_changed_at)
-        .where(User.sessions_changed_at > datetime.fromtimestamp(floor, UTC))  # type: ignore[operator]
-        .order_by(User.sessions_changed_at)  # type: ignore[arg-type]
+        sa.select(
+            col(User.shop),
+            col(User.id),
+            col(User.session_version),
+            col(User.roles),
+            col(User.sessions_changed_at),
+        )
+        .where(col(User.sessions_changed_at) > datetime.fromtimestamp(floor, UTC))
+        .order_by(col(User.sessions_changed_at))
     )
     return SessionChanges(
         as_of=now.timestamp(),
@@ -42,6 +49,7 @@ async def session_changes(
                 changed_at=changed_at.timestamp(),
             )
             for shop, user_id, version, roles, changed_at in rows
+            if changed_at is not None  # the WHERE excludes NULLs; this tells the type so
         ],
     )
 

@@ -11,6 +11,7 @@ import uuid
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from shopfleet.identity.models import AdminToken, Shop, TokenPair, User
 from shopfleet.identity.service import Identity, get_tenant
@@ -36,9 +37,11 @@ async def _issue(session: AsyncSession, ident: Identity, user: User, family_id: 
         user_id=user.id, shop=user.shop, roles=user.roles, session_version=user.session_version
     )
     return TokenPair(
-        access_token=access, expires_in=ident.keys.access_token_ttl_s,
-        refresh_token=refresh_token, refresh_expires_in=ttl,
-    )  # fmt: skip
+        access_token=access,
+        expires_in=ident.keys.access_token_ttl_s,
+        refresh_token=refresh_token,
+        refresh_expires_in=ttl,
+    )
 
 
 async def login(
@@ -56,7 +59,9 @@ async def login(
             raise NotFound(f"Shop '{shop}' does not exist.")
         row = (
             await session.execute(
-                sa.select(User.id, User.password_hash).where(User.shop == shop, User.email == email)
+                sa.select(col(User.id), col(User.password_hash)).where(
+                    col(User.shop) == shop, col(User.email) == email
+                )
             )
         ).one_or_none()
         await session.rollback()  # no transaction while argon2 works

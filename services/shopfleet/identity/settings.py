@@ -24,22 +24,26 @@ class IdentitySettings(ServiceSettings):
         default=900, ge=1, description="Failures are forgotten after this long without any."
     )
     throttle_first_delay_s: float = Field(
-        default=30.0, gt=0,
+        default=30.0,
+        gt=0,
         description="The wait after the limit's failure; it doubles with each further failure.",
-    )  # fmt: skip
+    )
     throttle_max_account_delay_s: float = Field(
-        default=300.0, gt=0,
+        default=300.0,
+        gt=0,
         description="The longest wait of an account: short, so nobody can lock one for long.",
-    )  # fmt: skip
+    )
     throttle_max_address_delay_s: float = Field(
-        default=3600.0, gt=0,
+        default=3600.0,
+        gt=0,
         description="The longest wait of a client address: long, so one address cannot keep "
         "an account locked.",
-    )  # fmt: skip
+    )
     throttle_lease_s: float = Field(
-        default=60.0, gt=0,
+        default=60.0,
+        gt=0,
         description="How long a reserved login attempt holds its place if its process dies.",
-    )  # fmt: skip
+    )
 
     # argon2id cost (OWASP's 19 MiB / t=2 is the floor; tests lower these for speed).
     argon2_time_cost: int = Field(default=3, ge=1)
@@ -49,15 +53,17 @@ class IdentitySettings(ServiceSettings):
         default=None, ge=1, description="Hashes at once (each holds its memory); default: CPUs."
     )
     argon2_max_waiting: int = Field(
-        default=16, ge=0,
+        default=16,
+        ge=0,
         description="Logins (password checks) that may wait for a turn; more answer 503 + "
         "Retry-After at once.",
-    )  # fmt: skip
+    )
     argon2_max_wait_s: float = Field(
-        default=5.0, gt=0,
+        default=5.0,
+        gt=0,
         description="The longest a login waits (for admission and its hash) before it answers "
         "503 + Retry-After: well under the gateway's upstream timeout (10 s), with a hash's time.",
-    )  # fmt: skip
+    )
 
     signing_key_rotation_days: int = Field(
         default=90, ge=1, description="An active signing key older than this is rotated."

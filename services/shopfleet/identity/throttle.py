@@ -69,9 +69,12 @@ class Throttled(Problem):
         wait = blocked.retry_after_s
         why = "logins are being checked" if blocked.busy else "failed logins"
         super().__init__(
-            429, f"Too many {why} for this {blocked.scope}; retry in {wait} seconds.",
-            slug="login-throttled", headers={"Retry-After": str(wait)}, retry_after_s=wait,
-        )  # fmt: skip
+            429,
+            f"Too many {why} for this {blocked.scope}; retry in {wait} seconds.",
+            slug="login-throttled",
+            headers={"Retry-After": str(wait)},
+            retry_after_s=wait,
+        )
 
 
 @dataclass(slots=True)
@@ -90,9 +93,11 @@ class _Record:
             return cls()
         try:
             record = cls(
-                int(value.get("f", 0)), float(value.get("t", 0)), float(value.get("u", 0)),
+                int(value.get("f", 0)),
+                float(value.get("t", 0)),
+                float(value.get("u", 0)),
                 {str(k): float(v) for k, v in dict(value.get("h", {})).items()},
-            )  # fmt: skip
+            )
         except (TypeError, ValueError):  # written by someone else: start afresh
             return cls()
         if now - max(record.last_failure, record.blocked_until) >= window_s:
@@ -101,8 +106,7 @@ class _Record:
         return record
 
     def dump(self) -> dict[str, object]:
-        return {"f": self.failures, "t": self.last_failure, "u": self.blocked_until,
-                "h": self.held}  # fmt: skip
+        return {"f": self.failures, "t": self.last_failure, "u": self.blocked_until, "h": self.held}
 
     def refusal(self, scope: Scope, policy: Policy, now: float) -> Blocked | None:
         if now < self.blocked_until:
@@ -198,13 +202,16 @@ class LoginThrottle:
         clock: Callable[[], float] = time.time,
     ) -> LoginThrottle:
         return cls(
-            store, max_per_account=settings.max_failures_per_account,
-            max_per_address=settings.max_failures_per_address, window_s=settings.throttle_window_s,
+            store,
+            max_per_account=settings.max_failures_per_account,
+            max_per_address=settings.max_failures_per_address,
+            window_s=settings.throttle_window_s,
             first_delay_s=settings.throttle_first_delay_s,
             max_account_delay_s=settings.throttle_max_account_delay_s,
             max_address_delay_s=settings.throttle_max_address_delay_s,
-            lease_s=settings.throttle_lease_s, clock=clock,
-        )  # fmt: skip
+            lease_s=settings.throttle_lease_s,
+            clock=clock,
+        )
 
     # ------------------------------------------------------------------------- the API
 

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from shopfleet.identity.key_encryption import (
     KeyCipher,
@@ -50,7 +51,7 @@ JWKS_LEEWAY_S = 60
 def new_signing_key(now: datetime, cipher: KeyCipher | None = None) -> SigningKey:
     """A fresh RSA-2048 key, sealed with `cipher`; its `kid` is the RFC 7638 thumbprint."""
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwk: dict[str, Any] = RSAAlgorithm.to_jwk(private.public_key(), as_dict=True)  # type: ignore[assignment]
+    jwk: dict[str, Any] = RSAAlgorithm.to_jwk(private.public_key(), as_dict=True)
     canonical = json.dumps({k: jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"))
     kid = (
         base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
@@ -63,13 +64,16 @@ def new_signing_key(now: datetime, cipher: KeyCipher | None = None) -> SigningKe
         serialization.NoEncryption(),
     ).decode()
     return SigningKey(
-        kid=kid, private_pem=seal_pem(cipher, kid, pem), public_jwk=jwk, created_at=now,
+        kid=kid,
+        private_pem=seal_pem(cipher, kid, pem),
+        public_jwk=jwk,
+        created_at=now,
         active_slot=1,
-    )  # fmt: skip
+    )
 
 
 async def active_signing_key(session: AsyncSession) -> SigningKey | None:
-    return await session.scalar(sa.select(SigningKey).where(SigningKey.active_slot == 1))
+    return await session.scalar(sa.select(SigningKey).where(col(SigningKey.active_slot) == 1))
 
 
 async def ensure_signing_key(
@@ -105,9 +109,9 @@ async def rotate_signing_key(
     """
     now = now or datetime.now(UTC)
     candidate = await asyncio.to_thread(new_signing_key, now, cipher)
-    retire = sa.update(SigningKey).where(SigningKey.active_slot == 1)
+    retire = sa.update(SigningKey).where(col(SigningKey.active_slot) == 1)
     if expected_kid is not None:
-        retire = retire.where(SigningKey.kid == expected_kid)
+        retire = retire.where(col(SigningKey.kid) == expected_kid)
     result = await session.execute(retire.values(active_slot=None, retired_at=now))
     if expected_kid is not None and result.rowcount == 0:  # type: ignore[attr-defined]
         await session.rollback()
@@ -127,8 +131,12 @@ async def published_signing_keys(
     """The active key and the retired ones whose tokens may still be unexpired."""
     query = (
         sa.select(SigningKey)
-        .where(sa.or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > now - retention))  # type: ignore[union-attr]
-        .order_by(SigningKey.created_at.desc())  # type: ignore[attr-defined]
+        .where(
+            sa.or_(
+                col(SigningKey.retired_at).is_(None), col(SigningKey.retired_at) > now - retention
+            )
+        )
+        .order_by(col(SigningKey.created_at).desc())
     )
     return list((await session.scalars(query)).all())
 
@@ -151,15 +159,19 @@ def add_refresh_token(
     token = secrets.token_urlsafe(32)
     session.add(
         RefreshToken(
-            shop=shop, user_id=user_id, family_id=family_id, token_hash=hash_refresh_token(token),
-            created_at=now, expires_at=now + timedelta(seconds=ttl_s),
+            shop=shop,
+            user_id=user_id,
+            family_id=family_id,
+            token_hash=hash_refresh_token(token),
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl_s),
         )
-    )  # fmt: skip
+    )
     return token
 
 
 async def find_refresh_token(session: AsyncSession, token: str) -> RefreshToken | None:
-    query = sa.select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(token))
+    query = sa.select(RefreshToken).where(col(RefreshToken.token_hash) == hash_refresh_token(token))
     return await session.scalar(query)
 
 
@@ -168,9 +180,9 @@ async def spend_refresh_token(session: AsyncSession, token_id: str, now: datetim
     result = await session.execute(
         sa.update(RefreshToken)
         .where(
-            RefreshToken.id == token_id,
-            RefreshToken.used_at.is_(None),  # type: ignore[union-attr]
-            RefreshToken.revoked_at.is_(None),  # type: ignore[union-attr]
+            col(RefreshToken.id) == token_id,
+            col(RefreshToken.used_at).is_(None),
+            col(RefreshToken.revoked_at).is_(None),
         )
         .values(used_at=now)
     )
@@ -185,11 +197,11 @@ async def revoke_refresh_tokens(
     user_id: str | None = None,
 ) -> None:
     """Revoke a whole family, or every family of a user."""
-    query = sa.update(RefreshToken).where(RefreshToken.revoked_at.is_(None))  # type: ignore[union-attr]
+    query = sa.update(RefreshToken).where(col(RefreshToken.revoked_at).is_(None))
     if family_id is not None:
-        query = query.where(RefreshToken.family_id == family_id)
+        query = query.where(col(RefreshToken.family_id) == family_id)
     if user_id is not None:
-        query = query.where(RefreshToken.user_id == user_id)
+        query = query.where(col(RefreshToken.user_id) == user_id)
     await session.execute(query.values(revoked_at=now))
 
 
@@ -197,8 +209,8 @@ async def end_access_tokens(session: AsyncSession, user_id: str, now: datetime) 
     """Bump the user's session version: every verifier refuses tokens issued before."""
     await session.execute(
         sa.update(User)
-        .where(User.id == user_id)  # type: ignore[arg-type]
-        .values(session_version=User.session_version + 1, sessions_changed_at=now)
+        .where(col(User.id) == user_id)
+        .values(session_version=col(User.session_version) + 1, sessions_changed_at=now)
         .execution_options(synchronize_session=False)
     )
 
@@ -327,8 +339,14 @@ class KeyRing:
         if self._key is None:
             raise RuntimeError("KeyRing.start() has not run")
         return encode_access_token(
-            self._key, self._kid, issuer=self._issuer, audience=self._audience,
-            user_id=user_id, shop=shop, roles=roles,
-            issued_at=int(self._clock()), ttl_s=self.access_token_ttl_s,
+            self._key,
+            self._kid,
+            issuer=self._issuer,
+            audience=self._audience,
+            user_id=user_id,
+            shop=shop,
+            roles=roles,
+            issued_at=int(self._clock()),
+            ttl_s=self.access_token_ttl_s,
             session_version=session_version,
-        )  # fmt: skip
+        )

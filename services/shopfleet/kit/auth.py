@@ -23,6 +23,7 @@ from fastapi import Depends, FastAPI, Path, Request, Security
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPBearer
 
+from shopfleet.kit.contracts.ids import SHOP_SLUG_PATTERN
 from shopfleet.kit.errors import NotFound, Problem
 
 if TYPE_CHECKING:
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("shopfleet.auth")
 
-# A shop slug is a DNS label short enough for the namespace `shop-<slug>`.
-SHOP_SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$"
 SHOP_API_PREFIX = "/shops/{shop}/api/v1"
 
 
@@ -177,7 +176,7 @@ class TokenVerifier:
             return self._keys[kid]
         if self._clock() - self._fetched_at >= self._refetch_interval_s or not self._keys:
             await self._refresh()
-        return self._keys.get(kid)
+        return self._keys.get(kid) if kid is not None else None
 
     async def _refresh(self) -> None:
         try:
@@ -367,8 +366,10 @@ def publish_access(app: FastAPI) -> None:
         for route in iter_route_contexts(app.routes):
             if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
                 continue
-            if (access := access_of(route)) is not None:
-                found.append((route.path_format, route.methods or set(), access))
+            # An APIRoute always has a path format; the context's type allows None.
+            path = route.path_format
+            if path is not None and (access := access_of(route)) is not None:
+                found.append((path, route.methods or set(), access))
         return found
 
     accesses()  # a contradiction fails the app's build, not its docs

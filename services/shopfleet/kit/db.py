@@ -39,6 +39,7 @@ from shopfleet.kit.settings import ServiceSettings
 _READ_ONLY = "shopfleet_read_only"
 _BUSY_TIMEOUT_S = 10.0
 _HELD = "shopfleet_write_lock"
+_SERVICE = "shopfleet_service"  # session.info key: the service whose database it is
 # One FIFO lock per SQLite file and event loop, taken before BEGIN IMMEDIATE and given back
 # when the connection returns to the pool (right after COMMIT/ROLLBACK). Writers of this
 # process then queue in order on the loop instead of in SQLite's busy handler, whose
@@ -135,6 +136,47 @@ def _release(info: dict[Any, Any]) -> None:
         lock.release()
 
 
+_UNDEFINED_DATABASE = "3D000"  # invalid_catalog_name: "database ... does not exist"
+_ALREADY_CREATED = {"42P04", "23505"}  # duplicate_database; a concurrent CREATE's race
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None) or exc
+    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+
+
+async def ensure_database(url: sa.URL | str) -> bool:
+    """Create the PostgreSQL database `url` names when connecting fails with 3D000 ("does
+    not exist"), through the `postgres` maintenance database as the same user (who needs
+    CREATEDB). Idempotent, and safe when several processes race to create it: True when
+    this call created it."""
+    url = make_url(url) if isinstance(url, str) else url
+    probe = create_async_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        async with probe.connect():
+            return False
+    except sa.exc.DBAPIError as exc:
+        if _sqlstate(exc) != _UNDEFINED_DATABASE:
+            raise
+    finally:
+        await probe.dispose()
+    assert url.database
+    admin = create_async_engine(
+        url.set(database="postgres"), poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT"
+    )
+    quoted = admin.dialect.identifier_preparer.quote_identifier(url.database)
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f"CREATE DATABASE {quoted}"))
+    except sa.exc.DBAPIError as exc:
+        if _sqlstate(exc) not in _ALREADY_CREATED:
+            raise
+        return False
+    finally:
+        await admin.dispose()
+    return True
+
+
 class Database:
     """A service's database: `session()` for work that writes, `reader()` for reads."""
 
@@ -152,8 +194,10 @@ class Database:
             if not in_memory:
                 # Writers wait on the write lock holding a pooled connection: a pool as big
                 # as the overflow keeps connections from being opened and closed per write.
-                engine, pool = _sqlite_file_engine, dict(pool_size=2 * pool_size,
-                                                         max_overflow=pool_size)  # fmt: skip
+                engine, pool = (
+                    _sqlite_file_engine,
+                    dict(pool_size=2 * pool_size, max_overflow=pool_size),
+                )
             self.engine = engine(url, connect_args={"timeout": 10}, **pool)
             _prepare_sqlite(self.engine)
             # Reads run without BEGIN/ROLLBACK (each statement is its own snapshot): two
@@ -168,21 +212,31 @@ class Database:
             )
             # Autocommit reads: no BEGIN and no ROLLBACK round trips around each request.
             self.read_engine = create_async_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
-                isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
-            )  # fmt: skip
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+                url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                isolation_level="AUTOCOMMIT",
+                pool_reset_on_return=None,
+            )
+        # Each session names its service: the outbox checks who publishes (`service_of`).
+        owner = {_SERVICE: service}
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, info=owner)
         self._readers = async_sessionmaker(
-            self.read_engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False
+            self.read_engine.execution_options(**{_READ_ONLY: True}),
+            expire_on_commit=False,
+            info=owner,
         )
 
     @classmethod
     def for_service(cls, name: str, settings: ServiceSettings, migrations: Path) -> Database:
         """Service `name`'s database as its settings say (URL, pool size), with its migrations."""
         return cls(
-            settings.resolved_database_url(name), service=name,
-            migrations=migrations, pool_size=settings.db_pool_size,
-        )  # fmt: skip
+            settings.resolved_database_url(name),
+            service=name,
+            migrations=migrations,
+            pool_size=settings.db_pool_size,
+        )
 
     def session(self) -> AsyncSession:
         return self._sessions()
@@ -191,7 +245,12 @@ class Database:
         return self._readers()
 
     async def migrate(self) -> None:
-        """Bring the schema to the newest alembic revision (safe to run from many replicas)."""
+        """Bring the schema to the newest alembic revision (safe to run from many replicas).
+
+        On PostgreSQL a database that does not exist yet is created first (`ensure_database`).
+        """
+        if not self.is_sqlite:
+            await ensure_database(self.engine.url)
         async with self.engine.connect() as conn:
             if not self.is_sqlite:
                 lock_id = zlib.crc32(f"shopfleet-migrate-{self.service}".encode())
@@ -217,6 +276,12 @@ class Database:
     async def dispose(self) -> None:
         await self.engine.dispose()
         await self.read_engine.dispose()
+
+
+def service_of(session: AsyncSession) -> str | None:
+    """The service whose `Database` made `session`; None for a session made elsewhere."""
+    service = session.info.get(_SERVICE)
+    return service if isinstance(service, str) else None
 
 
 def dialect_insert(session: AsyncSession, table: sa.Table) -> Any:
@@ -273,3 +338,7 @@ async def get_reader(request: Request) -> AsyncIterator[AsyncSession]:
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 ReaderDep = Annotated[AsyncSession, Depends(get_reader)]
+
+# A row read by column name: a mapping of ours, or SQLAlchemy's RowMapping (which types its
+# keys as names or columns, so it is no `Mapping[str, Any]` to mypy).
+NamedRow = Mapping[str, Any] | sa.RowMapping

@@ -17,6 +17,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from shopfleet.kit.refusals import InvalidRefusal, Refusal, headers_of, status_of
+
 PROBLEM_BASE = "https://shopfleet.io/problems/"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -86,10 +88,13 @@ def field_problem(
 ) -> Problem:
     """A problem naming the one request field to fix, shaped like validation errors."""
     return Problem(
-        status, detail or f"Fix this field: {field}: {message}.", slug=slug,
+        status,
+        detail or f"Fix this field: {field}: {message}.",
+        slug=slug,
         title="Your request has invalid fields" if status == 422 else None,
-        errors=[{"field": field, "message": message, "type": "value_error"}], **extra,
-    )  # fmt: skip
+        errors=[{"field": field, "message": message, "type": "value_error"}],
+        **extra,
+    )
 
 
 def problem_body(
@@ -155,7 +160,9 @@ def validation_problem(errors: list[dict[str, Any]], instance: str | None = None
     summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5]) or "invalid request"
     if len(errors) > 5:
         summary += f"; and {len(errors) - 5} more"
-    unlisted = {"errors_not_listed": len(errors) - len(fields)} if len(errors) > len(fields) else {}
+    unlisted: dict[str, Any] = (
+        {"errors_not_listed": len(errors) - len(fields)} if len(errors) > len(fields) else {}
+    )
     return problem_response(
         422,
         f"Fix these fields: {summary}",
@@ -178,6 +185,30 @@ async def _on_problem(request: Request, exc: Exception) -> Response:
         instance=request.url.path,
         **exc.extra,
     )
+
+
+def problem_for(refusal: Refusal) -> Problem:
+    """The problem a refusal is answered with (its kind's status, its slug and extras)."""
+    extra = dict(refusal.extra)
+    title = None
+    if isinstance(refusal, InvalidRefusal):
+        extra["errors"] = [
+            {"field": refusal.field, "message": refusal.message, "type": "value_error"}
+        ]
+        title = "Your request has invalid fields"
+    return Problem(
+        status_of(refusal),
+        refusal.detail,
+        slug=refusal.slug,
+        title=title,
+        headers=headers_of(refusal),
+        **extra,
+    )
+
+
+async def _on_refusal(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refusal)
+    return await _on_problem(request, problem_for(exc))
 
 
 async def _on_validation(request: Request, exc: Exception) -> Response:
@@ -247,6 +278,7 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error of `app` a problem+json response."""
     app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(Refusal, _on_refusal)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -146,10 +146,15 @@ class JsonLimits:
                     violation = check_shape(document, self.bounds)
         if violation is not None:
             response = problem_response(
-                413, violation.detail(), slug=_SLUG, title="The JSON body is too complex",
-                instance=scope["path"], bound=violation.bound, limit=violation.limit,
+                413,
+                violation.detail(),
+                slug=_SLUG,
+                title="The JSON body is too complex",
+                instance=scope["path"],
+                bound=violation.bound,
+                limit=violation.limit,
                 at=violation.at,
-            )  # fmt: skip
+            )
             await response(scope, receive, send)
             return
         await self.app(scope, _replay(body, receive), send)

@@ -1,10 +1,11 @@
 """Transactional outbox, its relay, and the inbox: how events leave and enter a service.
 
 A service writes its domain rows and the events they cause in one transaction
-(`Outbox.add`); `OutboxRelay` publishes committed events, then marks them published. A
-crash between the two publishes an event again but never loses one (at-least-once), so
-consumers de-duplicate by event id in the same transaction as their effect
-(`Inbox.claim`, `idempotent_handler`).
+(`Outbox.add`, typed on the topic, which checks who publishes it); `OutboxRelay` publishes
+committed events, then marks them published. A crash between the two publishes an event
+again but never loses one (at-least-once), so consumers de-duplicate by event id in the
+same transaction as their effect (kit/inbox.py; services subscribe through the router of
+kit/subscriptions.py).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import asyncio
 import contextlib
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import orjson
 import sqlalchemy as sa
@@ -25,8 +26,17 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine, Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopfleet.kit.blocks.ports import CloudEvent, Delivery, EventHandler, PubSub, new_event_id
-from shopfleet.kit.db import Database, UTCDateTime, dialect_insert
+from shopfleet.kit.blocks.ports import CloudEvent, PubSub, new_event_id
+from shopfleet.kit.contracts.events import TOPICS
+from shopfleet.kit.contracts.topics import EventPayload, ForeignTopicError, Topic
+from shopfleet.kit.db import Database, UTCDateTime, service_of
+
+# The inbox lived here: its names stay importable from this module.
+from shopfleet.kit.inbox import INBOX as INBOX
+from shopfleet.kit.inbox import Inbox as Inbox
+from shopfleet.kit.inbox import PermanentEventError as PermanentEventError
+from shopfleet.kit.inbox import delete_before, inbox_columns
+from shopfleet.kit.inbox import idempotent_handler as idempotent_handler
 
 log = structlog.get_logger("shopfleet.outbox")
 
@@ -46,27 +56,18 @@ def _outbox_columns() -> list[sa.Column[Any]]:
     ]
 
 
-def _inbox_columns() -> list[sa.Column[Any]]:
-    return [
-        sa.Column("consumer", sa.String(255), primary_key=True),
-        sa.Column("event_id", sa.String(255), primary_key=True),
-        sa.Column("processed_at", UTCDateTime, nullable=False),
-    ]
-
-
 _PENDING_INDEX = "ix_outbox_published_at_created_at"
 METADATA = sa.MetaData()
 OUTBOX = sa.Table(
     "outbox", METADATA, *_outbox_columns(), sa.Index(_PENDING_INDEX, "published_at", "created_at")
 )
-INBOX = sa.Table("inbox", METADATA, *_inbox_columns())
 
 
 def create_outbox_tables() -> None:
     """Create `outbox` and `inbox`; call from a service's first alembic migration."""
     op.create_table("outbox", *_outbox_columns())
     op.create_index(_PENDING_INDEX, "outbox", ["published_at", "created_at"])
-    op.create_table("inbox", *_inbox_columns())
+    op.create_table("inbox", *inbox_columns())
 
 
 def drop_outbox_tables() -> None:
@@ -106,25 +107,81 @@ def _notify_on_commit(session: AsyncSession) -> None:
     sa.event.listen(sync, "after_commit", wake)
 
 
+P = TypeVar("P", bound=EventPayload)
+
+
 class Outbox:
+    """The one way an event leaves a service: `await Outbox.add(session, TOPIC, payload,
+    shop=...)`, in the transaction that caused it.
+
+    `TOPIC` is a `Topic` of kit/contracts/events.py and `payload` an instance of its model
+    (TypeError otherwise). The outbox is the service's: the session's `Database` names the
+    service, and a topic another service owns is refused (`ForeignTopicError`). A plain
+    name publishes a topic outside the contracts (the relay's own tests), never one of them.
+    """
+
+    @overload
+    @staticmethod
+    async def add(
+        session: AsyncSession,
+        topic: Topic[P],
+        data: P,
+        *,
+        shop: str,
+        event_id: str | None = None,
+        traceparent: str | None = None,
+    ) -> str: ...
+
+    @overload
     @staticmethod
     async def add(
         session: AsyncSession,
         topic: str,
-        data: BaseModel | dict[str, Any],
+        data: BaseModel | Mapping[str, Any],
+        *,
+        shop: str,
+        event_id: str | None = None,
+        traceparent: str | None = None,
+    ) -> str: ...
+
+    @staticmethod
+    async def add(
+        session: AsyncSession,
+        topic: str,
+        data: BaseModel | Mapping[str, Any],
         *,
         shop: str,
         event_id: str | None = None,
         traceparent: str | None = None,
     ) -> str:
         """Queue an event in the caller's transaction; returns its id. It leaves on commit."""
+        body = _wire_payload(session, topic, data)
         event_id = event_id or new_event_id()
-        body = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
-        row = dict(id=event_id, topic=topic, shop=shop, traceparent=traceparent, attempts=0)
+        row: dict[str, Any] = dict(
+            id=event_id, topic=topic, shop=shop, traceparent=traceparent, attempts=0
+        )
         row |= dict(payload=orjson.dumps(body).decode(), created_at=_created_now())
         await session.execute(sa.insert(OUTBOX).values(row))
         _notify_on_commit(session)
         return event_id
+
+
+def _wire_payload(session: AsyncSession, topic: str, data: BaseModel | Mapping[str, Any]) -> Any:
+    """The payload as JSON-ready data, once the topic, its model and its publisher check."""
+    if isinstance(topic, Topic):
+        publisher = service_of(session)
+        if publisher != topic.owner:
+            raise ForeignTopicError(
+                f"{publisher or 'a session of no service'} published {topic.name}, "
+                f"which {topic.owner} owns"
+            )
+        if type(data) is not topic.model:
+            raise TypeError(
+                f"{topic.name} carries {topic.model.__name__}, not {type(data).__name__}"
+            )
+    elif topic in TOPICS:
+        raise TypeError(f"publish {topic!r} as its Topic (kit/contracts/events.py)")
+    return data.model_dump(mode="json") if isinstance(data, BaseModel) else data
 
 
 _MAX_FAILURE_STREAK = 2  # this many failures in a row: the broker is down, end the round
@@ -305,7 +362,7 @@ class OutboxRelay:
 
     async def purge(self, older_than: timedelta) -> int:
         """Delete outbox rows published more than `older_than` ago; returns how many."""
-        return await _delete_before(self.db, OUTBOX.c.published_at, older_than)
+        return await delete_before(self.db, OUTBOX.c.published_at, older_than)
 
 
 _SQLITE_ROUNDS: dict[str, asyncio.Lock] = {}
@@ -321,68 +378,3 @@ async def _wait(flag: asyncio.Event, timeout_s: float) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(timeout_s):
             await flag.wait()
-
-
-async def _delete_before(db: Database, column: sa.Column[Any], older_than: timedelta) -> int:
-    async with db.session() as session, session.begin():
-        result = await session.execute(
-            sa.delete(column.table).where(column < datetime.now(UTC) - older_than)
-        )
-    return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-class PermanentEventError(Exception):
-    """Raised by a handler for an event that can never be processed: it is dropped (dead-letter)."""
-
-
-class Inbox:
-    """The event ids one consumer has processed, written in the same transaction as the effect."""
-
-    def __init__(self, consumer: str) -> None:
-        self.consumer = consumer
-
-    async def claim(self, session: AsyncSession, event_id: str) -> bool:
-        """Record the event in the caller's transaction; False if it was processed already.
-
-        On PostgreSQL a concurrent claim of the same id waits for ours to commit or roll back.
-        """
-        stmt = dialect_insert(session, INBOX).values(
-            consumer=self.consumer, event_id=event_id, processed_at=datetime.now(UTC)
-        )
-        result = await session.execute(stmt.on_conflict_do_nothing())
-        return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    @staticmethod
-    async def purge(db: Database, older_than: timedelta) -> int:
-        """Forget ids processed more than `older_than` ago (longer than any redelivery)."""
-        return await _delete_before(db, INBOX.c.processed_at, older_than)
-
-
-def idempotent_handler(
-    db: Database, consumer: str, fn: Callable[[AsyncSession, CloudEvent], Awaitable[None]]
-) -> EventHandler:
-    """Wrap `fn(session, event)` so each event id takes effect once for `consumer`.
-
-    The inbox row and `fn`'s writes commit together: an already seen event answers SUCCESS
-    without calling `fn`; an exception rolls both back and answers RETRY;
-    `PermanentEventError` answers DROP.
-    """
-    inbox = Inbox(consumer)
-
-    async def handle(ev: CloudEvent) -> Delivery:
-        ctx = {"consumer": consumer, "event_id": ev.id, "topic": ev.topic, "shop": ev.shop}
-        try:
-            async with db.session() as session, session.begin():
-                if not await inbox.claim(session, ev.id):
-                    log.debug("inbox.duplicate", **ctx)
-                    return Delivery.SUCCESS
-                await fn(session, ev)
-        except PermanentEventError as exc:
-            log.warning("inbox.dropped", error=str(exc), **ctx)
-            return Delivery.DROP
-        except Exception:
-            log.exception("inbox.handler_failed", **ctx)
-            return Delivery.RETRY
-        return Delivery.SUCCESS
-
-    return handle

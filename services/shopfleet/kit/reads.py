@@ -29,7 +29,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import make_url
 
-from shopfleet.kit.db import Database
+from shopfleet.kit.db import Database, NamedRow
 
 log = structlog.get_logger("shopfleet.reads")
 # A connection that died under us (database restart, idle cut): worth one retry.
@@ -50,7 +50,7 @@ class _Compiled:
     def of(cls, stmt: sa.Select[Any], dialect: sa.Dialect) -> _Compiled:
         compiled = stmt.compile(dialect=dialect)
         names = tuple(compiled.positiontup or ())
-        binds = {}
+        binds: dict[str, Callable[[Any], Any]] = {}
         for name in names:
             processor = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
@@ -122,10 +122,11 @@ class FastReader:
         if not self.db.is_sqlite:
             self._pool = await asyncpg.create_pool(
                 url.set(drivername="postgresql").render_as_string(hide_password=False),
-                min_size=1, max_size=self.pool_size,
+                min_size=1,
+                max_size=self.pool_size,
                 init=_json_codecs,
                 reset=_keep,  # these connections only ever run one SELECT: nothing to reset
-            )  # fmt: skip
+            )
         elif url.database and url.database != ":memory:":
             self._sqlite_path = url.database
             self._threads = ThreadPoolExecutor(
@@ -151,7 +152,7 @@ class FastReader:
 
     async def rows(
         self, key: Hashable, build: Builder, values: Mapping[str, Any]
-    ) -> Sequence[Mapping[str, Any]]:
+    ) -> Sequence[NamedRow]:
         """The rows of `build(key)` for these values (mappings by column name)."""
         compiled = self.compiled(key, build)
         args = compiled.args(values)

@@ -95,8 +95,9 @@ class BoundedHttpTools(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         status, detail = self._refusal or (
-            400, "The request is not valid HTTP/1.1; check the request line and headers."
-        )  # fmt: skip
+            400,
+            "The request is not valid HTTP/1.1; check the request line and headers.",
+        )
         self._refuse(status, detail)
 
     # Parser callbacks

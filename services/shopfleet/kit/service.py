@@ -14,7 +14,8 @@ from fastapi import APIRouter, FastAPI
 from shopfleet.kit.auth import SERVICE_TOKEN_HEADER, TokenVerifier, publish_access
 from shopfleet.kit.blocks import Blocks
 from shopfleet.kit.callers import CallerGuard
-from shopfleet.kit.contracts.sessions import SESSIONS_PATH, SessionChanges
+from shopfleet.kit.contracts.clients.identity import IdentityClient
+from shopfleet.kit.contracts.sessions import SessionChanges
 from shopfleet.kit.db import Database
 from shopfleet.kit.errors import install_problem_handlers
 from shopfleet.kit.jsonlimits import JsonBounds, JsonLimits
@@ -26,43 +27,46 @@ Hook = Callable[[], Awaitable[None]]
 
 
 def identity_jwks_verifier(
-    blocks: Blocks, platform: PlatformSettings, *, in_process_identity: bool = False
+    blocks: Blocks,
+    platform: PlatformSettings,
+    *,
+    in_process_identity: bool = False,
+    identity_app_id: str = "identity",
+    platform_credential: str | None = None,
 ) -> TokenVerifier:
     """A verifier that fetches identity's JWKS and session changes through invocation.
 
     `in_process_identity`: the embedded platform, where identity shares this verifier
     and updates its session view itself (kit/sessions.py).
+    `identity_app_id`, `platform_credential`: another identity than the caller's own
+    namespace's, e.g. the gateway verifying a dedicated shop's tokens with that shop's
+    identity (`identity.shop-<name>`), which takes the shop's own platform credential
+    (kit/contracts/credentials.py), never the platform's.
     """
 
-    async def fetch() -> dict:
-        response = await blocks.invoker.invoke(
-            "identity", "GET", "/.well-known/jwks.json", timeout_s=5
-        )
-        if response.status != 200:
-            raise RuntimeError(f"identity answered {response.status} for its JWKS")
-        return response.json()
-
+    identity = IdentityClient(blocks.invoker, app_id=identity_app_id, timeout_s=5)
     # The feed names users and roles: it takes the platform or the service credential.
-    platform_token, service_token = secret(platform.platform_token), secret(platform.service_token)
+    platform_token: str | None
+    if platform_credential is not None:
+        platform_token, service_token = platform_credential, None
+    else:
+        platform_token = secret(platform.platform_token)
+        service_token = secret(platform.service_token)
     credential = [(b"authorization", f"Bearer {platform_token}".encode())] if platform_token else []
     if service_token:
         credential.append((SERVICE_TOKEN_HEADER.encode(), service_token.encode()))
 
     async def fetch_sessions(since: float) -> SessionChanges:
-        response = await blocks.invoker.invoke(
-            "identity", "GET", SESSIONS_PATH, query=f"since={since!r}", headers=credential,
-            timeout_s=5,
-        )  # fmt: skip
-        if response.status != 200:
-            raise RuntimeError(f"identity answered {response.status} for its session changes")
-        return SessionChanges.model_validate_json(response.body)
+        return await identity.session_changes(since, headers=credential)
 
     return TokenVerifier(
-        fetch, issuer=platform.jwt_issuer, audience=platform.jwt_audience,
+        identity.key_set,
+        issuer=platform.jwt_issuer,
+        audience=platform.jwt_audience,
         sessions=SessionView(
             fetch_sessions, poll_s=platform.session_poll_s, authoritative=in_process_identity
         ),
-    )  # fmt: skip
+    )
 
 
 def service_app(

@@ -62,6 +62,12 @@ class PlatformSettings(BaseSettings):
     call_timeout_s: float = Field(
         default=10.0, gt=0, description="Timeout of a service-to-service call."
     )
+    quota_ttl_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How long a service keeps a shop's quotas before asking identity again.",
+    )
     session_poll_s: float = Field(
         default=1.0,
         gt=0,

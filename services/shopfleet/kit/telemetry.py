@@ -117,9 +117,15 @@ def _log_access(method: str, path: str, status: int, elapsed: float) -> None:
         return
     stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     line = {
-        "method": method, "path": path, "status": status, "ms": ms, "event": "request",
-        **structlog.contextvars.get_contextvars(), "level": "info", "timestamp": stamp,
-    }  # fmt: skip
+        "method": method,
+        "path": path,
+        "status": status,
+        "ms": ms,
+        "event": "request",
+        **structlog.contextvars.get_contextvars(),
+        "level": "info",
+        "timestamp": stamp,
+    }
     _json_access.msg(orjson.dumps(line).decode())
 
 

@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from shopfleet.kit.auth import SHOP_API_PREFIX, CurrentUser, OwnerOrAdmin, ShopId
+from shopfleet.kit.contracts import ids
 from shopfleet.kit.db import ReaderDep, SessionDep
 from shopfleet.kit.errors import Problem
 from shopfleet.notifications import service
-from shopfleet.notifications.models import ID_PATTERN, NotificationPublic, NotificationsPage
+from shopfleet.notifications.models import NotificationPublic, NotificationsPage
 
 router = APIRouter(prefix=SHOP_API_PREFIX, tags=["notifications"])
 
@@ -44,9 +45,14 @@ async def list_notifications(
             raise Problem(403, "Only a shop Admin may list another user's notifications.")
         target = user
     return await service.list_for(
-        session, shop, target, unread=unread, limit=limit, cursor=cursor,
+        session,
+        shop,
+        target,
+        unread=unread,
+        limit=limit,
+        cursor=cursor,
         admin=principal.is_admin,
-    )  # fmt: skip
+    )
 
 
 @router.post("/notifications/{notification_id}/read")
@@ -54,7 +60,7 @@ async def mark_read(
     shop: ShopId,
     principal: CurrentUser,
     session: SessionDep,
-    notification_id: Annotated[str, Path(pattern=ID_PATTERN, description="The notification.")],
+    notification_id: Annotated[ids.NotificationId, Path(description="The notification.")],
 ) -> NotificationPublic:
     """Mark one of your notifications read (again: no change, `read_at` stays)."""
     return await service.mark_read(session, shop, principal.user_id, notification_id)

@@ -13,6 +13,7 @@ from shopfleet.kit.auth import TokenVerifier
 from shopfleet.kit.blocks import Blocks
 from shopfleet.kit.db import Database
 from shopfleet.kit.service import service_app
+from shopfleet.kit.tenant_data import purge_router
 from shopfleet.notifications.api import router
 from shopfleet.notifications.deliveries import DeliveryWorker, RetryPolicy
 from shopfleet.notifications.events import subscriptions
@@ -39,11 +40,15 @@ def create_app(
     drives the delivery schedule (tests move it to let back-off pass)."""
     db = open_database(settings)
     worker = DeliveryWorker(
-        db, sender or sender_from_settings(settings),
+        db,
+        sender or sender_from_settings(settings),
         policy=RetryPolicy(settings.max_attempts, settings.backoff_s, settings.max_backoff_s),
-        batch_size=settings.batch_size, concurrency=settings.concurrency,
-        lease_s=settings.lease_s, poll_interval_s=settings.poll_interval_s, clock=clock,
-    )  # fmt: skip
+        batch_size=settings.batch_size,
+        concurrency=settings.concurrency,
+        lease_s=settings.lease_s,
+        poll_interval_s=settings.poll_interval_s,
+        clock=clock,
+    )
     # Orders', payments', shipping's and identity's events; declared before pub/sub starts.
     for subscription in subscriptions(
         db, now=lambda: datetime.fromtimestamp(clock(), UTC), wake=worker.notify
@@ -54,8 +59,13 @@ def create_app(
         "notifications",
         description="What each shopper is told about their orders (placed, paid, shipped, "
         "delivered, cancelled, refunded, payment failed), and how its delivery went.",
-        db=db, blocks=blocks, platform=settings.platform, routers=[router], verifier=verifier,
-        on_start=hooks[0], on_stop=hooks[1],
-    )  # fmt: skip
+        db=db,
+        blocks=blocks,
+        platform=settings.platform,
+        routers=[router, purge_router("notifications")],
+        verifier=verifier,
+        on_start=hooks[0],
+        on_stop=hooks[1],
+    )
     app.state.deliveries = worker
     return app

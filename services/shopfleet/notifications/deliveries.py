@@ -159,9 +159,14 @@ class DeliveryWorker:
 
     async def _deliver(self, row: Any) -> None:
         message = Outgoing(
-            notification_id=row.id, shop=row.shop, user_id=row.user_id, email=row.email,
-            display_name=row.display_name, subject=row.title, body=row.message,
-        )  # fmt: skip
+            notification_id=row.id,
+            shop=row.shop,
+            user_id=row.user_id,
+            email=row.email,
+            display_name=row.display_name,
+            subject=row.title,
+            body=row.message,
+        )
         error: SendError | None = None
         async with self._limit:
             try:
@@ -185,9 +190,10 @@ class DeliveryWorker:
             log.info("notification.delivered", sender=self.sender.name, **ctx)
         elif error.permanent or attempts >= self.policy.max_attempts:
             values |= dict(
-                status=DeliveryStatus.FAILED.value, next_attempt_at=None,
+                status=DeliveryStatus.FAILED.value,
+                next_attempt_at=None,
                 last_error=str(error)[:MAX_ERROR],
-            )  # fmt: skip
+            )
             log.warning("notification.given_up", error=str(error), **ctx)
         else:
             delay = timedelta(seconds=self.policy.delay_s(attempts))

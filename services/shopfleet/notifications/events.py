@@ -1,28 +1,39 @@
 """The topics notifications consumes: orders', payments' and shipping's events (each may
 tell a shopper something), and identity's `user.registered` (where to reach them).
 
-Each handler runs inside `idempotent_handler`: the inbox row, the notification and its
-pending delivery commit together, so a redelivered event changes nothing; sending is the
-delivery worker's job, woken once the transaction commits.
+Each handler runs in the router's inbox transaction: the inbox row, the notification and
+its pending delivery commit together, so a redelivered event changes nothing; sending is
+the delivery worker's job, woken after the commit (the router's after-commit hook).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-import sqlalchemy as sa
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopfleet.kit.blocks import CloudEvent, Subscription
-from shopfleet.kit.contracts.events import USER_REGISTERED, UserRegistered
+from shopfleet.kit.blocks import Subscription
+from shopfleet.kit.contracts import events as ev
+from shopfleet.kit.contracts.topics import EventPayload, Topic
 from shopfleet.kit.db import Database
-from shopfleet.kit.outbox import PermanentEventError, idempotent_handler
+from shopfleet.kit.subscriptions import DatabaseInbox, EventRouter, Received
 from shopfleet.notifications import service
-from shopfleet.notifications.messages import PAYLOADS, compose
+from shopfleet.notifications.messages import compose
 
 CONSUMER = "notifications"
+
+# The events a shopper may be told about (messages.py says what, and which are noise).
+TOLD: tuple[Topic[Any], ...] = (
+    ev.ORDER_PLACED,
+    ev.ORDER_PAID,
+    ev.ORDER_CANCELLED,
+    ev.PAYMENT_FAILED,
+    ev.PAYMENT_REFUNDED,
+    ev.SHIPMENT_CREATED,
+    ev.SHIPMENT_STATUS_CHANGED,
+)
 
 
 def subscriptions(
@@ -30,27 +41,21 @@ def subscriptions(
 ) -> list[Subscription]:
     """What `create_app` subscribes, before the platform starts pub/sub. `now` stamps when a
     new delivery is due; `wake` tells the delivery worker that one was committed."""
+    router = EventRouter(CONSUMER, DatabaseInbox(db))
 
-    async def on_order_event(session: AsyncSession, event: CloudEvent) -> None:
-        try:
-            payload = PAYLOADS[event.topic].model_validate(event.data)
-        except ValidationError as exc:
-            raise PermanentEventError(f"{event.topic} payload does not fit: {exc}") from None
-        draft = compose(payload)
-        if draft is None:
-            return  # nothing the shopper needs to hear
-        if await service.record(session, event.shop, event.id, draft, due=now()):
-            sa.event.listen(session.sync_session, "after_commit", lambda _: wake(), once=True)
+    async def wake_the_worker(_event: Received[EventPayload]) -> None:
+        wake()
 
-    async def on_user_registered(session: AsyncSession, event: CloudEvent) -> None:
-        try:
-            user = UserRegistered.model_validate(event.data)
-        except ValidationError as exc:
-            raise PermanentEventError(f"{event.topic} payload does not fit: {exc}") from None
-        await service.remember_user(session, event.shop, user)
+    async def tell(session: AsyncSession, event: Received[EventPayload]) -> None:
+        draft = compose(event.payload)
+        if draft is not None:  # else nothing the shopper needs to hear
+            await service.record(session, event.shop, event.id, draft, due=now())
 
-    handlers = {topic: on_order_event for topic in PAYLOADS} | {USER_REGISTERED: on_user_registered}
-    return [
-        Subscription(topic, consumer=CONSUMER, handler=idempotent_handler(db, CONSUMER, fn))
-        for topic, fn in handlers.items()
-    ]
+    for topic in TOLD:
+        router.on(topic, after_commit=wake_the_worker)(tell)
+
+    @router.on(ev.USER_REGISTERED)
+    async def user_registered(session: AsyncSession, event: Received[ev.UserRegistered]) -> None:
+        await service.remember_user(session, event.shop, event.payload)
+
+    return router.subscriptions()

@@ -14,33 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shopfleet.kit.contracts.events import (
-    ORDER_CANCELLED,
-    ORDER_PAID,
-    ORDER_PLACED,
-    PAYMENT_FAILED,
-    PAYMENT_REFUNDED,
-    SHIPMENT_CREATED,
-    SHIPMENT_STATUS_CHANGED,
-    EventPayload,
     OrderCancelled,
     OrderPaid,
     OrderPlaced,
     PaymentFailed,
     PaymentRefunded,
-    ShipmentCreated,
     ShipmentStatusChanged,
 )
+from shopfleet.kit.contracts.topics import EventPayload
 from shopfleet.notifications.models import MAX_MESSAGE, MAX_TITLE, Kind
-
-PAYLOADS: dict[str, type[EventPayload]] = {
-    ORDER_PLACED: OrderPlaced,
-    ORDER_PAID: OrderPaid,
-    ORDER_CANCELLED: OrderCancelled,
-    PAYMENT_FAILED: PaymentFailed,
-    PAYMENT_REFUNDED: PaymentRefunded,
-    SHIPMENT_CREATED: ShipmentCreated,
-    SHIPMENT_STATUS_CHANGED: ShipmentStatusChanged,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +42,13 @@ def order_ref(order_id: str) -> str:
 
 def _draft(kind: Kind, user_id: str, order_id: str, key: str, title: str, message: str) -> Draft:
     return Draft(
-        user_id=user_id, kind=kind, title=title[:MAX_TITLE], message=message[:MAX_MESSAGE],
-        order_id=order_id, dedupe_key=f"{kind}:{key}",
-    )  # fmt: skip
+        user_id=user_id,
+        kind=kind,
+        title=title[:MAX_TITLE],
+        message=message[:MAX_MESSAGE],
+        order_id=order_id,
+        dedupe_key=f"{kind}:{key}",
+    )
 
 
 def compose(payload: EventPayload) -> Draft | None:
@@ -72,62 +58,84 @@ def compose(payload: EventPayload) -> Draft | None:
             ref = order_ref(payload.order_id)
             items = sum(line.quantity for line in payload.lines)
             return _draft(
-                Kind.ORDER_PLACED, payload.user_id, payload.order_id, payload.order_id,
+                Kind.ORDER_PLACED,
+                payload.user_id,
+                payload.order_id,
+                payload.order_id,
                 f"Order {ref} received",
                 f"Thank you for your order {ref}: {items} item{'s' if items != 1 else ''}, "
                 f"{payload.total} in total (shipping {payload.shipping}). We will tell you "
                 "when your payment has arrived.",
-            )  # fmt: skip
+            )
         case OrderPaid():
             ref = order_ref(payload.order_id)
             return _draft(
-                Kind.ORDER_PAID, payload.user_id, payload.order_id, payload.order_id,
+                Kind.ORDER_PAID,
+                payload.user_id,
+                payload.order_id,
+                payload.order_id,
                 f"Payment received for order {ref}",
                 f"We received your payment of {payload.total} for order {ref}. "
                 "We are preparing your shipment.",
-            )  # fmt: skip
+            )
         case OrderCancelled(status="payment_failed"):
             ref = order_ref(payload.order_id)
             return _draft(
-                Kind.PAYMENT_FAILED, payload.user_id, payload.order_id, payload.order_id,
+                Kind.PAYMENT_FAILED,
+                payload.user_id,
+                payload.order_id,
+                payload.order_id,
                 f"Payment failed for order {ref}",
                 f"The payment of {payload.total} for order {ref} failed, so the order is "
                 "cancelled. You can put its items back into your cart.",
-            )  # fmt: skip
+            )
         case OrderCancelled():
             return _cancelled(payload)
         case PaymentFailed():
             ref = order_ref(payload.order_id)
             return _draft(
-                Kind.PAYMENT_FAILED, payload.user_id, payload.order_id, payload.order_id,
+                Kind.PAYMENT_FAILED,
+                payload.user_id,
+                payload.order_id,
+                payload.order_id,
                 f"Payment failed for order {ref}",
                 f"The payment of {payload.amount} for order {ref} failed: "
                 f"{payload.message.rstrip('.')}.",
-            )  # fmt: skip
+            )
         case PaymentRefunded():
             ref = order_ref(payload.order_id)
             so_far = (
                 "the full amount" if payload.full else f"{payload.refunded_total} refunded so far"
             )
             return _draft(
-                Kind.PAYMENT_REFUNDED, payload.user_id, payload.order_id, payload.refund_id,
+                Kind.PAYMENT_REFUNDED,
+                payload.user_id,
+                payload.order_id,
+                payload.refund_id,
                 f"Refund of {payload.amount} for order {ref}",
                 f"We refunded {payload.amount} for order {ref} ({so_far}). It reaches your "
                 "account in a few days, depending on your bank.",
-            )  # fmt: skip
+            )
         case ShipmentStatusChanged(status="shipped"):
             ref = order_ref(payload.order_id)
             return _draft(
-                Kind.ORDER_SHIPPED, payload.user_id, payload.order_id, payload.shipment_id,
-                f"Order {ref} is on its way", f"Order {ref} has shipped{_tracking(payload)}.",
-            )  # fmt: skip
+                Kind.ORDER_SHIPPED,
+                payload.user_id,
+                payload.order_id,
+                payload.shipment_id,
+                f"Order {ref} is on its way",
+                f"Order {ref} has shipped{_tracking(payload)}.",
+            )
         case ShipmentStatusChanged(status="delivered"):
             ref = order_ref(payload.order_id)
             return _draft(
-                Kind.ORDER_DELIVERED, payload.user_id, payload.order_id, payload.shipment_id,
+                Kind.ORDER_DELIVERED,
+                payload.user_id,
+                payload.order_id,
+                payload.shipment_id,
                 f"Order {ref} was delivered",
                 f"Order {ref} was delivered. We hope you enjoy it!",
-            )  # fmt: skip
+            )
     return None  # shipment.created, other shipment statuses: noise for the shopper
 
 
@@ -147,9 +155,13 @@ def _cancelled(payload: OrderCancelled) -> Draft:
         parts.append(f"Your payment of {payload.total} will be refunded in full.")
     parts.append("You can put its items back into your cart.")
     return _draft(
-        Kind.ORDER_CANCELLED, payload.user_id, payload.order_id, payload.order_id,
-        f"Order {ref} cancelled", " ".join(parts),
-    )  # fmt: skip
+        Kind.ORDER_CANCELLED,
+        payload.user_id,
+        payload.order_id,
+        payload.order_id,
+        f"Order {ref} cancelled",
+        " ".join(parts),
+    )
 
 
 def _tracking(payload: ShipmentStatusChanged) -> str:

@@ -20,7 +20,6 @@ from sqlmodel import Field, SQLModel
 
 from shopfleet.kit.db import UTCDateTime, utcnow
 
-ID_PATTERN = r"^[0-9a-f-]{36}$"  # notification ids are UUIDs
 MAX_TITLE = 200
 MAX_MESSAGE = 2000
 

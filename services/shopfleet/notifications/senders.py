@@ -59,10 +59,15 @@ class LogSender(Sender):
 
     async def send(self, message: Outgoing) -> None:
         log.info(
-            "notification.sent", channel="log", shop=message.shop, user_id=message.user_id,
-            to=message.email, notification_id=message.notification_id,
-            subject=message.subject, body=message.body,
-        )  # fmt: skip
+            "notification.sent",
+            channel="log",
+            shop=message.shop,
+            user_id=message.user_id,
+            to=message.email,
+            notification_id=message.notification_id,
+            subject=message.subject,
+            body=message.body,
+        )
 
 
 class SmtpSender(Sender):
@@ -94,12 +99,16 @@ class SmtpSender(Sender):
         assert settings.smtp_host, "validated by NotificationsSettings"
         password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
         return cls(
-            settings.smtp_host, settings.smtp_port, sender=settings.smtp_from,
-            starttls=settings.smtp_starttls, use_ssl=settings.smtp_ssl,
-            username=settings.smtp_username, password=password,
+            settings.smtp_host,
+            settings.smtp_port,
+            sender=settings.smtp_from,
+            starttls=settings.smtp_starttls,
+            use_ssl=settings.smtp_ssl,
+            username=settings.smtp_username,
+            password=password,
             timeout_s=settings.smtp_timeout_s,
             tls_context=ssl.create_default_context(cafile=settings.smtp_ca_file),
-        )  # fmt: skip
+        )
 
     def compose(self, message: Outgoing) -> EmailMessage:
         if not message.email:

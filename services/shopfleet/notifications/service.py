@@ -36,13 +36,19 @@ U = NotificationUser.__table__  # type: ignore[attr-defined]
 async def remember_user(session: AsyncSession, shop: str, user: UserRegistered) -> None:
     """Keep (or update) where to reach a user."""
     values = dict(
-        shop=shop, user_id=user.user_id, email=user.email,
-        display_name=user.display_name, registered_at=user.registered_at,
-    )  # fmt: skip
+        shop=shop,
+        user_id=user.user_id,
+        email=user.email,
+        display_name=user.display_name,
+        registered_at=user.registered_at,
+    )
     stmt = upsert(
-        session, U, values, keys=[U.c.shop, U.c.user_id],
+        session,
+        U,
+        values,
+        keys=[U.c.shop, U.c.user_id],
         update=["email", "display_name", "registered_at"],
-    )  # fmt: skip
+    )
     await session.execute(stmt)
 
 
@@ -53,19 +59,31 @@ async def record(
     None when this event, or another one telling the same fact, was recorded before."""
     notification_id = new_id()
     values = dict(
-        id=notification_id, shop=shop, user_id=draft.user_id, event_id=event_id,
-        dedupe_key=draft.dedupe_key, kind=draft.kind.value, title=draft.title,
-        message=draft.message, order_id=draft.order_id, read_at=None, created_at=utcnow(),
-    )  # fmt: skip
+        id=notification_id,
+        shop=shop,
+        user_id=draft.user_id,
+        event_id=event_id,
+        dedupe_key=draft.dedupe_key,
+        kind=draft.kind.value,
+        title=draft.title,
+        message=draft.message,
+        order_id=draft.order_id,
+        read_at=None,
+        created_at=utcnow(),
+    )
     inserted = await session.execute(
         dialect_insert(session, N).values(values).on_conflict_do_nothing()
     )
     if not inserted.rowcount:  # type: ignore[attr-defined]
         return None
     delivery = dict(
-        notification_id=notification_id, shop=shop, status=DeliveryStatus.PENDING.value,
-        attempts=0, next_attempt_at=due, created_at=utcnow(),
-    )  # fmt: skip
+        notification_id=notification_id,
+        shop=shop,
+        status=DeliveryStatus.PENDING.value,
+        attempts=0,
+        next_attempt_at=due,
+        created_at=utcnow(),
+    )
     await session.execute(sa.insert(D).values(delivery))
     return notification_id
 
@@ -73,25 +91,44 @@ async def record(
 # ----------------------------------------------------------------------------- reads
 
 _COLUMNS = (
-    N.c.id, N.c.user_id, N.c.kind, N.c.title, N.c.message, N.c.order_id, N.c.read_at,
-    N.c.created_at, D.c.status, D.c.attempts, D.c.delivered_at, D.c.next_attempt_at,
+    N.c.id,
+    N.c.user_id,
+    N.c.kind,
+    N.c.title,
+    N.c.message,
+    N.c.order_id,
+    N.c.read_at,
+    N.c.created_at,
+    D.c.status,
+    D.c.attempts,
+    D.c.delivered_at,
+    D.c.next_attempt_at,
     D.c.last_error,
-)  # fmt: skip
+)
 
 
 def _public(row: Any, *, admin: bool) -> NotificationPublic:
     delivery = None
     if row.status is not None:
         delivery = DeliveryPublic(
-            status=row.status, attempts=row.attempts, delivered_at=row.delivered_at,
+            status=row.status,
+            attempts=row.attempts,
+            delivered_at=row.delivered_at,
             next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
             last_error=row.last_error if admin else None,
-        )  # fmt: skip
+        )
     return NotificationPublic(
-        id=row.id, user_id=row.user_id, kind=row.kind, title=row.title, message=row.message,
-        order_id=row.order_id, read=row.read_at is not None, read_at=row.read_at,
-        created_at=row.created_at, delivery=delivery,
-    )  # fmt: skip
+        id=row.id,
+        user_id=row.user_id,
+        kind=row.kind,
+        title=row.title,
+        message=row.message,
+        order_id=row.order_id,
+        read=row.read_at is not None,
+        read_at=row.read_at,
+        created_at=row.created_at,
+        delivery=delivery,
+    )
 
 
 def _select() -> sa.Select[Any]:

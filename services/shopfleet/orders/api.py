@@ -11,15 +11,14 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, status
 
 from shopfleet.kit.auth import SHOP_API_PREFIX, CurrentUser, OwnerOrAdmin, ShopId
+from shopfleet.kit.contracts import ids
 from shopfleet.kit.contracts.orders import (
-    ORDER_ID_PATTERN,
     ORDER_SUMMARY_PATH,
     OrderStatus,
     OrderSummary,
 )
 from shopfleet.orders.models import (
     IDEMPOTENCY_KEY_PATTERN,
-    USER_ID_PATTERN,
     CancelRequest,
     OrderCreate,
     OrderPublic,
@@ -34,7 +33,7 @@ async def _orders(request: Request) -> Orders:  # async: a def would run in a th
 
 
 OrdersDep = Annotated[Orders, Depends(_orders)]
-OrderId = Annotated[str, Path(pattern=ORDER_ID_PATTERN, description="The order's id.")]
+OrderId = Annotated[ids.OrderId, Path(description="The order's id.")]
 
 router = APIRouter(prefix=SHOP_API_PREFIX, tags=["orders"])
 internal = APIRouter(tags=["internal"])
@@ -82,10 +81,7 @@ async def list_orders(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     status: Annotated[OrderStatus | None, Query(description="Only orders in this status.")] = None,
     user_filter: Annotated[
-        str | None,
-        Query(
-            alias="user", pattern=USER_ID_PATTERN, description="Admins: only this user's orders."
-        ),
+        ids.UserRef | None, Query(alias="user", description="Admins: only this user's orders.")
     ] = None,
 ) -> OrdersPage:
     """Your orders, newest first (admins: every order of the shop)."""

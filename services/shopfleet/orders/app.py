@@ -16,12 +16,14 @@ from shopfleet.kit.auth import TokenVerifier
 from shopfleet.kit.blocks import Blocks
 from shopfleet.kit.db import Database
 from shopfleet.kit.outbox import OutboxRelay
+from shopfleet.kit.quotas import QuotaReader
 from shopfleet.kit.reads import FastReader
 from shopfleet.kit.service import service_app
+from shopfleet.kit.tenant_data import purge_router, usage_router
 from shopfleet.orders import api, events
-from shopfleet.orders.clients import Upstreams
 from shopfleet.orders.service import Orders
 from shopfleet.orders.settings import OrdersSettings
+from shopfleet.orders.upstreams import Upstreams
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = structlog.get_logger("shopfleet.orders.sweeper")
@@ -81,15 +83,28 @@ def create_app(
 ) -> FastAPI:
     db = open_database(settings)
     upstreams = Upstreams(
-        blocks.invoker, timeout_s=settings.timeout_s(), cart=settings.cart_app_id,
-        catalog=settings.catalog_app_id, shipping=settings.shipping_app_id,
-    )  # fmt: skip
+        blocks.invoker,
+        timeout_s=settings.timeout_s(),
+        cart=settings.cart_app_id,
+        catalog=settings.catalog_app_id,
+        shipping=settings.shipping_app_id,
+    )
     reads = FastReader(db, pool_size=settings.db_pool_size, name="orders-reads")
     orders = Orders(
-        db, upstreams, reads, payment_window=timedelta(seconds=settings.payment_window_s),
+        db,
+        upstreams,
+        reads,
+        payment_window=timedelta(seconds=settings.payment_window_s),
         placing_timeout=timedelta(seconds=settings.placing_timeout_s),
-        max_unpaid_orders=settings.max_unpaid_orders, clock=clock,
-    )  # fmt: skip
+        max_unpaid_orders=settings.max_unpaid_orders,
+        clock=clock,
+        quotas=QuotaReader(
+            blocks.invoker,
+            identity_app_id=settings.identity_app_id,
+            timeout_s=settings.timeout_s(),
+            ttl_s=settings.platform.quota_ttl_s,
+        ),
+    )
     for subscription in events.subscriptions(db, orders):
         blocks.pubsub.subscribe(subscription)
     relay = OutboxRelay(db, blocks.pubsub, source="orders")
@@ -98,11 +113,14 @@ def create_app(
         "orders",
         description="Each shop's orders: checkout from the cart, status history, cancel, "
         "expiry of unpaid orders, and the checkout saga's reactions to payments and shipping.",
-        db=db, blocks=blocks, platform=settings.platform,
-        routers=[api.router, api.internal], verifier=verifier,
+        db=db,
+        blocks=blocks,
+        platform=settings.platform,
+        routers=[api.router, api.internal, purge_router("orders"), usage_router(orders.usage)],
+        verifier=verifier,
         on_start=[reads.start, relay.start, sweeper.start],
         on_stop=[sweeper.stop, relay.stop, reads.stop],
-    )  # fmt: skip
+    )
     app.state.orders = orders
     app.state.sweeper = sweeper
     return app

@@ -1,75 +1,64 @@
 """The topics orders consumes: payments' and shipping's events move the order along.
 
-Each handler runs inside `idempotent_handler`: the inbox row and the order's change commit
-together, so a redelivered event (same id) changes nothing; the transition table keeps a
-different but older event (out of order) from moving an order backwards. After the commit,
-whatever the change left for catalog (commit or release the stock) is done at once; if
-catalog is down, the sweeper does it later.
+Each handler runs in the router's inbox transaction: the inbox row and the order's change
+commit together, so a redelivered event (same id) changes nothing; the transition table
+keeps a different but older event (out of order) from moving an order backwards. After
+the commit, whatever the change left for catalog (commit or release the stock) is done at
+once (`settle_stock`, the router's after-commit hook); if catalog is down, the sweeper
+does it later.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Protocol
 
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopfleet.kit.blocks.ports import CloudEvent, Delivery, EventHandler, Subscription
+from shopfleet.kit.blocks.ports import Subscription
 from shopfleet.kit.contracts import events as ev
 from shopfleet.kit.db import Database
-from shopfleet.kit.outbox import PermanentEventError, idempotent_handler
+from shopfleet.kit.subscriptions import DatabaseInbox, EventRouter, Received
 from shopfleet.orders.service import Orders
 
 CONSUMER = "orders"
 
-P = TypeVar("P", bound=ev.EventPayload)
 
+class OfAnOrder(Protocol):
+    """Every payload orders consumes names its order."""
 
-def _payload(model: type[P], event: CloudEvent) -> P:
-    try:
-        return model.model_validate(event.data)
-    except ValidationError as exc:
-        raise PermanentEventError(
-            f"{event.topic} payload does not fit its contract: {exc}"
-        ) from None
-
-
-def _handlers(orders: Orders) -> dict[str, Callable[[AsyncSession, CloudEvent], Awaitable[None]]]:
-    def bind(model: type[P], method: Callable[[AsyncSession, str, P], Awaitable[None]]):  # type: ignore[no-untyped-def]
-        async def handle(session: AsyncSession, event: CloudEvent) -> None:
-            await method(session, event.shop, _payload(model, event))
-
-        return handle
-
-    return {
-        ev.PAYMENT_SUCCEEDED: bind(ev.PaymentSucceeded, orders.on_payment_succeeded),
-        ev.PAYMENT_FAILED: bind(ev.PaymentFailed, orders.on_payment_failed),
-        ev.PAYMENT_REFUNDED: bind(ev.PaymentRefunded, orders.on_payment_refunded),
-        ev.SHIPMENT_CREATED: bind(ev.ShipmentCreated, orders.on_shipment_created),
-        ev.SHIPMENT_STATUS_CHANGED: bind(
-            ev.ShipmentStatusChanged, orders.on_shipment_status_changed
-        ),
-    }
-
-
-def _then_settle(orders: Orders, inner: EventHandler) -> EventHandler:
-    async def handle(event: CloudEvent) -> Delivery:
-        outcome = await inner(event)
-        order_id = event.data.get("order_id") if isinstance(event.data, dict) else None
-        if outcome == Delivery.SUCCESS and isinstance(order_id, str):
-            await orders.settle_stock(event.shop, order_id)
-        return outcome
-
-    return handle
+    @property
+    def order_id(self) -> str: ...
 
 
 def subscriptions(db: Database, orders: Orders) -> list[Subscription]:
     """What `create_app` subscribes, before the platform starts pub/sub."""
-    return [
-        Subscription(
-            topic, consumer=CONSUMER,
-            handler=_then_settle(orders, idempotent_handler(db, CONSUMER, fn)),
-        )
-        for topic, fn in _handlers(orders).items()
-    ]  # fmt: skip
+    router = EventRouter(CONSUMER, DatabaseInbox(db))
+
+    async def settle_stock(event: Received[OfAnOrder]) -> None:
+        await orders.settle_stock(event.shop, event.payload.order_id)
+
+    @router.on(ev.PAYMENT_SUCCEEDED, after_commit=settle_stock)
+    async def payment_succeeded(
+        session: AsyncSession, event: Received[ev.PaymentSucceeded]
+    ) -> None:
+        await orders.on_payment_succeeded(session, event.shop, event.payload)
+
+    @router.on(ev.PAYMENT_FAILED, after_commit=settle_stock)
+    async def payment_failed(session: AsyncSession, event: Received[ev.PaymentFailed]) -> None:
+        await orders.on_payment_failed(session, event.shop, event.payload)
+
+    @router.on(ev.PAYMENT_REFUNDED, after_commit=settle_stock)
+    async def payment_refunded(session: AsyncSession, event: Received[ev.PaymentRefunded]) -> None:
+        await orders.on_payment_refunded(session, event.shop, event.payload)
+
+    @router.on(ev.SHIPMENT_CREATED, after_commit=settle_stock)
+    async def shipment_created(session: AsyncSession, event: Received[ev.ShipmentCreated]) -> None:
+        await orders.on_shipment_created(session, event.shop, event.payload)
+
+    @router.on(ev.SHIPMENT_STATUS_CHANGED, after_commit=settle_stock)
+    async def shipment_status_changed(
+        session: AsyncSession, event: Received[ev.ShipmentStatusChanged]
+    ) -> None:
+        await orders.on_shipment_status_changed(session, event.shop, event.payload)
+
+    return router.subscriptions()

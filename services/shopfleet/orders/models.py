@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import pydantic
 import sqlalchemy as sa
@@ -21,31 +21,26 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from shopfleet.kit.contracts import ids
 from shopfleet.kit.contracts.orders import OrderStatus
-from shopfleet.kit.contracts.shipping import SHIPPING_METHOD_ID_PATTERN, Address
+from shopfleet.kit.contracts.shipping import Address
 from shopfleet.kit.db import UTCDateTime, utcnow
 from shopfleet.kit.money import Money
 from shopfleet.kit.text import Printable
+from shopfleet.orders.domain.order import (
+    OPEN_STATUSES,
+    OrderLine,
+    OrderRecord,
+    ShippingChoice,
+    Stock,
+    public_status,
+)
 
-ADDRESS_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, as in the IETF draft
-USER_ID_PATTERN = r"^[^\x00-\x1f\x7f]{1,255}$"  # a token's `sub`: no control characters
 MAX_REASON = 500
-PLACING = "placing"  # internal: the row exists, the stock is being reserved
-# Orders that hold stock without payment: placing, or awaiting payment.
-OPEN_STATUSES = (PLACING, "pending_payment")
-OPEN_CART = sa.text("status IN ('placing', 'pending_payment')")
-
-# Where the order's stock reservation at catalog stands.
-StockState = Literal[
-    "none",  # nothing reserved yet (placing)
-    "reserved",  # held for the order
-    "commit_pending",  # paid: catalog must still be told to commit (the sweeper retries)
-    "committed",  # the units left with the order
-    "release_pending",  # ended: catalog must still be told to release (the sweeper retries)
-    "released",  # for sale again
-    "kept",  # ended after the commit: catalog keeps committed units (no restock)
-]
+# One version of a shopper's cart is one open order: the partial unique index's condition.
+_OPEN_LISTED = ", ".join(f"'{status}'" for status in OPEN_STATUSES)
+OPEN_CART = sa.text(f"status IN ({_OPEN_LISTED})")
 
 
 def new_id() -> str:
@@ -72,7 +67,7 @@ class Order(OrdersModel, table=True):
         sa.Index("ix_orders_shop_user_created", "shop", "user_id", "created_at", "id"),
         sa.Index("ix_orders_status_expires", "status", "expires_at"),
         sa.Index("ix_orders_stock_updated", "stock", "updated_at"),
-        # One version of a shopper's cart is one open order (see limits.py).
+        # One version of a shopper's cart is one open order (domain/checkout.py: may_place).
         sa.Index(
             "uq_orders_open_cart",
             "shop",
@@ -88,7 +83,7 @@ class Order(OrdersModel, table=True):
     shop: str = Field(max_length=40)
     user_id: str = Field(max_length=255)
     status: str = Field(max_length=20)
-    stock: str = Field(default="none", max_length=20)
+    stock: str = Field(default=Stock.NONE.value, max_length=20)
     currency: str = Field(max_length=3)
     subtotal_amount: int = Field(sa_type=sa.BigInteger)
     shipping_amount: int = Field(sa_type=sa.BigInteger)
@@ -134,16 +129,13 @@ HISTORY: sa.Table = OrderHistory.__table__  # type: ignore[attr-defined]
 
 Reason = Annotated[str, pydantic.Field(min_length=1, max_length=MAX_REASON), Printable]
 MethodId = Annotated[
-    str,
+    ids.ShippingMethodId,
     pydantic.Field(
-        pattern=SHIPPING_METHOD_ID_PATTERN,
         description="A shipping method's id (see GET /shipping/methods).",
         examples=["standard"],
     ),
 ]
-AddressId = Annotated[
-    str, pydantic.Field(pattern=ADDRESS_ID_PATTERN, description="One of your saved addresses.")
-]
+AddressId = Annotated[ids.AddressId, pydantic.Field(description="One of your saved addresses.")]
 
 
 class OrderCreate(BaseModel):
@@ -191,25 +183,6 @@ class CancelRequest(BaseModel):
 # ----------------------------------------------------------------------------- output
 
 
-class OrderLine(BaseModel):
-    product_id: str
-    name: str
-    sku: str
-    quantity: int
-    unit_price: Money = pydantic.Field(description="The catalog's price when the order was placed.")
-    line_total: Money
-    weight_grams: int = 0
-
-
-class ShippingChoice(BaseModel):
-    method_id: str
-    method_name: str
-    carrier: str
-    cost: Money
-    estimated_days_min: int
-    estimated_days_max: int
-
-
 class HistoryEntry(BaseModel):
     status: OrderStatus
     previous: OrderStatus | None
@@ -239,6 +212,28 @@ class OrderPublic(BaseModel):
     )
     paid_at: datetime | None
     history: list[HistoryEntry]
+
+    @classmethod
+    def of(cls, order: OrderRecord, history: list[HistoryEntry]) -> OrderPublic:
+        return cls(
+            id=order.id,
+            user_id=order.user_id,
+            status=public_status(order.status),
+            lines=list(order.lines),
+            subtotal=order.money(order.subtotal_amount),
+            shipping=order.money(order.shipping_amount),
+            total=order.total,
+            refunded=order.money(order.refunded_amount),
+            shipping_method=order.shipping_method,
+            shipping_address=order.shipping_address,
+            payment_id=order.payment_id,
+            cancel_reason=order.cancel_reason,
+            placed_at=order.created_at,
+            updated_at=order.updated_at,
+            expires_at=order.expires_at,
+            paid_at=order.paid_at,
+            history=history,
+        )
 
 
 class OrderListItem(BaseModel):

@@ -38,12 +38,17 @@ class OrdersSettings(ServiceSettings):
         "the sweeper releases its reservation and forgets it.",
     )
     call_timeout_s: float | None = Field(
-        default=None, gt=0, description="Timeout of calls to cart, catalog and shipping "
+        default=None,
+        gt=0,
+        description="Timeout of calls to cart, catalog and shipping "
         "(default: the platform's call_timeout_s).",
-    )  # fmt: skip
+    )
     cart_app_id: str = "cart"
     catalog_app_id: str = "catalog"
     shipping_app_id: str = "shipping"
+    identity_app_id: str = Field(
+        default="identity", description="App-id asked for a shop's settings (its quotas)."
+    )
 
     def timeout_s(self) -> float:
         return self.call_timeout_s or self.platform.call_timeout_s

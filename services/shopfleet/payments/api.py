@@ -14,15 +14,16 @@ from shopfleet.kit.auth import (
     Principal,
     ShopId,
 )
+from shopfleet.kit.contracts import ids
+from shopfleet.kit.errors import field_problem
+from shopfleet.payments.domain import PaymentStatus
 from shopfleet.payments.models import (
-    ID_PATTERN,
-    ORDER_ID_PATTERN,
     ConfirmRequest,
     IntentCreate,
+    PageKey,
     PaymentDetail,
     PaymentPublic,
     PaymentsPage,
-    PaymentStatus,
     RefundCreate,
     RefundPublic,
 )
@@ -46,7 +47,7 @@ def _as_seen_by(who: Principal, payment: Shown) -> Shown:
     return payment.model_copy(update={"client_secret": None})
 
 
-PaymentId = Annotated[str, Path(pattern=ID_PATTERN, description="The payment's id.")]
+PaymentId = Annotated[ids.PaymentId, Path(description="The payment's id.")]
 
 router = APIRouter(prefix=SHOP_API_PREFIX, tags=["payments"])
 
@@ -73,9 +74,12 @@ async def create_intent(
 
 @router.post("/payments/{payment_id}/confirm")
 async def confirm(
-    shop: ShopId, user: OwnerOrAdmin, payment_id: PaymentId, payments: Payments,
+    shop: ShopId,
+    user: OwnerOrAdmin,
+    payment_id: PaymentId,
+    payments: Payments,
     body: ConfirmRequest | None = None,
-) -> PaymentDetail:  # fmt: skip
+) -> PaymentDetail:
     """Charge the payment method (given here, or when the intent was made).
 
     A declined card answers 402 and the payment is `failed`; when Stripe cannot be reached
@@ -96,29 +100,37 @@ async def list_payments(
     shop: ShopId,
     user: OwnerOrAdmin,
     payments: Payments,
-    order_id: Annotated[str | None, Query(pattern=ORDER_ID_PATTERN)] = None,
+    order_id: Annotated[ids.OrderId | None, Query()] = None,
     status_: Annotated[PaymentStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> PaymentsPage:
     """Your payments, newest first (admins: every payment of the shop)."""
-    page = await payments.list(
-        shop, user, order_id=order_id, status=status_, limit=limit, cursor=cursor
+    after = _page_key(cursor) if cursor else None
+    page = await payments.list_payments(
+        shop, user, order_id=order_id, status=status_, limit=limit, after=after
     )
     return page.model_copy(update={"items": [_as_seen_by(user, p) for p in page.items]})
 
 
+def _page_key(cursor: str) -> PageKey:
+    try:
+        return PageKey.from_cursor(cursor)
+    except ValueError:
+        raise field_problem(400, "query.cursor", "not a cursor from this API") from None
+
+
 @router.post("/payments/{payment_id}/refunds", status_code=status.HTTP_201_CREATED)
 async def refund(
-    shop: ShopId, admin: AdminUser, payment_id: PaymentId, payments: Payments,
+    shop: ShopId,
+    admin: AdminUser,
+    payment_id: PaymentId,
+    payments: Payments,
     body: RefundCreate | None = None,
-) -> RefundPublic:  # fmt: skip
+) -> RefundPublic:
     """Admin: refund all that is left of a captured payment, or `amount` of it."""
     body = body or RefundCreate()
-    made, problem = await payments.refund(shop, payment_id, body.amount, body.currency)
-    if problem is not None:
-        raise problem
-    return made
+    return await payments.refund(shop, payment_id, body.amount, body.currency)
 
 
 @router.post(

@@ -11,12 +11,13 @@ from shopfleet.kit.blocks import Blocks
 from shopfleet.kit.db import Database
 from shopfleet.kit.outbox import OutboxRelay
 from shopfleet.kit.service import service_app
+from shopfleet.kit.tenant_data import purge_router
 from shopfleet.payments.api import router
 from shopfleet.payments.events import subscriptions
-from shopfleet.payments.provider import StripeAccounts
 from shopfleet.payments.reconciler import Reconciler
 from shopfleet.payments.service import PaymentsService
 from shopfleet.payments.settings import PaymentsSettings
+from shopfleet.payments.stripe_accounts import StripeAccounts
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -45,10 +46,14 @@ def create_app(
     app = service_app(
         "payments",
         description="Stripe PaymentIntents for orders, refunds, and Stripe's webhooks.",
-        db=db, blocks=blocks, platform=settings.platform, routers=[router], verifier=verifier,
+        db=db,
+        blocks=blocks,
+        platform=settings.platform,
+        routers=[router, purge_router("payments")],
+        verifier=verifier,
         on_start=[start_stripe, relay.start, reconciler.start],
         on_stop=[accounts.stop, relay.stop, reconciler.stop],
-    )  # fmt: skip
+    )
     app.state.payments = payments
     app.state.stripe = accounts  # `app.state.stripe.emulator_pid`: the emulator's process
     return app

@@ -62,9 +62,16 @@ class StripeEmulator:
         port = sock.getsockname()[1]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         command = [
-            sys.executable, "-m", "shopfleet.payments.emulator_main", "--fd", str(sock.fileno()),
-            "--webhook-delay", str(self.webhook_delay_s), "--parent-pid", str(os.getpid()),
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "shopfleet.payments.emulator_main",
+            "--fd",
+            str(sock.fileno()),
+            "--webhook-delay",
+            str(self.webhook_delay_s),
+            "--parent-pid",
+            str(os.getpid()),
+        ]
         self.process = await asyncio.to_thread(_spawn, command, self.log_path, sock.fileno())
         sock.close()  # the child holds its copy
         url = f"http://127.0.0.1:{port}"
@@ -104,9 +111,13 @@ class StripeEmulator:
 def _spawn(command: list[str], log_path: Path, fd: int) -> subprocess.Popen[bytes]:
     with open(log_path, "ab") as out:
         return subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            pass_fds=(fd,), start_new_session=True,
-        )  # fmt: skip
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            pass_fds=(fd,),
+            start_new_session=True,
+        )
 
 
 async def register_webhook(

@@ -13,6 +13,10 @@ by a platform that starts it per run:
   original waits a second and opens a session per delivery), with a few retries, and only
   to the endpoint registered under the shop's id (`/_config/webhooks/<shop>`) when the
   object names its shop in `metadata.shop`: each shop is its own Stripe account;
+- each secret key is its own Stripe account, as on Stripe: an object is owned by the key
+  that created it (the first key it was returned to), and another key gets Stripe's
+  404 `resource_missing` for it and does not see it in lists (test payment methods such as
+  `pm_card_visa` are everyone's). So a test can tell which account a payment went to;
 - with `--parent-pid` it stops when its parent is gone, even one that was killed.
 """
 
@@ -37,8 +41,8 @@ log = logging.getLogger("shopfleet.stripe-emulator")
 
 
 def _no_persistence() -> None:
-    resources.Store.dump_to_disk = lambda self: None  # type: ignore[method-assign]
-    resources.Store.try_load_from_disk = lambda self: None  # type: ignore[method-assign]
+    resources.Store.dump_to_disk = lambda self: None
+    resources.Store.try_load_from_disk = lambda self: None
 
 
 def _decline_on_charge() -> None:
@@ -47,11 +51,11 @@ def _decline_on_charge() -> None:
     def declined(self: Any) -> bool:
         return bool(original(self) or resources.PaymentMethod._attaching_is_declined(self))
 
-    resources.PaymentMethod._charging_is_declined = declined  # type: ignore[method-assign]
+    resources.PaymentMethod._charging_is_declined = declined
 
 
 def _charge_refunded_event() -> None:
-    create = resources.Refund._api_create.__func__  # type: ignore[attr-defined]
+    create = resources.Refund._api_create.__func__
 
     def api_create(cls: Any, **data: Any) -> Any:
         refund = create(cls, **data)
@@ -59,7 +63,7 @@ def _charge_refunded_event() -> None:
         resources.schedule_webhook(resources.Event("charge.refunded", charge))
         return refund
 
-    resources.Refund._api_create = classmethod(api_create)  # type: ignore[method-assign]
+    resources.Refund._api_create = classmethod(api_create)
 
 
 def _typed_intent_updates() -> None:
@@ -73,7 +77,7 @@ def _typed_intent_updates() -> None:
             data["amount"] = amount
         update(self, **data)
 
-    resources.PaymentIntent._update = typed  # type: ignore[method-assign]
+    resources.PaymentIntent._update = typed
 
 
 def _shop_of(obj: dict[str, Any]) -> str | None:
@@ -136,6 +140,82 @@ class Deliveries:
             await asyncio.sleep(0.5 * 2**attempt)
 
 
+class Accounts:
+    """Which secret key owns which object id (see the module's docstring)."""
+
+    SHARED_PREFIXES = ("pm_card_", "tok_")  # Stripe's test payment methods and tokens
+    REFERENCES = ("payment_intent", "charge", "customer", "payment_method")  # form fields
+
+    def __init__(self) -> None:
+        self.owners: dict[str, str] = {}
+
+    def foreign(self, key: str, ids: list[str]) -> str | None:
+        """The first of `ids` that another key owns."""
+        for object_id in ids:
+            owner = self.owners.get(object_id)
+            if owner is not None and owner != key:
+                return object_id
+        return None
+
+    def record(self, key: str, value: Any) -> None:
+        if isinstance(value, dict):
+            object_id, kind = value.get("id"), value.get("object")
+            owned = isinstance(kind, str) and kind != "list"
+            if (
+                owned
+                and isinstance(object_id, str)
+                and not object_id.startswith(self.SHARED_PREFIXES)
+            ):
+                self.owners.setdefault(object_id, key)
+            for item in value.values():
+                self.record(key, item)
+        elif isinstance(value, list):
+            for item in value:
+                self.record(key, item)
+
+    def visible(self, key: str, value: Any) -> Any:
+        """A list response without the other accounts' objects."""
+        if isinstance(value, dict) and value.get("object") == "list":
+            items = value.get("data") or []
+            value["data"] = [
+                item
+                for item in items
+                if not (isinstance(item, dict) and self.foreign(key, [str(item.get("id"))]))
+            ]
+        return value
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        key = server.get_api_key(request)
+        if key is None or not request.path.startswith("/v1/"):
+            return await handler(request)
+        ids = [part for part in request.path.split("/") if part]
+        if request.method == "POST":
+            form = await request.post()
+            ids += [str(form[name]) for name in self.REFERENCES if name in form]
+        else:
+            ids += [str(request.query[name]) for name in self.REFERENCES if name in request.query]
+        foreign = self.foreign(key, ids)
+        if foreign is not None:
+            error = {
+                "type": "invalid_request_error",
+                "code": "resource_missing",
+                "message": f"No such object: '{foreign}'",
+            }
+            return web.json_response({"error": error}, status=404)
+        response = await handler(request)
+        if (
+            isinstance(response, web.Response)
+            and response.status < 300
+            and response.content_type == "application/json"
+            and response.body is not None
+        ):
+            body = json.loads(bytes(response.body))  # type: ignore[arg-type]
+            self.record(key, body)
+            response.body = json.dumps(self.visible(key, body)).encode()
+        return response
+
+
 def _exit_with_parent(parent_pid: int) -> None:
     """Stop when the process that started us is gone (even if it was killed outright)."""
 
@@ -159,6 +239,7 @@ def build_app(webhook_delay_s: float) -> web.Application:
     _typed_intent_updates()
     deliveries = Deliveries(webhook_delay_s)
     resources.schedule_webhook = deliveries.schedule
+    server.app.middlewares.insert(0, Accounts().middleware)
 
     async def close(_: web.Application) -> None:
         if deliveries.session is not None:

@@ -8,8 +8,8 @@ webhook event ids already processed), plus the outbox and inbox.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 import pydantic
@@ -18,12 +18,17 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from shopfleet.kit.contracts.orders import ORDER_ID_PATTERN
+from shopfleet.kit.contracts import ids
+from shopfleet.kit.cursors import pack_cursor, unpack_cursor
 from shopfleet.kit.db import UTCDateTime, utcnow
 from shopfleet.kit.money import MAX_AMOUNT, Currency, Money
-
-ID_PATTERN = r"^[0-9a-f-]{1,36}$"
-PAYMENT_METHOD_PATTERN = r"^(pm|card|src)_[A-Za-z0-9_]{1,200}$"
+from shopfleet.payments.domain import (
+    PaymentRecord,
+    PaymentStatus,
+    RefundReason,
+    RefundRecord,
+    RefundStatus,
+)
 
 
 def new_id() -> str:
@@ -32,34 +37,6 @@ def new_id() -> str:
 
 def _timestamp(**kw: Any) -> Any:
     return Field(default_factory=utcnow, sa_type=UTCDateTime, **kw)
-
-
-class PaymentStatus(StrEnum):
-    CREATING = "creating"  # our row exists; Stripe's intent not (yet) confirmed created
-    PENDING = "pending"  # an intent waiting for its payment method or confirmation
-    PROCESSING = "processing"  # confirmed, outcome not known yet (reconciler settles it)
-    REQUIRES_ACTION = "requires_action"  # the card wants authentication (3-D Secure)
-    SUCCEEDED = "succeeded"
-    PARTIALLY_REFUNDED = "partially_refunded"
-    REFUNDED = "refunded"
-    FAILED = "failed"  # declined or failed at Stripe
-    CANCELED = "canceled"  # the order was cancelled before payment
-
-
-OPEN = (PaymentStatus.CREATING, PaymentStatus.PENDING, PaymentStatus.PROCESSING,
-        PaymentStatus.REQUIRES_ACTION)  # fmt: skip
-CAPTURED = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
-
-
-class RefundStatus(StrEnum):
-    PENDING = "pending"  # amount reserved; Stripe's answer not known yet
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
-class RefundReason(StrEnum):
-    REQUESTED = "requested"  # an admin asked
-    ORDER_CANCELLED = "order_cancelled"  # order.cancelled of a paid order
 
 
 # ----------------------------------------------------------------------------- tables
@@ -141,9 +118,8 @@ class StripeEvent(PaymentsModel, table=True):
 # ----------------------------------------------------------------------------- input
 
 PaymentMethodId = Annotated[
-    str,
+    ids.PaymentMethodId,
     pydantic.Field(
-        pattern=PAYMENT_METHOD_PATTERN,
         max_length=255,
         description="A Stripe PaymentMethod id, e.g. `pm_card_visa` in test mode.",
         examples=["pm_card_visa"],
@@ -154,7 +130,7 @@ PaymentMethodId = Annotated[
 class IntentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    order_id: str = pydantic.Field(pattern=ORDER_ID_PATTERN, description="The order to pay.")
+    order_id: ids.OrderId = pydantic.Field(description="The order to pay.")
     payment_method: PaymentMethodId | None = None
 
 
@@ -217,6 +193,29 @@ class PaymentDetail(PaymentPublic):
     refunds: list[RefundPublic]
 
 
+@dataclass(frozen=True, slots=True)
+class PageKey:
+    """Where a page of payments (newest first) ends: the next page starts after it."""
+
+    created_at: datetime
+    id: str
+
+    @classmethod
+    def from_cursor(cls, cursor: str) -> PageKey:
+        """ValueError for anything `cursor()` did not make."""
+        try:
+            created, last_id = unpack_cursor(cursor)
+            after = datetime.fromisoformat(created)
+        except TypeError:
+            raise ValueError(cursor) from None
+        if not isinstance(last_id, str) or after.tzinfo is None:
+            raise ValueError(cursor)
+        return cls(after, last_id)
+
+    def cursor(self) -> str:
+        return pack_cursor([self.created_at.isoformat(), self.id])
+
+
 class PaymentsPage(BaseModel):
     items: list[PaymentPublic]
     next_cursor: str | None = pydantic.Field(
@@ -224,22 +223,33 @@ class PaymentsPage(BaseModel):
     )
 
 
-def payment_public(row: Any) -> PaymentPublic:
+def payment_public(payment: PaymentRecord) -> PaymentPublic:
+    currency = payment.currency
     return PaymentPublic(
-        id=row.id, order_id=row.order_id, user_id=row.user_id,
-        amount=Money(amount=row.amount, currency=row.currency), status=row.status,
-        provider_ref=row.provider_intent_id, client_secret=row.client_secret,
-        captured=Money(amount=row.captured_amount, currency=row.currency),
-        refunded=Money(amount=row.refunded_amount, currency=row.currency),
-        failure_code=row.failure_code, failure_message=row.failure_message,
-        created_at=row.created_at, updated_at=row.updated_at,
-    )  # fmt: skip
+        id=payment.id,
+        order_id=payment.order_id,
+        user_id=payment.user_id,
+        amount=Money(amount=payment.amount, currency=currency),
+        status=payment.status,
+        provider_ref=payment.provider_intent_id,
+        client_secret=payment.client_secret,
+        captured=Money(amount=payment.captured_amount, currency=currency),
+        refunded=Money(amount=payment.refunded_amount, currency=currency),
+        failure_code=payment.failure_code,
+        failure_message=payment.failure_message,
+        created_at=payment.created_at,
+        updated_at=payment.updated_at,
+    )
 
 
-def refund_public(row: Any) -> RefundPublic:
+def refund_public(refund: RefundRecord) -> RefundPublic:
     return RefundPublic(
-        id=row.id, payment_id=row.payment_id,
-        amount=Money(amount=row.amount, currency=row.currency), status=row.status,
-        reason=row.reason, provider_ref=row.provider_refund_id,
-        failure_message=row.failure_message, created_at=row.created_at,
-    )  # fmt: skip
+        id=refund.id,
+        payment_id=refund.payment_id,
+        amount=Money(amount=refund.amount, currency=refund.currency),
+        status=refund.status,
+        reason=refund.reason,
+        provider_ref=refund.provider_refund_id,
+        failure_message=refund.failure_message,
+        created_at=refund.created_at,
+    )

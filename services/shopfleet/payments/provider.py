@@ -1,36 +1,77 @@
-"""Stripe, per shop: which key and address each shop uses, and what Stripe's errors mean.
+"""Stripe, as payments calls it: each call of the SDK payments makes, what Stripe's errors
+mean (`Declined`, `Rejected`, `Unavailable`), and the refusal each is answered with.
 
-A shop with a `stripe_secret_key` secret talks to Stripe with it (webhook secret:
-`stripe_webhook_secret`). A shop without one is served by the local emulator, when
-emulation is allowed: the emulator is started on first need, and the shop's webhook is
-registered there with a secret generated once and kept in the state store.
+Which key and address each shop uses (or the local emulator) is `stripe_accounts.py`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-import aiohttp
 import stripe
-import structlog
+from pydantic import TypeAdapter, ValidationError
+from stripe.params import (
+    PaymentIntentCreateParams,
+    PaymentIntentUpdateParams,
+    RefundCreateParams,
+    RefundListParams,
+)
 
-from shopfleet.kit.blocks import Blocks
-from shopfleet.kit.errors import Problem
-from shopfleet.payments.emulator import EmulatorUnavailable, StripeEmulator, register_webhook
-from shopfleet.payments.settings import PaymentsSettings
-
-log = structlog.get_logger("shopfleet.payments.stripe")
-
-SECRET_KEY = "stripe_secret_key"
-WEBHOOK_SECRET = "stripe_webhook_secret"
-WEBHOOK_PATH = "/shops/{shop}/api/v1/payments/webhooks/stripe"
-_EMULATED_SECRET_KEY = "payments:stripe-emulator:webhook-secret:{shop}"
+from shopfleet.kit.contracts.orders import OrderSummary
+from shopfleet.kit.errors import Problem, problem_for
+from shopfleet.kit.refusals import (
+    DeclinedRefusal,
+    InvalidRefusal,
+    Refusal,
+    StateRefusal,
+    UnavailableRefusal,
+    UpstreamRefusal,
+)
+from shopfleet.payments.domain import (
+    Intent,
+    IntentError,
+    RefundRecord,
+    StripeRefund,
+)
+from shopfleet.payments.stripe_events import RefundObject
 
 T = TypeVar("T")
+RETRY_AFTER_S = 5
+_REFUNDS = TypeAdapter(list[RefundObject])
+
+
+# ----------------------------------------------------------------------------- answers
+
+
+class ProviderUnavailable(UnavailableRefusal):
+    default_slug = "payment-provider-unavailable"
+
+
+class ProviderFailing(UpstreamRefusal):
+    """Stripe answered 5xx: like unavailable (retry later), answered 502."""
+
+    default_slug = "payment-provider-unavailable"
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
+class CardDeclined(DeclinedRefusal):
+    default_slug = "card-declined"
+
+
+class PaymentRefused(StateRefusal):
+    default_slug = "payment-refused"
+
+
+class RefundRefused(StateRefusal):
+    default_slug = "refund-refused"
+
+
+# ----------------------------------------------------------------------------- Stripe's errors
 
 
 class Declined(Exception):
@@ -40,6 +81,13 @@ class Declined(Exception):
         super().__init__(message)
         self.code, self.message = code, message
 
+    def refusal(self, payment_id: str) -> CardDeclined:
+        return CardDeclined(
+            f"The card was declined ({self.code}): {self.message}",
+            payment_id=payment_id,
+            code=self.code,
+        )
+
 
 class Rejected(Exception):
     """Stripe refused the request (4xx): nothing happened there."""
@@ -47,6 +95,16 @@ class Rejected(Exception):
     def __init__(self, status: int, message: str, code: str | None, param: str | None) -> None:
         super().__init__(message)
         self.status, self.message, self.code, self.param = status, message, code, param
+
+    def refusal(self) -> Refusal:
+        """Refused for the payment method the shopper gave (fix it), or for another reason."""
+        if self.param == "payment_method" or (self.param is None and self.status == 404):
+            return InvalidRefusal(
+                "body.payment_method",
+                f"Stripe does not accept it: {self.message}",
+                slug="invalid-payment-method",
+            )
+        return PaymentRefused(f"Stripe refused the request: {self.message}")
 
 
 class Unavailable(Exception):
@@ -56,14 +114,22 @@ class Unavailable(Exception):
         super().__init__(message)
         self.status, self.message = status, message
 
-    def problem(self, what: str) -> Problem:
-        return Problem(
-            self.status,
+    def refusal(self, what: str) -> ProviderUnavailable | ProviderFailing:
+        detail = (
             f"Stripe could not {what} ({self.message}); the payment is kept as it was and is "
-            "checked again shortly: retry, or look at GET /payments/{id}.",
-            slug="payment-provider-unavailable",
-            headers={"Retry-After": "5"},
+            "checked again shortly: retry, or look at GET /payments/{id}."
         )
+        if self.status == 502:
+            return ProviderFailing(detail, retry_after_s=RETRY_AFTER_S)
+        return ProviderUnavailable(detail, retry_after_s=RETRY_AFTER_S)
+
+    def problem(self, what: str) -> Problem:
+        """The answer a client gets (its status, detail and Retry-After)."""
+        return problem_for(self.refusal(what))
+
+
+def refused_refund(exc: Rejected | Declined) -> RefundRefused:
+    return RefundRefused(f"Stripe refused the refund: {exc}")
 
 
 async def call(awaitable: Awaitable[T]) -> T:
@@ -84,125 +150,121 @@ async def call(awaitable: Awaitable[T]) -> T:
         raise Rejected(status, exc.user_message or str(exc), exc.code, param) from None
 
 
+# ----------------------------------------------------------------------------- the calls
+
+
 @dataclass(frozen=True, slots=True)
 class Account:
+    """One shop's Stripe account, and the calls payments makes on it."""
+
     shop: str
     client: stripe.StripeClient
     emulated: bool
 
+    async def create_intent(
+        self, payment_id: str, order: OrderSummary, payment_method: str | None
+    ) -> Intent:
+        """The order's intent; the same key for the same order and total makes it once."""
+        amount, currency = order.total.amount, order.total.currency
+        metadata = {
+            "shop": self.shop,
+            "order_id": order.order_id,
+            "payment_id": payment_id,
+            "user_id": order.user_id,
+        }
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency.lower(),
+            "payment_method_types": ["card"],
+            "metadata": metadata,
+        }
+        if payment_method:
+            params["payment_method"] = payment_method
+        key = f"{self.shop}:{order.order_id}:{amount}{currency}"
+        # The SDK's typed params lack `payment_method_types`, which our API version (and
+        # the emulator) take.
+        typed = cast(PaymentIntentCreateParams, params)
+        made = self._intents.create_async(typed, {"idempotency_key": key})
+        return intent_from(await call(made))
 
-class StripeAccounts:
-    """The Stripe client of each shop, and the emulator when a shop has no key."""
+    async def update_amount(self, intent_id: str, amount: int) -> None:
+        change: PaymentIntentUpdateParams = {"amount": amount}
+        await call(self._intents.update_async(intent_id, change))
 
-    def __init__(self, settings: PaymentsSettings, blocks: Blocks) -> None:
-        self.settings, self.blocks = settings, blocks
-        self.emulator = StripeEmulator(
-            log_path=settings.platform.data_dir / "logs" / "stripe-emulator.log",
-            webhook_delay_s=settings.stripe_emulator_webhook_delay_s,
+    async def confirm(self, intent_id: str, new_payment_method: str | None) -> Intent:
+        if new_payment_method is not None:
+            # Set first, then confirm: works on Stripe and on the emulator alike.
+            change: PaymentIntentUpdateParams = {"payment_method": new_payment_method}
+            await call(self._intents.update_async(intent_id, change))
+        return intent_from(await call(self._intents.confirm_async(intent_id)))
+
+    async def retrieve(self, intent_id: str) -> Intent:
+        return intent_from(await call(self._intents.retrieve_async(intent_id)))
+
+    async def cancel(self, intent_id: str) -> None:
+        await call(self._intents.cancel_async(intent_id))
+
+    async def refund(
+        self, intent_id: str, refund: RefundRecord, *, look_first: bool
+    ) -> StripeRefund:
+        """Make our refund at Stripe; `look_first` (a retry): Stripe may have made it."""
+        found = await self._find_refund(intent_id, refund.id) if look_first else None
+        if found is not None:
+            return found
+        metadata = {"refund_id": refund.id, "payment_id": refund.payment_id, "shop": refund.shop}
+        params: RefundCreateParams = {
+            "payment_intent": intent_id,
+            "amount": refund.amount,
+            "metadata": metadata,
+        }
+        made = self.client.v1.refunds.create_async(
+            params, {"idempotency_key": f"refund:{refund.id}"}
         )
-        self.session: aiohttp.ClientSession | None = None
-        self._http: stripe.AIOHTTPClient | None = None
-        self._clients: dict[tuple[str, str], stripe.StripeClient] = {}
-        self._registered: dict[str, str] = {}  # shop -> emulator URL its webhook points from
-        self._lock = asyncio.Lock()
+        return refund_from(plain(await call(made)))
 
-    async def start(self) -> None:
-        self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=256),
-            timeout=aiohttp.ClientTimeout(total=self.settings.stripe_timeout_s),
-        )
-        self._http = stripe.AIOHTTPClient(
-            session=self.session,
-            timeout=aiohttp.ClientTimeout(total=self.settings.stripe_timeout_s),
-        )
-
-    async def stop(self) -> None:
-        await self.emulator.stop()
-        if self.session is not None:
-            await self.session.close()
-            self.session = None
-
-    async def start_emulator(self) -> str:
-        """Start the emulator now (it starts on first need otherwise); returns its URL."""
-        assert self.session is not None, "StripeAccounts.start() was not awaited"
-        return self.settings.stripe_emulator_url or await self.emulator.ensure_started(self.session)
+    async def refunds_of(self, intent_id: str) -> list[StripeRefund]:
+        """The intent's refunds, read as strictly as a webhook's."""
+        listed = await self._listed(intent_id)
+        try:
+            return [r.as_refund() for r in _REFUNDS.validate_python(listed)]
+        except ValidationError:
+            raise UpstreamRefusal("Stripe answered refunds we cannot read; retry later.") from None
 
     @property
-    def emulator_pid(self) -> int | None:
-        """The emulator process's id (to measure its CPU apart), None if not running."""
-        return self.emulator.pid
+    def _intents(self) -> stripe.PaymentIntentService:
+        return self.client.v1.payment_intents
 
-    async def account(self, shop: str) -> Account:
-        key = await self.blocks.secrets.get(shop, SECRET_KEY)
-        if key:
-            return Account(shop, self._client(key, self.settings.stripe_api_base), emulated=False)
-        url = await self._emulator_for(shop)
-        return Account(shop, self._client(f"sk_test_emulated_{shop}", url), emulated=True)
+    async def _find_refund(self, intent_id: str, refund_id: str) -> StripeRefund | None:
+        for listed in await self._listed(intent_id):
+            if (listed.get("metadata") or {}).get("refund_id") == refund_id:
+                return refund_from(listed)
+        return None
 
-    async def webhook_secret(self, shop: str) -> str | None:
-        """The secret that signs `shop`'s webhooks (None: none configured)."""
-        if await self.blocks.secrets.get(shop, SECRET_KEY):
-            return await self.blocks.secrets.get(shop, WEBHOOK_SECRET)
-        if self.settings.stripe_emulator == "off":
-            return None
-        return await self._emulated_secret(shop, create=False)
-
-    def _client(self, api_key: str, base: str | None) -> stripe.StripeClient:
-        cached = self._clients.get((api_key, base or ""))
-        if cached is None:
-            assert self._http is not None, "StripeAccounts.start() was not awaited"
-            cached = stripe.StripeClient(
-                api_key,
-                base_addresses={"api": base} if base else None,
-                http_client=self._http,
-                max_network_retries=0,  # the reconciler is our retry: it knows what happened
-            )
-            self._clients[(api_key, base or "")] = cached
-        return cached
-
-    async def _emulator_for(self, shop: str) -> str:
-        if self.settings.stripe_emulator == "off":
-            raise Problem(
-                503,
-                "Payments are not configured for this shop: it has no Stripe key "
-                f"(secret '{SECRET_KEY}'), and the Stripe emulator is off.",
-                slug="payments-not-configured",
-            )
-        assert self.session is not None
-        try:
-            url = await self.start_emulator()
-            if self._registered.get(shop) != url:
-                async with self._lock:
-                    if self._registered.get(shop) != url:
-                        await self._register(shop, url)
-        except (EmulatorUnavailable, aiohttp.ClientError, TimeoutError) as exc:
-            raise Unavailable(503, f"the Stripe emulator is unavailable: {exc}") from None
-        return url
-
-    async def _register(self, shop: str, emulator_url: str) -> None:
-        assert self.session is not None
-        base = self.settings.webhook_base_url or self.settings.platform.public_url
-        if base is None:
-            log.warning("no webhook URL: payments settle by polling", shop=shop)
-        else:
-            secret = await self._emulated_secret(shop, create=True)
-            assert secret is not None
-            target = base.rstrip("/") + WEBHOOK_PATH.format(shop=shop)
-            await register_webhook(self.session, emulator_url, shop, target, secret)
-        self._registered[shop] = emulator_url
-
-    async def _emulated_secret(self, shop: str, *, create: bool) -> str | None:
-        key = _EMULATED_SECRET_KEY.format(shop=shop)
-        item = await self.blocks.state.get(key)
-        if item is not None:
-            return str(item.value)
-        if not create:
-            return None
-        secret = "whsec_" + secrets.token_urlsafe(32)
-        await self.blocks.state.save(key, secret)
-        return secret
+    async def _listed(self, intent_id: str) -> list[dict[str, Any]]:
+        params: RefundListParams = {"payment_intent": intent_id, "limit": 100}
+        listed = await call(self.client.v1.refunds.list_async(params))
+        return [plain(r) for r in listed.data]
 
 
 def plain(obj: Any) -> dict[str, Any]:
     """A Stripe object as a plain dict."""
     return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+
+
+def intent_from(obj: Any) -> Intent:
+    data = plain(obj)
+    error = data.get("last_payment_error")
+    return Intent(
+        id=data["id"],
+        status=data.get("status"),
+        amount=data.get("amount"),
+        amount_received=data.get("amount_received"),
+        error=IntentError(error.get("code"), error.get("message")) if error else None,
+        client_secret=data.get("client_secret"),
+        payment_method=data.get("payment_method") or None,
+    )
+
+
+def refund_from(data: dict[str, Any]) -> StripeRefund:
+    ours = (data.get("metadata") or {}).get("refund_id")
+    return StripeRefund(data["id"], int(data.get("amount") or 0), data.get("status"), ours)

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shopfleet.payments.domain import Intent, IntentError, StripeRefund
+
 
 class _Stripe(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -41,12 +43,25 @@ class IntentObject(_Stripe):
     amount_received: int | None = Field(default=None, ge=0)
     last_payment_error: PaymentError | None = None
 
+    def as_intent(self) -> Intent:
+        error = self.last_payment_error
+        return Intent(
+            id=self.id,
+            status=self.status,
+            amount=self.amount,
+            amount_received=self.amount_received,
+            error=IntentError(error.code, error.message) if error is not None else None,
+        )
+
 
 class RefundObject(_Stripe):
     id: str = Field(min_length=1)
     amount: int = Field(ge=0)
     status: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
+
+    def as_refund(self) -> StripeRefund:
+        return StripeRefund(self.id, self.amount, self.status, self.metadata.get("refund_id"))
 
 
 class RefundList(_Stripe):

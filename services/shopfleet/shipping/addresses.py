@@ -4,14 +4,11 @@ as if it did not exist (admins included: an address book is personal).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopfleet.kit.contracts.shipping import Address
-from shopfleet.kit.db import utcnow
+from shopfleet.kit.db import NamedRow, utcnow
 from shopfleet.kit.errors import Conflict, NotFound
 from shopfleet.shipping.models import (
     ADDRESS_COLUMNS,
@@ -37,9 +34,7 @@ def _owned(shop: str, user_id: str) -> tuple[sa.ColumnElement[bool], ...]:
     return (ADDRESSES.c.shop == shop, ADDRESSES.c.user_id == user_id)
 
 
-async def find(
-    session: AsyncSession, shop: str, user_id: str, address_id: str
-) -> Mapping[str, Any] | None:
+async def find(session: AsyncSession, shop: str, user_id: str, address_id: str) -> NamedRow | None:
     query = sa.select(*ADDRESS_COLUMNS).where(*_owned(shop, user_id), ADDRESSES.c.id == address_id)
     return (await session.execute(query)).mappings().first()
 
@@ -80,8 +75,9 @@ async def create_address(
     if (count or 0) >= limit:
         raise Conflict(
             f"You have {count} saved addresses, the most you may keep; delete one you no "
-            "longer need first.", slug="too-many-addresses",
-        )  # fmt: skip
+            "longer need first.",
+            slug="too-many-addresses",
+        )
     now = utcnow()
     row = body.model_dump() | dict(
         id=new_id(), shop=shop, user_id=user_id, created_at=now, updated_at=now

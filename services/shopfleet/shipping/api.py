@@ -15,18 +15,15 @@ from shopfleet.kit.auth import (
     OwnerOrAdmin,
     ShopId,
 )
+from shopfleet.kit.contracts import ids
+from shopfleet.kit.contracts.clients.catalog import CatalogClient
 from shopfleet.kit.contracts.events import ShipmentStatus
-from shopfleet.kit.contracts.shipping import SHIPPING_METHOD_ID_PATTERN, Address, Quote
+from shopfleet.kit.contracts.shipping import Address, Quote
 from shopfleet.kit.countries import CountryCode
 from shopfleet.kit.db import ReaderDep, SessionDep
 from shopfleet.kit.errors import Problem
 from shopfleet.shipping import addresses, methods, quotes, shipments
-from shopfleet.shipping.clients import CatalogProducts, ShopCurrencies
 from shopfleet.shipping.models import (
-    ADDRESS_ID_PATTERN,
-    ORDER_ID_PATTERN,
-    SHIPMENT_ID_PATTERN,
-    USER_ID_PATTERN,
     AddressList,
     AddressPublic,
     AddressUpdate,
@@ -49,8 +46,8 @@ class Shipping:
     """What the routes need besides a session: limits and the clients of other services."""
 
     settings: ShippingSettings
-    currencies: ShopCurrencies
-    catalog: CatalogProducts
+    currencies: methods.ShopCurrencies
+    catalog: CatalogClient
 
 
 async def _shipping(request: Request) -> Shipping:  # async: a def would run in a thread
@@ -58,11 +55,9 @@ async def _shipping(request: Request) -> Shipping:  # async: a def would run in 
 
 
 ShippingDep = Annotated[Shipping, Depends(_shipping)]
-MethodIdPath = Annotated[
-    str, Path(pattern=SHIPPING_METHOD_ID_PATTERN, description="The method's id (a slug).")
-]
-AddressIdPath = Annotated[str, Path(pattern=ADDRESS_ID_PATTERN, description="The address's id.")]
-ShipmentIdPath = Annotated[str, Path(pattern=SHIPMENT_ID_PATTERN, description="The shipment's id.")]
+MethodIdPath = Annotated[ids.ShippingMethodId, Path(description="The method's id (a slug).")]
+AddressIdPath = Annotated[ids.AddressId, Path(description="The address's id.")]
+ShipmentIdPath = Annotated[ids.ShipmentId, Path(description="The shipment's id.")]
 
 router = APIRouter(prefix=SHOP_API_PREFIX)
 
@@ -115,18 +110,24 @@ async def create_method(
 ) -> MethodPublic:
     """Create a shipping method (admin), priced in the shop's currency; its id is yours."""
     created = await methods.create_method(
-        session, shop, body, shipping.currencies,
+        session,
+        shop,
+        body,
+        shipping.currencies,
         max_methods=shipping.settings.max_methods_per_shop,
-    )  # fmt: skip
+    )
     _location(response, shop, f"/shipping/methods/{created.id}")
     return created
 
 
 @router.patch("/shipping/methods/{method_id}", tags=["shipping"])
 async def update_method(
-    shop: ShopId, method_id: MethodIdPath, body: MethodUpdate, _admin: AdminUser,
+    shop: ShopId,
+    method_id: MethodIdPath,
+    body: MethodUpdate,
+    _admin: AdminUser,
     session: SessionDep,
-) -> MethodPublic:  # fmt: skip
+) -> MethodPublic:
     """Change a method (admin); only the fields sent change. Quotes use the new rates."""
     return await methods.update_method(session, shop, method_id, body)
 
@@ -174,9 +175,12 @@ async def read_address(
 
 @router.patch("/shipping/addresses/{address_id}", tags=["shipping"])
 async def update_address(
-    shop: ShopId, address_id: AddressIdPath, body: AddressUpdate, user: CurrentUser,
+    shop: ShopId,
+    address_id: AddressIdPath,
+    body: AddressUpdate,
+    user: CurrentUser,
     session: SessionDep,
-) -> AddressPublic:  # fmt: skip
+) -> AddressPublic:
     """Change your address; only the fields sent change."""
     return await addresses.update_address(session, shop, user.user_id, address_id, body)
 
@@ -214,18 +218,22 @@ async def list_shipments(
     user: OwnerOrAdmin,
     session: ReaderDep,
     status_: Annotated[ShipmentStatus | None, Query(alias="status")] = None,
-    order_id: Annotated[str | None, Query(pattern=ORDER_ID_PATTERN)] = None,
-    user_id: Annotated[
-        str | None, Query(alias="user", pattern=USER_ID_PATTERN, description="Admins only.")
-    ] = None,
+    order_id: Annotated[ids.OrderRef | None, Query()] = None,
+    user_id: Annotated[ids.UserRef | None, Query(alias="user", description="Admins only.")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> ShipmentsPage:
     """Your shipments, newest first; an admin sees all of the shop's (filter by `user`)."""
     return await shipments.list_shipments(
-        session, shop, user, status=status_, order_id=order_id, user_id=user_id,
-        limit=limit, cursor=cursor,
-    )  # fmt: skip
+        session,
+        shop,
+        user,
+        status=status_,
+        order_id=order_id,
+        user_id=user_id,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
 @router.get("/shipments/{shipment_id}", tags=["shipments"])
@@ -248,9 +256,12 @@ async def create_shipment(
 
 @router.patch("/shipments/{shipment_id}", tags=["shipments"])
 async def update_shipment(
-    shop: ShopId, shipment_id: ShipmentIdPath, body: ShipmentUpdate, admin: AdminUser,
+    shop: ShopId,
+    shipment_id: ShipmentIdPath,
+    body: ShipmentUpdate,
+    admin: AdminUser,
     session: SessionDep,
-) -> ShipmentPublic:  # fmt: skip
+) -> ShipmentPublic:
     """Move a shipment on and/or set its carrier and tracking number (admin).
 
     pending → packed → shipped → in_transit → delivered (steps may be skipped forward);

@@ -8,13 +8,17 @@ from fastapi import FastAPI
 
 from shopfleet.kit.auth import TokenVerifier
 from shopfleet.kit.blocks import Blocks
+from shopfleet.kit.contracts.clients.catalog import CatalogClient
+from shopfleet.kit.contracts.clients.identity import IdentityClient
 from shopfleet.kit.db import Database
 from shopfleet.kit.outbox import OutboxRelay
 from shopfleet.kit.service import service_app
+from shopfleet.kit.tenant_data import purge_router
 from shopfleet.shipping import api, internal_api
 from shopfleet.shipping.api import Shipping
-from shopfleet.shipping.clients import CatalogProducts, ShopCurrencies
 from shopfleet.shipping.events import subscriptions
+from shopfleet.shipping.methods import ShopCurrencies
+from shopfleet.shipping.quotes import CATALOG_WORDING
 from shopfleet.shipping.settings import ShippingSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -36,16 +40,23 @@ def create_app(
     app = service_app(
         "shipping",
         description="Shipping methods, shoppers' addresses, quotes, one shipment per paid order.",
-        db=db, blocks=blocks, platform=settings.platform,
-        routers=[api.router, internal_api.router], verifier=verifier,
-        on_start=[relay.start], on_stop=[relay.stop],
-    )  # fmt: skip
+        db=db,
+        blocks=blocks,
+        platform=settings.platform,
+        routers=[api.router, internal_api.router, purge_router("shipping")],
+        verifier=verifier,
+        on_start=[relay.start],
+        on_stop=[relay.stop],
+    )
     timeout = settings.call_timeout_s
+    identity = IdentityClient(blocks.invoker, app_id=settings.identity_app_id, timeout_s=timeout)
+    catalog = CatalogClient(
+        blocks.invoker,
+        app_id=settings.catalog_app_id,
+        timeout_s=timeout,
+        wording=CATALOG_WORDING,
+    )
     app.state.shipping = Shipping(
-        settings=settings,
-        currencies=ShopCurrencies(
-            blocks.invoker, app_id=settings.identity_app_id, timeout_s=timeout
-        ),
-        catalog=CatalogProducts(blocks.invoker, app_id=settings.catalog_app_id, timeout_s=timeout),
+        settings=settings, currencies=ShopCurrencies(identity), catalog=catalog
     )
     return app

@@ -14,18 +14,30 @@ import httpx
 
 DEFAULT_METHODS: list[dict[str, Any]] = [
     {
-        "id": "standard", "name": "Standard shipping", "carrier": "DHL",
-        "base_amount": 490, "per_kg_amount": 100, "per_item_amount": 0,
-        "free_above_amount": 5000, "estimated_days_min": 2, "estimated_days_max": 5,
+        "id": "standard",
+        "name": "Standard shipping",
+        "carrier": "DHL",
+        "base_amount": 490,
+        "per_kg_amount": 100,
+        "per_item_amount": 0,
+        "free_above_amount": 5000,
+        "estimated_days_min": 2,
+        "estimated_days_max": 5,
         "countries": [],
     },
     {
-        "id": "express", "name": "Express", "carrier": "DHL Express",
-        "base_amount": 1290, "per_kg_amount": 200, "per_item_amount": 0,
-        "free_above_amount": None, "estimated_days_min": 1, "estimated_days_max": 2,
+        "id": "express",
+        "name": "Express",
+        "carrier": "DHL Express",
+        "base_amount": 1290,
+        "per_kg_amount": 200,
+        "per_item_amount": 0,
+        "free_above_amount": None,
+        "estimated_days_min": 1,
+        "estimated_days_max": 2,
         "countries": ["DE", "AT", "CH", "NL", "BE", "LU", "FR", "DK"],
     },
-]  # fmt: skip
+]
 
 
 class SeedError(RuntimeError):

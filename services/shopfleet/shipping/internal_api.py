@@ -10,14 +10,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from shopfleet.kit.auth import ShopId
+from shopfleet.kit.contracts import ids
 from shopfleet.kit.contracts.shipping import ADDRESS_PATH, QUOTE_PATH, Address, Quote, QuoteRequest
 from shopfleet.kit.db import ReaderDep
 from shopfleet.shipping import addresses, quotes
-from shopfleet.shipping.models import ADDRESS_ID_PATTERN, USER_ID_PATTERN
 
 router = APIRouter(tags=["internal"])
-UserIdPath = Annotated[str, Path(pattern=USER_ID_PATTERN)]
-AddressIdPath = Annotated[str, Path(pattern=ADDRESS_ID_PATTERN)]
+UserIdPath = Annotated[ids.UserRef, Path()]
+AddressIdPath = Annotated[ids.AddressId, Path()]
 
 
 @router.get(ADDRESS_PATH)

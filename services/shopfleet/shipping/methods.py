@@ -7,16 +7,15 @@ shipments use is never deleted: DELETE deactivates it, so their `method_id` stil
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopfleet.kit.db import utcnow
+from shopfleet.kit.contracts.clients.identity import IdentityClient
+from shopfleet.kit.db import NamedRow, utcnow
 from shopfleet.kit.errors import Conflict, NotFound, Problem, field_problem
-from shopfleet.shipping.clients import ShopCurrencies
 from shopfleet.shipping.models import (
     METHOD_COLUMNS,
     MethodCreate,
@@ -32,6 +31,20 @@ METHODS: sa.Table = ShippingMethod.__table__  # type: ignore[attr-defined]
 SHIPMENTS: sa.Table = Shipment.__table__  # type: ignore[attr-defined]
 
 
+class ShopCurrencies:
+    """A shop's currency from identity, remembered (a shop's currency never changes)."""
+
+    def __init__(self, identity: IdentityClient) -> None:
+        self.identity = identity
+        self._known: dict[str, str] = {}
+
+    async def currency(self, shop: str) -> str:
+        known = self._known.get(shop)
+        if known is None:
+            known = self._known[shop] = (await self.identity.settings(shop)).currency
+        return known
+
+
 def method_not_found(shop: str, method_id: str) -> NotFound:
     return NotFound(
         f"No shipping method '{method_id}' in shop '{shop}'; GET /shipping/methods lists them.",
@@ -41,7 +54,7 @@ def method_not_found(shop: str, method_id: str) -> NotFound:
 
 async def find(
     session: AsyncSession, shop: str, method_id: str, *, lock: bool = False
-) -> Mapping[str, Any] | None:
+) -> NamedRow | None:
     query = sa.select(METHODS).where(METHODS.c.shop == shop, METHODS.c.id == method_id)
     if lock:
         query = query.with_for_update()
@@ -81,17 +94,21 @@ async def create_method(
     currency = await currencies.currency(shop)
     if body.currency is not None and body.currency != currency:
         raise field_problem(
-            422, "body.currency", f"this shop charges in {currency}, not {body.currency}; "
-            "omit the field or send the shop's currency", slug="currency-mismatch",
-        )  # fmt: skip
+            422,
+            "body.currency",
+            f"this shop charges in {currency}, not {body.currency}; "
+            "omit the field or send the shop's currency",
+            slug="currency-mismatch",
+        )
     count = await session.scalar(
         sa.select(sa.func.count()).select_from(METHODS).where(METHODS.c.shop == shop)
     )
     if (count or 0) >= max_methods:
         raise Conflict(
             f"This shop has {count} shipping methods, the most it may have; delete or reuse "
-            "one first.", slug="too-many-methods",
-        )  # fmt: skip
+            "one first.",
+            slug="too-many-methods",
+        )
     now = utcnow()
     row = body.model_dump(exclude={"currency"}) | dict(
         shop=shop, currency=currency, created_at=now, updated_at=now, version=1
@@ -102,18 +119,22 @@ async def create_method(
     except IntegrityError:
         await session.rollback()
         raise field_problem(
-            409, "body.id", f"'{body.id}' is already a shipping method of this shop; choose "
-            "another id, or PATCH /shipping/methods/" + body.id, slug="method-id-taken",
-        ) from None  # fmt: skip
+            409,
+            "body.id",
+            f"'{body.id}' is already a shipping method of this shop; choose "
+            "another id, or PATCH /shipping/methods/" + body.id,
+            slug="method-id-taken",
+        ) from None
     return MethodPublic.model_validate(row)
 
 
-def _check_days(row: Mapping[str, Any]) -> None:
+def _check_days(row: NamedRow) -> None:
     if row["estimated_days_max"] < row["estimated_days_min"]:
         raise field_problem(
-            422, "body.estimated_days_max",
+            422,
+            "body.estimated_days_max",
             f"must be at least estimated_days_min ({row['estimated_days_min']})",
-        )  # fmt: skip
+        )
 
 
 async def update_method(
@@ -151,14 +172,14 @@ async def delete_method(session: AsyncSession, shop: str, method_id: str) -> Met
     where = (METHODS.c.shop == shop, METHODS.c.id == method_id)
     if used is None:
         await session.execute(sa.delete(METHODS).where(*where))
-        outcome = "deleted"
+        outcome: Literal["deleted", "deactivated"] = "deleted"
     else:
         if current["active"]:
             await session.execute(
-                sa.update(METHODS).where(*where).values(
-                    active=False, version=current["version"] + 1, updated_at=utcnow()
-                )
-            )  # fmt: skip
+                sa.update(METHODS)
+                .where(*where)
+                .values(active=False, version=current["version"] + 1, updated_at=utcnow())
+            )
         outcome = "deactivated"
     await session.commit()
     return MethodDeletion(id=method_id, outcome=outcome)
@@ -167,5 +188,6 @@ async def delete_method(session: AsyncSession, shop: str, method_id: str) -> Met
 def method_inactive(method_id: str) -> Problem:
     return NotFound(
         f"Shipping method '{method_id}' is not offered any more; GET /shipping/methods lists "
-        "the methods on offer.", slug="shipping-method-not-found",
-    )  # fmt: skip
+        "the methods on offer.",
+        slug="shipping-method-not-found",
+    )

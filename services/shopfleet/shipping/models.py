@@ -22,18 +22,15 @@ from pydantic import Field as PydanticField
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from shopfleet.kit.contracts.catalog import MAX_LINE_QUANTITY, PRODUCT_ID_PATTERN
+from shopfleet.kit.contracts import ids
+from shopfleet.kit.contracts.catalog import MAX_LINE_QUANTITY
 from shopfleet.kit.contracts.events import ShipmentStatus
-from shopfleet.kit.contracts.shipping import SHIPPING_METHOD_ID_PATTERN, Address
+from shopfleet.kit.contracts.shipping import Address
 from shopfleet.kit.countries import CountryCode
 from shopfleet.kit.db import UTCDateTime, utcnow
 from shopfleet.kit.money import Amount, Currency
 from shopfleet.kit.text import PrintableStr
 
-ADDRESS_ID_PATTERN = r"^[0-9a-f-]{1,36}$"
-SHIPMENT_ID_PATTERN = ADDRESS_ID_PATTERN
-ORDER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-USER_ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,64}$"
 MAX_DAYS = 365
 
 
@@ -133,9 +130,8 @@ TABLES = [ShippingMethod, SavedAddress, Shipment, CancelledOrder]
 # ----------------------------------------------------------------------------- input
 
 MethodId = Annotated[
-    str,
+    ids.ShippingMethodId,
     PydanticField(
-        pattern=SHIPPING_METHOD_ID_PATTERN,
         description="A slug the admin chooses: lower-case letters, digits and hyphens.",
         examples=["standard"],
     ),
@@ -218,9 +214,16 @@ class MethodUpdate(_Input):
         return None if value is None else _unique(value)
 
     @field_validator(
-        "name", "carrier", "base_amount", "per_kg_amount", "per_item_amount",
-        "estimated_days_min", "estimated_days_max", "countries", "active",
-    )  # fmt: skip
+        "name",
+        "carrier",
+        "base_amount",
+        "per_kg_amount",
+        "per_item_amount",
+        "estimated_days_min",
+        "estimated_days_max",
+        "countries",
+        "active",
+    )
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         if value is None:  # only a null that was sent is validated: omitting it is fine
@@ -249,7 +252,7 @@ class AddressUpdate(_Input):
 
 
 class QuoteItem(_Input):
-    product_id: str = PydanticField(pattern=PRODUCT_ID_PATTERN)
+    product_id: ids.ProductId
     quantity: int = PydanticField(ge=1, le=MAX_LINE_QUANTITY)
 
 
@@ -260,8 +263,8 @@ class QuoteAsk(_Input):
     address: Address | None = PydanticField(
         default=None, description="Where to ship; or `address_id` of a saved address."
     )
-    address_id: str | None = PydanticField(
-        default=None, pattern=ADDRESS_ID_PATTERN, description="A saved address (signed in)."
+    address_id: ids.AddressId | None = PydanticField(
+        default=None, description="A saved address (signed in)."
     )
     lines: list[QuoteItem] = PydanticField(min_length=1, max_length=100)
 
@@ -273,7 +276,7 @@ class QuoteAsk(_Input):
 
 
 class ShipmentLine(_Input):
-    product_id: str = PydanticField(pattern=PRODUCT_ID_PATTERN)
+    product_id: ids.ProductId
     name: PrintableStr = PydanticField(default="", max_length=200)
     sku: PrintableStr = PydanticField(default="", max_length=64)
     quantity: int = PydanticField(ge=1, le=MAX_LINE_QUANTITY)
@@ -282,8 +285,8 @@ class ShipmentLine(_Input):
 class ShipmentCreate(_Input):
     """A shipment made by hand for an order (e.g. one whose `order.paid` was lost)."""
 
-    order_id: str = PydanticField(pattern=ORDER_ID_PATTERN)
-    user_id: str = PydanticField(pattern=USER_ID_PATTERN, description="The order's shopper.")
+    order_id: ids.OrderRef
+    user_id: ids.UserRef = PydanticField(description="The order's shopper.")
     method_id: MethodId
     address: Address
     lines: list[ShipmentLine] = PydanticField(default_factory=list, max_length=100)

@@ -9,11 +9,23 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopfleet.kit.auth import Principal, Unauthenticated
+from shopfleet.kit.contracts.clients.base import Wording
+from shopfleet.kit.contracts.clients.catalog import CatalogClient
 from shopfleet.kit.contracts.shipping import Address, Quote, QuoteLine, QuoteRequest
 from shopfleet.kit.errors import field_problem
 from shopfleet.shipping import addresses, methods, service
-from shopfleet.shipping.clients import CatalogProducts
 from shopfleet.shipping.models import QuoteAsk
+
+
+def _cannot_price(service: str, operation: str) -> str:
+    return (
+        f"Cannot read product prices and weights right now ({service} is unavailable); "
+        "retry shortly."
+    )
+
+
+# A shopper's quote says catalog is down the way it always did; a bad answer says the same.
+CATALOG_WORDING = Wording(unavailable=_cannot_price, bad_answer="unavailable")
 
 
 async def _active_rates(session: AsyncSession, shop: str, method_id: str) -> service.Rates:
@@ -43,7 +55,7 @@ async def quote_for_shopper(
     shop: str,
     ask: QuoteAsk,
     user: Principal | None,
-    catalog: CatalogProducts,
+    catalog: CatalogClient,
 ) -> Quote:
     rates = await _active_rates(session, shop, ask.method_id)
     if ask.address is not None:
@@ -58,14 +70,17 @@ async def quote_for_shopper(
         product = found.get(item.product_id)
         if product is None or not product.active:
             raise field_problem(
-                422, f"body.lines.{index}.product_id",
+                422,
+                f"body.lines.{index}.product_id",
                 f"no product '{item.product_id}' is for sale in this shop",
                 slug="product-not-for-sale",
-            )  # fmt: skip
+            )
         lines.append(
             QuoteLine(
-                product_id=item.product_id, quantity=item.quantity, unit_price=product.price,
+                product_id=item.product_id,
+                quantity=item.quantity,
+                unit_price=product.price,
                 weight_grams=product.weight_grams,
             )
-        )  # fmt: skip
+        )
     return _quote(rates, address, lines)

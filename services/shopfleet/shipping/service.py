@@ -13,11 +13,11 @@ a weightless one none), and amounts are integer minor units of the shop's curren
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from shopfleet.kit.contracts.shipping import Quote, QuoteLine
+from shopfleet.kit.db import NamedRow
 from shopfleet.kit.money import MAX_AMOUNT, Money
 
 GRAMS_PER_KG = 1000
@@ -48,15 +48,21 @@ class Rates:
     countries: tuple[str, ...] = ()  # empty: everywhere
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Rates:
+    def from_row(cls, row: NamedRow) -> Rates:
         """From a `shipping_methods` row (or a mapping with its column names)."""
         return cls(
-            id=row["id"], name=row["name"], carrier=row["carrier"], currency=row["currency"],
-            base=row["base_amount"], per_kg=row["per_kg_amount"],
-            per_item=row["per_item_amount"], free_above=row["free_above_amount"],
-            days_min=row["estimated_days_min"], days_max=row["estimated_days_max"],
+            id=row["id"],
+            name=row["name"],
+            carrier=row["carrier"],
+            currency=row["currency"],
+            base=row["base_amount"],
+            per_kg=row["per_kg_amount"],
+            per_item=row["per_item_amount"],
+            free_above=row["free_above_amount"],
+            days_min=row["estimated_days_min"],
+            days_max=row["estimated_days_max"],
             countries=tuple(row["countries"] or ()),
-        )  # fmt: skip
+        )
 
 
 def billable_kg(weight_grams: int) -> int:
@@ -83,16 +89,18 @@ def quote(rates: Rates, country: str, lines: Sequence[QuoteLine]) -> Quote:
         raise QuoteError(
             f"shipping method '{rates.id}' does not ship to {country}; it ships to "
             f"{', '.join(rates.countries)}. Choose another method or address",
-            field="body.address.country", slug="country-not-served",
-        )  # fmt: skip
+            field="body.address.country",
+            slug="country-not-served",
+        )
     subtotal = weight = units = 0
     for index, line in enumerate(lines):
         if line.unit_price.currency != rates.currency:
             raise QuoteError(
                 f"the line is priced in {line.unit_price.currency}, but method '{rates.id}' "
                 f"charges in {rates.currency}, the shop's currency",
-                field=f"body.lines.{index}.unit_price.currency", slug="currency-mismatch",
-            )  # fmt: skip
+                field=f"body.lines.{index}.unit_price.currency",
+                slug="currency-mismatch",
+            )
         subtotal += line.unit_price.amount * line.quantity
         weight += line.weight_grams * line.quantity
         units += line.quantity
@@ -101,15 +109,19 @@ def quote(rates: Rates, country: str, lines: Sequence[QuoteLine]) -> Quote:
         raise QuoteError(
             "the lines (or their shipping) exceed the largest amount we handle; "
             "split them into smaller orders",
-            field="body.lines", slug="amount-too-large",
-        )  # fmt: skip
+            field="body.lines",
+            slug="amount-too-large",
+        )
     return Quote(
-        method_id=rates.id, method_name=rates.name, carrier=rates.carrier,
+        method_id=rates.id,
+        method_name=rates.name,
+        carrier=rates.carrier,
         cost=Money(amount=cost, currency=rates.currency),
         subtotal=Money(amount=subtotal, currency=rates.currency),
-        weight_grams=weight, estimated_days_min=rates.days_min,
+        weight_grams=weight,
+        estimated_days_min=rates.days_min,
         estimated_days_max=rates.days_max,
-    )  # fmt: skip
+    )
 
 
 # ----------------------------------------------------------------------------- shipments

@@ -10,7 +10,6 @@ the insert that happened emits `shipment.created`. Every status change emits
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +29,7 @@ from shopfleet.kit.contracts.events import (
 )
 from shopfleet.kit.contracts.shipping import Address
 from shopfleet.kit.cursors import pack_cursor, unpack_cursor
-from shopfleet.kit.db import dialect_insert, utcnow
+from shopfleet.kit.db import NamedRow, dialect_insert, utcnow
 from shopfleet.kit.errors import Conflict, NotFound, Problem, field_problem
 from shopfleet.kit.outbox import Outbox
 from shopfleet.shipping import methods, service
@@ -55,15 +54,18 @@ def shipment_not_found(shipment_id: str) -> NotFound:
     return NotFound(f"No shipment '{shipment_id}' here.", slug="shipment-not-found")
 
 
-def _public(row: Mapping[str, Any]) -> ShipmentPublic:
+def _public(row: NamedRow) -> ShipmentPublic:
     return ShipmentPublic.model_validate(dict(row))
 
 
 def _entry(status: str, previous: str | None, at: datetime, cause: str, actor: str | None) -> dict:
     return {
-        "status": status, "previous": previous, "at": at.isoformat(), "cause": cause,
+        "status": status,
+        "previous": previous,
+        "at": at.isoformat(),
+        "cause": cause,
         "actor": actor,
-    }  # fmt: skip
+    }
 
 
 # ----------------------------------------------------------------------------- reading
@@ -71,7 +73,7 @@ def _entry(status: str, previous: str | None, at: datetime, cause: str, actor: s
 
 async def _find(
     session: AsyncSession, shop: str, shipment_id: str, *, lock: bool = False
-) -> Mapping[str, Any] | None:
+) -> NamedRow | None:
     query = sa.select(*SHIPMENT_COLUMNS).where(
         SHIPMENTS.c.shop == shop, SHIPMENTS.c.id == shipment_id
     )
@@ -90,9 +92,12 @@ async def get_shipment(
 
 def _bad_cursor() -> Problem:
     return field_problem(
-        400, "query.cursor", "not a cursor of this listing: pass the next_cursor of the "
-        "previous page unchanged, or omit it to start at the first page", slug="bad-cursor",
-    )  # fmt: skip
+        400,
+        "query.cursor",
+        "not a cursor of this listing: pass the next_cursor of the "
+        "previous page unchanged, or omit it to start at the first page",
+        slug="bad-cursor",
+    )
 
 
 def _after(cursor: str) -> sa.ColumnElement[bool]:
@@ -147,9 +152,11 @@ async def list_shipments(
 
 def _line(line: OrderLinePayload) -> dict[str, Any]:
     return {
-        "product_id": line.product_id, "name": line.name[:200], "sku": line.sku[:64],
+        "product_id": line.product_id,
+        "name": line.name[:200],
+        "sku": line.sku[:64],
         "quantity": line.quantity,
-    }  # fmt: skip
+    }
 
 
 async def _insert(session: AsyncSession, shop: str, values: dict[str, Any]) -> bool:
@@ -159,27 +166,50 @@ async def _insert(session: AsyncSession, shop: str, values: dict[str, Any]) -> b
     if not result.rowcount:  # type: ignore[attr-defined]
         return False
     await Outbox.add(
-        session, SHIPMENT_CREATED, ShipmentCreated(
-            shipment_id=values["id"], order_id=values["order_id"], user_id=values["user_id"],
-            method_id=values["method_id"], created_at=values["created_at"],
-        ), shop=shop,
-    )  # fmt: skip
+        session,
+        SHIPMENT_CREATED,
+        ShipmentCreated(
+            shipment_id=values["id"],
+            order_id=values["order_id"],
+            user_id=values["user_id"],
+            method_id=values["method_id"],
+            created_at=values["created_at"],
+        ),
+        shop=shop,
+    )
     return True
 
 
 def _values(
-    shop: str, *, order_id: str, user_id: str, method_id: str, carrier: str | None,
-    tracking_number: str | None, address: Address, lines: list[dict[str, Any]], cause: str,
+    shop: str,
+    *,
+    order_id: str,
+    user_id: str,
+    method_id: str,
+    carrier: str | None,
+    tracking_number: str | None,
+    address: Address,
+    lines: list[dict[str, Any]],
+    cause: str,
     actor: str | None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     now = utcnow()
     return dict(
-        id=new_id(), shop=shop, order_id=order_id, user_id=user_id, method_id=method_id,
-        status="pending", carrier=carrier, tracking_number=tracking_number,
-        address=address.model_dump(mode="json"), lines=lines,
+        id=new_id(),
+        shop=shop,
+        order_id=order_id,
+        user_id=user_id,
+        method_id=method_id,
+        status="pending",
+        carrier=carrier,
+        tracking_number=tracking_number,
+        address=address.model_dump(mode="json"),
+        lines=lines,
         history=[_entry("pending", None, now, cause, actor)],
-        created_at=now, updated_at=now, version=1,
-    )  # fmt: skip
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
 
 
 async def create_for_paid_order(session: AsyncSession, shop: str, paid: OrderPaid) -> bool:
@@ -195,11 +225,17 @@ async def create_for_paid_order(session: AsyncSession, shop: str, paid: OrderPai
         return False
     method = await methods.find(session, shop, paid.shipping_method_id)
     values = _values(
-        shop, order_id=paid.order_id, user_id=paid.user_id, method_id=paid.shipping_method_id,
-        carrier=method["carrier"] if method else None, tracking_number=None,
-        address=paid.shipping_address, lines=[_line(line) for line in paid.lines],
-        cause="order.paid", actor=None,
-    )  # fmt: skip
+        shop,
+        order_id=paid.order_id,
+        user_id=paid.user_id,
+        method_id=paid.shipping_method_id,
+        carrier=method["carrier"] if method else None,
+        tracking_number=None,
+        address=paid.shipping_address,
+        lines=[_line(line) for line in paid.lines],
+        cause="order.paid",
+        actor=None,
+    )
     return await _insert(session, shop, values)
 
 
@@ -216,22 +252,31 @@ async def create_manual(
     method = await methods.find(session, shop, body.method_id)
     if method is None:
         raise field_problem(
-            422, "body.method_id", f"no shipping method '{body.method_id}' in this shop; "
-            "GET /shipping/methods lists them",
-        )  # fmt: skip
+            422,
+            "body.method_id",
+            f"no shipping method '{body.method_id}' in this shop; GET /shipping/methods lists them",
+        )
     values = _values(
-        shop, order_id=body.order_id, user_id=body.user_id, method_id=body.method_id,
-        carrier=body.carrier or method["carrier"], tracking_number=body.tracking_number,
-        address=body.address, lines=[line.model_dump() for line in body.lines],
-        cause="admin", actor=actor,
-    )  # fmt: skip
+        shop,
+        order_id=body.order_id,
+        user_id=body.user_id,
+        method_id=body.method_id,
+        carrier=body.carrier or method["carrier"],
+        tracking_number=body.tracking_number,
+        address=body.address,
+        lines=[line.model_dump() for line in body.lines],
+        cause="admin",
+        actor=actor,
+    )
     if not await _insert(session, shop, values):
         await session.rollback()
         existing = await _existing_for_order(session, shop, body.order_id)
         raise Conflict(
             f"Order '{body.order_id}' has a shipment already ('{existing}'); change that one "
-            "with PATCH /shipments/{id}.", slug="shipment-exists", shipment_id=existing,
-        )  # fmt: skip
+            "with PATCH /shipments/{id}.",
+            slug="shipment-exists",
+            shipment_id=existing,
+        )
     await session.commit()
     return _public(values)
 
@@ -242,7 +287,7 @@ async def create_manual(
 async def _change_status(
     session: AsyncSession,
     shop: str,
-    row: Mapping[str, Any],
+    row: NamedRow,
     changes: dict[str, Any],
     *,
     cause: str,
@@ -254,18 +299,27 @@ async def _change_status(
     if changes.get("status", row["status"]) != row["status"]:
         new["history"] = [*row["history"], _entry(new["status"], row["status"], now, cause, actor)]
         await Outbox.add(
-            session, SHIPMENT_STATUS_CHANGED, ShipmentStatusChanged(
-                shipment_id=row["id"], order_id=row["order_id"], user_id=row["user_id"],
-                status=new["status"], previous=row["status"], carrier=new["carrier"],
-                tracking_number=new["tracking_number"], changed_at=now,
-            ), shop=shop,
-        )  # fmt: skip
+            session,
+            SHIPMENT_STATUS_CHANGED,
+            ShipmentStatusChanged(
+                shipment_id=row["id"],
+                order_id=row["order_id"],
+                user_id=row["user_id"],
+                status=new["status"],
+                previous=row["status"],
+                carrier=new["carrier"],
+                tracking_number=new["tracking_number"],
+                changed_at=now,
+            ),
+            shop=shop,
+        )
     new |= dict(updated_at=now, version=row["version"] + 1)
     written = {k: new[k] for k in (*changes, "history", "updated_at", "version")}
     await session.execute(
-        sa.update(SHIPMENTS).where(SHIPMENTS.c.shop == shop, SHIPMENTS.c.id == row["id"])
+        sa.update(SHIPMENTS)
+        .where(SHIPMENTS.c.shop == shop, SHIPMENTS.c.id == row["id"])
         .values(written)
-    )  # fmt: skip
+    )
     return new
 
 
@@ -281,9 +335,11 @@ async def update_shipment(
             service.check_transition(row["status"], changes["status"])
         except service.TransitionError as exc:
             raise Conflict(
-                f"Cannot change the status: {exc}.", slug="invalid-transition",
-                current=row["status"], allowed=sorted(service.TRANSITIONS[row["status"]]),
-            ) from None  # fmt: skip
+                f"Cannot change the status: {exc}.",
+                slug="invalid-transition",
+                current=row["status"],
+                allowed=sorted(service.TRANSITIONS[row["status"]]),
+            ) from None
     if not changes:
         await session.rollback()
         return _public(row)
@@ -299,8 +355,9 @@ async def delete_shipment(session: AsyncSession, shop: str, shipment_id: str) ->
     if row["status"] not in service.DELETABLE:
         raise Conflict(
             f"A {row['status']} shipment cannot be deleted (only pending or cancelled ones "
-            "can); PATCH its status instead.", slug="shipment-not-deletable",
-        )  # fmt: skip
+            "can); PATCH its status instead.",
+            slug="shipment-not-deletable",
+        )
     await session.execute(
         sa.delete(SHIPMENTS).where(SHIPMENTS.c.shop == shop, SHIPMENTS.c.id == shipment_id)
     )
@@ -323,8 +380,10 @@ async def cancel_for_order(session: AsyncSession, shop: str, cancelled: OrderCan
     if row["status"] not in service.NOT_YET_SHIPPED:
         log.warning(
             "order cancelled after its shipment left; an admin handles the return",
-            shop=shop, order=cancelled.order_id, status=row["status"],
-        )  # fmt: skip
+            shop=shop,
+            order=cancelled.order_id,
+            status=row["status"],
+        )
         return
     await _change_status(
         session, shop, row, {"status": "cancelled"}, cause="order.cancelled", actor=None

@@ -16,6 +16,7 @@ from shopfleet.dev import MultiProcessPlatform
 from tests.e2e import test_checkout_journey as checkout
 from tests.e2e import test_identity_journey as identity
 from tests.e2e import test_shop_journey as shop
+from tests.e2e import test_tenant_promises as promises
 from tests.support.multiprocess import DeadLetters
 from tests.support.platform import Shopper
 
@@ -110,6 +111,28 @@ async def test_cancel_after_payment_refunds_in_full_and_puts_stock_back(served: 
 @pytest.mark.usefixtures("well_stocked")
 async def test_nobody_sees_another_shoppers_checkout(served: Served) -> None:
     await checkout.test_nobody_sees_another_shoppers_checkout(served)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- the Shop's promises
+
+
+async def test_a_products_quota_holds_under_a_burst(
+    platform: MultiProcessPlatform, client: httpx.AsyncClient
+) -> None:
+    await promises.test_a_products_quota_holds_under_a_burst(platform, client)
+
+
+@pytest.mark.usefixtures("well_stocked")
+async def test_an_orders_per_day_quota_holds_under_a_burst(
+    platform: MultiProcessPlatform, client: httpx.AsyncClient
+) -> None:
+    await promises.test_an_orders_per_day_quota_holds_under_a_burst(platform, client)
+
+
+async def test_purging_a_shop_deletes_its_rows_in_every_service(
+    platform: MultiProcessPlatform, client: httpx.AsyncClient
+) -> None:
+    await promises.test_purging_a_shop_deletes_its_rows_in_every_service(platform, client)
 
 
 async def test_no_event_was_dead_lettered_on_the_journeys(dead_letters: DeadLetters) -> None:

@@ -85,9 +85,11 @@ async def test_a_sidecar_crash_during_checkout_loses_no_event(
     before = await checkout.available(shopper, product["id"])
     order = await checkout.place_order(shopper, product["id"], 1)
     payment = await shopper.call(
-        "POST", "/payments/intents", expect=201,
+        "POST",
+        "/payments/intents",
+        expect=201,
         json={"order_id": order["id"], "payment_method": checkout.GOOD_CARD},
-    )  # fmt: skip
+    )
 
     # orders' sidecar dies: orders keeps running but is cut off from the broker and its
     # peers; messages it had not acknowledged go back to its queues.

@@ -34,10 +34,15 @@ def _lines(quantities: dict[str, int]) -> list[dict[str, Any]]:
 def placed(user: str, quantities: dict[str, int], *, order_id: str | None = None) -> CloudEvent:
     now = datetime.now(UTC).isoformat()
     data = {
-        "order_id": order_id or str(uuid.uuid4()), "user_id": user, "lines": _lines(quantities),
-        "subtotal": _money(1000), "shipping": _money(0), "total": _money(1000),
-        "shipping_method_id": "standard", "placed_at": now,
-    }  # fmt: skip
+        "order_id": order_id or str(uuid.uuid4()),
+        "user_id": user,
+        "lines": _lines(quantities),
+        "subtotal": _money(1000),
+        "shipping": _money(0),
+        "total": _money(1000),
+        "shipping_method_id": "standard",
+        "placed_at": now,
+    }
     return CloudEvent(id=str(uuid.uuid4()), topic=ORDER_PLACED, data=data, shop=SHOP)
 
 
@@ -45,11 +50,16 @@ def cancelled(
     user: str, order_id: str, quantities: dict[str, int], status: str = "cancelled"
 ) -> CloudEvent:
     data = {
-        "order_id": order_id, "user_id": user, "status": status,
+        "order_id": order_id,
+        "user_id": user,
+        "status": status,
         "cause": "payment_failed" if status == "payment_failed" else "user",
-        "reason": "changed my mind", "was_paid": False, "lines": _lines(quantities),
-        "total": _money(1000), "cancelled_at": datetime.now(UTC).isoformat(),
-    }  # fmt: skip
+        "reason": "changed my mind",
+        "was_paid": False,
+        "lines": _lines(quantities),
+        "total": _money(1000),
+        "cancelled_at": datetime.now(UTC).isoformat(),
+    }
     return CloudEvent(id=str(uuid.uuid4()), topic=ORDER_CANCELLED, data=data, shop=SHOP)
 
 

@@ -28,7 +28,9 @@ from tests.support.problems import assert_problem
 from tests.support.pubsub import RecordingPubSub
 from tests.support.tokens import TokenMint
 
-SHOPS = {"acme": "EUR", "bolt": "USD"}
+# newco's currency here differs from its shop.created event's: the test of the event
+# (test_events.py) shows which one the catalog prices in.
+SHOPS = {"acme": "EUR", "bolt": "USD", "newco": "EUR"}
 
 
 def identity_stub() -> tuple[FastAPI, list[str]]:
@@ -99,13 +101,22 @@ class CatalogApi:
         return response.json()
 
     async def category(
-        self, category_id: str, parent_id: str | None = None, *, version: int = 1,
-        slug: str | None = None, shop: str = "acme",
-    ) -> None:  # fmt: skip
+        self,
+        category_id: str,
+        parent_id: str | None = None,
+        *,
+        version: int = 1,
+        slug: str | None = None,
+        shop: str = "acme",
+    ) -> None:
         data = {
-            "category_id": category_id, "parent_id": parent_id, "slug": slug or category_id,
-            "name": category_id.title(), "position": 0, "version": version,
-        }  # fmt: skip
+            "category_id": category_id,
+            "parent_id": parent_id,
+            "slug": slug or category_id,
+            "name": category_id.title(),
+            "position": 0,
+            "version": version,
+        }
         assert await self.pubsub.deliver("category.updated", data, shop=shop) == Delivery.SUCCESS
 
     async def delete_category(self, category_id: str, *, version: int, shop: str = "acme") -> None:

@@ -99,9 +99,10 @@ async def test_uploads_that_are_not_images_or_too_large(start_catalog: Any) -> N
     assert "65536 bytes" in body["detail"]
     # A huge declared length is refused before any of the body is read.
     huge = await catalog.http.post(
-        images, headers=catalog.admin | {"content-type": "multipart/form-data; boundary=x"},
+        images,
+        headers=catalog.admin | {"content-type": "multipart/form-data; boundary=x"},
         content=b"--x\r\n" + b"a" * (200 * 1024),
-    )  # fmt: skip
+    )
     catalog.assert_problem(huge, 413)
     bomb = io.BytesIO()
     Image.new("1", (20_000, 20_000)).save(bomb, "PNG")  # tiny file, 400 megapixels

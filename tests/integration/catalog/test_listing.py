@@ -27,9 +27,11 @@ async def test_every_sort_pages_through_everything_once(catalog: Any) -> None:
         made.append(
             await catalog.create(
                 name=["apple", "Banana", "cherry", "banana"][n % 4] + f" {n % 3}",
-                sku=f"S-{n:02d}", price={"amount": 100 * (n % 5)}, n=f"{n:02d}",
+                sku=f"S-{n:02d}",
+                price={"amount": 100 * (n % 5)},
+                n=f"{n:02d}",
             )
-        )  # fmt: skip
+        )
     ids = {p["id"] for p in made}
     newest = await walk(catalog, limit=5)
     assert [p["id"] for p in newest] == [p["id"] for p in reversed(made)]
@@ -49,9 +51,16 @@ async def test_every_sort_pages_through_everything_once(catalog: Any) -> None:
 
     item = newest[0]
     assert set(item) == {
-        "id", "name", "slug", "price", "compare_at", "thumbnail_url", "available", "active",
+        "id",
+        "name",
+        "slug",
+        "price",
+        "compare_at",
+        "thumbnail_url",
+        "available",
+        "active",
         "category_ids",
-    }  # fmt: skip
+    }
 
 
 async def test_filters(catalog: Any) -> None:
@@ -74,9 +83,10 @@ async def test_filters(catalog: Any) -> None:
     assert await ids(q="sencha") == [mid["id"]]  # the description
     assert await ids(q="  matcha ") == [dear["id"]]
     admin = await catalog.http.get(
-        catalog.api("acme", "/products"), headers=catalog.admin,
+        catalog.api("acme", "/products"),
+        headers=catalog.admin,
         params={"include_inactive": True, "sort": "price"},
-    )  # fmt: skip
+    )
     assert [p["id"] for p in admin.json()["items"]] == [
         cheap["id"],
         hidden["id"],

@@ -9,10 +9,15 @@ from typing import Any
 async def test_admin_creates_reads_updates_a_product(catalog: Any) -> None:
     await catalog.category("mugs")
     created = await catalog.create(
-        name="Blue Mug ☕", description="Holds coffee.\nDishwasher safe.", sku="MUG-1",
-        price={"amount": 1299, "currency": "EUR"}, compare_at_amount=1599,
-        attributes={"color": "blue"}, category_ids=["mugs"], on_hand=7,
-    )  # fmt: skip
+        name="Blue Mug ☕",
+        description="Holds coffee.\nDishwasher safe.",
+        sku="MUG-1",
+        price={"amount": 1299, "currency": "EUR"},
+        compare_at_amount=1599,
+        attributes={"color": "blue"},
+        category_ids=["mugs"],
+        on_hand=7,
+    )
     assert created["slug"] == "blue-mug"
     assert created["price"] == {"amount": 1299, "currency": "EUR"}
     assert created["compare_at"] == {"amount": 1599, "currency": "EUR"}
@@ -58,19 +63,22 @@ async def test_slugs_are_made_from_names_and_unique(catalog: Any) -> None:
     assert (await catalog.create(name="日本茶", sku="JP-1"))["slug"] == "product"
 
     taken = await catalog.http.post(
-        catalog.api("acme", "/products"), headers=catalog.admin,
+        catalog.api("acme", "/products"),
+        headers=catalog.admin,
         json={"name": "X", "slug": "creme-brulee-set", "sku": "CB-3", "price": {"amount": 1}},
-    )  # fmt: skip
+    )
     catalog.assert_problem(taken, 409, "body.slug")
     dup_sku = await catalog.http.post(
-        catalog.api("acme", "/products"), headers=catalog.admin,
+        catalog.api("acme", "/products"),
+        headers=catalog.admin,
         json={"name": "X", "sku": "CB-1", "price": {"amount": 1}},
-    )  # fmt: skip
+    )
     catalog.assert_problem(dup_sku, 409, "body.sku")
     rename = await catalog.http.patch(
-        catalog.api("acme", f"/products/{second['id']}"), headers=catalog.admin,
+        catalog.api("acme", f"/products/{second['id']}"),
+        headers=catalog.admin,
         json={"sku": "CB-1"},
-    )  # fmt: skip
+    )
     catalog.assert_problem(rename, 409, "body.sku")
 
 
@@ -259,17 +267,19 @@ async def test_shop_currency_comes_from_identity_once_and_shops_are_isolated(
     assert catalog.identity_calls == ["acme", "bolt"]  # asked once per shop, then remembered
 
     nowhere = await catalog.http.post(
-        catalog.api("ghost", "/products"), headers=catalog.admin_of("ghost"),
+        catalog.api("ghost", "/products"),
+        headers=catalog.admin_of("ghost"),
         json={"name": "X", "sku": "X", "price": {"amount": 1}},
-    )  # fmt: skip
+    )
     catalog.assert_problem(nowhere, 404)
 
     # A product of acme does not exist in bolt, for anyone.
     catalog.assert_problem(await catalog.get(acme["id"], shop="bolt"), 404)
     as_bolt_admin = await catalog.http.patch(
-        catalog.api("bolt", f"/products/{acme['id']}"), headers=catalog.admin_of("bolt"),
+        catalog.api("bolt", f"/products/{acme['id']}"),
+        headers=catalog.admin_of("bolt"),
         json={"name": "Stolen"},
-    )  # fmt: skip
+    )
     catalog.assert_problem(as_bolt_admin, 404)
     # acme's token in bolt's URL: nothing here for it.
     cross = await catalog.http.delete(

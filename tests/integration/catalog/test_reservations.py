@@ -31,8 +31,11 @@ async def test_reserve_commit_release(catalog: Any) -> None:
     assert first.status_code == 200, first.text
     assert first.json()["status"] == "reserved" and first.json()["shortages"] == []
     assert await stock_of(catalog, mug["id"]) == {
-        "on_hand": 10, "reserved": 8, "available": 2, "low_stock_threshold": 2,
-    }  # fmt: skip
+        "on_hand": 10,
+        "reserved": 8,
+        "available": 2,
+        "low_stock_threshold": 2,
+    }
     again = await catalog.internal("PUT", reservation("o-1"), json=order)
     assert again.json() == first.json()
     assert (await stock_of(catalog, mug["id"]))["reserved"] == 8  # nothing taken twice
@@ -50,8 +53,11 @@ async def test_reserve_commit_release(catalog: Any) -> None:
         "status"
     ] == "committed"
     assert await stock_of(catalog, mug["id"]) == {
-        "on_hand": 2, "reserved": 0, "available": 2, "low_stock_threshold": 2,
-    }  # fmt: skip
+        "on_hand": 2,
+        "reserved": 0,
+        "available": 2,
+        "low_stock_threshold": 2,
+    }
     assert (await stock_of(catalog, tea["id"]))["on_hand"] == 4
 
     await catalog.internal("PUT", reservation("o-2"), json=lines((tea["id"], 4)))
@@ -60,8 +66,11 @@ async def test_reserve_commit_release(catalog: Any) -> None:
     assert released.status_code == 200 and released.json()["status"] == "released"
     assert (await catalog.internal("DELETE", reservation("o-2"))).json()["status"] == "released"
     assert await stock_of(catalog, tea["id"]) == {
-        "on_hand": 4, "reserved": 0, "available": 4, "low_stock_threshold": 5,
-    }  # fmt: skip
+        "on_hand": 4,
+        "reserved": 0,
+        "available": 4,
+        "low_stock_threshold": 5,
+    }
     catalog.assert_problem(await catalog.internal("POST", reservation("o-2") + "/commit"), 409)
     catalog.assert_problem(await catalog.internal("POST", reservation("nope") + "/commit"), 404)
     catalog.assert_problem(await catalog.internal("DELETE", reservation("nope")), 404)
@@ -69,8 +78,11 @@ async def test_reserve_commit_release(catalog: Any) -> None:
     # was (on hand and reserved both went down), so it told consumers nothing.
     events = await catalog.pubsub.wait_for("product.updated", 4, product_id=tea["id"])
     assert [(e.data["available"], e.data["version"]) for e in events] == [
-        (5, 1), (4, 2), (0, 4), (4, 5),
-    ]  # fmt: skip
+        (5, 1),
+        (4, 2),
+        (0, 4),
+        (4, 5),
+    ]
 
 
 async def test_releasing_a_paid_order_puts_its_units_back_on_hand(catalog: Any) -> None:
@@ -84,8 +96,11 @@ async def test_releasing_a_paid_order_puts_its_units_back_on_hand(catalog: Any) 
     again = await catalog.internal("DELETE", reservation("o-9"))
     assert again.json()["status"] == "released"  # restocked once
     assert await stock_of(catalog, mug["id"]) == {
-        "on_hand": 10, "reserved": 0, "available": 10, "low_stock_threshold": 5,
-    }  # fmt: skip
+        "on_hand": 10,
+        "reserved": 0,
+        "available": 10,
+        "low_stock_threshold": 5,
+    }
     catalog.assert_problem(await catalog.internal("POST", reservation("o-9") + "/commit"), 409)
 
 
@@ -97,17 +112,18 @@ async def test_all_lines_or_none(catalog: Any) -> None:
     await catalog.http.delete(catalog.api("acme", f"/products/{gone['id']}"), headers=catalog.admin)
     unknown = "00000000-0000-0000-0000-000000000000"
 
-    big = lines(
-        (plenty["id"], 10), (few["id"], 3), (draft["id"], 1), (gone["id"], 1), (unknown, 2)
-    )  # fmt: skip
+    big = lines((plenty["id"], 10), (few["id"], 3), (draft["id"], 1), (gone["id"], 1), (unknown, 2))
     answer = await catalog.internal("PUT", reservation("big"), json=big)
     assert answer.status_code == 200, answer.text
     result = answer.json()
     assert result["status"] == "rejected"
     shortages = {(s["product_id"], s["requested"], s["available"]) for s in result["shortages"]}
     assert shortages == {
-        (few["id"], 3, 2), (draft["id"], 1, 0), (gone["id"], 1, 0), (unknown, 2, 0),
-    }  # fmt: skip
+        (few["id"], 3, 2),
+        (draft["id"], 1, 0),
+        (gone["id"], 1, 0),
+        (unknown, 2, 0),
+    }
     assert (await stock_of(catalog, plenty["id"]))["reserved"] == 0  # rolled back
     # The outcome is recorded: asking again answers the same, even once stock would suffice.
     await catalog.http.put(
@@ -134,8 +150,9 @@ async def test_all_lines_or_none(catalog: Any) -> None:
         )
     catalog.assert_problem(
         await catalog.internal("PUT", reservation("bad id!"), json=lines((plenty["id"], 1))),
-        422, "path.order_id",
-    )  # fmt: skip
+        422,
+        "path.order_id",
+    )
     # Another shop's products cannot be reserved through this shop.
     cross = await catalog.internal(
         "PUT", reservation("x", shop="bolt"), json=lines((plenty["id"], 1))
@@ -159,8 +176,11 @@ async def test_50_concurrent_orders_for_the_last_10_units_reserve_exactly_10(cat
     statuses = [a.json()["status"] for a in answers]
     assert statuses.count("reserved") == 10 and statuses.count("rejected") == 40
     assert await stock_of(catalog, product["id"]) == {
-        "on_hand": 10, "reserved": 10, "available": 0, "low_stock_threshold": 0,
-    }  # fmt: skip
+        "on_hand": 10,
+        "reserved": 10,
+        "available": 0,
+        "low_stock_threshold": 0,
+    }
     won_spare = sum(1 for n, s in enumerate(statuses) if s == "reserved" and n % 2)
     assert (await stock_of(catalog, spare["id"]))["reserved"] == won_spare
     # Replaying every order changes nothing.
@@ -187,18 +207,25 @@ async def test_lookup_snapshots(catalog: Any) -> None:
     mug = await catalog.create(name="Mug", price={"amount": 1250}, on_hand=3)
     bolt = await catalog.create("bolt", on_hand=3)
     answer = await catalog.internal(
-        "POST", "/internal/shops/acme/products/lookup",
+        "POST",
+        "/internal/shops/acme/products/lookup",
         json={"ids": [mug["id"], bolt["id"], "junk", mug["id"]]},
-    )  # fmt: skip
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["missing"] == [bolt["id"], "junk"]
     [snapshot] = body["items"]
     assert snapshot == {
-        "id": mug["id"], "name": "Mug", "slug": "mug", "sku": mug["sku"],
-        "price": {"amount": 1250, "currency": "EUR"}, "available": 3, "active": True,
-        "image_url": None, "weight_grams": 0,
-    }  # fmt: skip
+        "id": mug["id"],
+        "name": "Mug",
+        "slug": "mug",
+        "sku": mug["sku"],
+        "price": {"amount": 1250, "currency": "EUR"},
+        "available": 3,
+        "active": True,
+        "image_url": None,
+        "weight_grams": 0,
+    }
     too_many = await catalog.internal(
         "POST", "/internal/shops/acme/products/lookup", json={"ids": ["a"] * 101}
     )

@@ -33,7 +33,8 @@ async def test_bad_weights_are_422_naming_the_field(catalog: Any) -> None:
         catalog.assert_problem(created, 422, "body.weight_grams")
         patched = await catalog.http.patch(
             catalog.api("acme", f"/products/{product['id']}"),
-            headers=catalog.admin, json={"weight_grams": weight},
-        )  # fmt: skip
+            headers=catalog.admin,
+            json={"weight_grams": weight},
+        )
         catalog.assert_problem(patched, 422, "body.weight_grams")
     assert (await catalog.get(product["id"])).json()["weight_grams"] == 0

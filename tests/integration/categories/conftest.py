@@ -171,15 +171,25 @@ class CategoriesApi:
         event_id: str | None = None,
     ) -> CloudEvent:
         data = ProductUpdated(
-            product_id=product_id, name=name or f"Product {product_id[:8]}",
-            slug=f"p-{product_id[:8]}", sku=f"SKU-{product_id[:8]}", price_amount=price,
-            currency="EUR", active=active, category_ids=list(categories), available=available,
-            created_at=created_at or datetime.now(UTC), version=version,
-        )  # fmt: skip
+            product_id=product_id,
+            name=name or f"Product {product_id[:8]}",
+            slug=f"p-{product_id[:8]}",
+            sku=f"SKU-{product_id[:8]}",
+            price_amount=price,
+            currency="EUR",
+            active=active,
+            category_ids=list(categories),
+            available=available,
+            created_at=created_at or datetime.now(UTC),
+            version=version,
+        )
         return CloudEvent(
-            id=event_id or str(uuid.uuid4()), topic=PRODUCT_UPDATED,
-            data=data.model_dump(mode="json"), shop=shop, source="catalog",
-        )  # fmt: skip
+            id=event_id or str(uuid.uuid4()),
+            topic=PRODUCT_UPDATED,
+            data=data.model_dump(mode="json"),
+            shop=shop,
+            source="catalog",
+        )
 
     @staticmethod
     def product_deleted(
@@ -187,9 +197,12 @@ class CategoriesApi:
     ) -> CloudEvent:
         data = ProductDeleted(product_id=product_id, version=version)
         return CloudEvent(
-            id=event_id or str(uuid.uuid4()), topic=PRODUCT_DELETED,
-            data=data.model_dump(mode="json"), shop=shop, source="catalog",
-        )  # fmt: skip
+            id=event_id or str(uuid.uuid4()),
+            topic=PRODUCT_DELETED,
+            data=data.model_dump(mode="json"),
+            shop=shop,
+            source="catalog",
+        )
 
     async def deliver(self, event: CloudEvent) -> Delivery:
         return await self.pubsub.deliver(event)

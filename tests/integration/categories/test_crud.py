@@ -120,13 +120,31 @@ async def test_every_change_publishes_category_updated_with_full_state(categorie
     assert [e.shop for e in events] == ["acme"] * 3
     assert [e.source for e in events] == ["categories"] * 3
     assert [e.data for e in events] == [
-        {"category_id": shoes["id"], "parent_id": None, "slug": "shoes", "name": "Shoes",
-         "position": 0, "version": 1},
-        {"category_id": boots["id"], "parent_id": shoes["id"], "slug": "boots-x",
-         "name": "Boots", "position": 3, "version": 1},
-        {"category_id": boots["id"], "parent_id": None, "slug": "boots-x",
-         "name": "Winter Boots", "position": 1, "version": 2},  # after its new siblings
-    ]  # fmt: skip
+        {
+            "category_id": shoes["id"],
+            "parent_id": None,
+            "slug": "shoes",
+            "name": "Shoes",
+            "position": 0,
+            "version": 1,
+        },
+        {
+            "category_id": boots["id"],
+            "parent_id": shoes["id"],
+            "slug": "boots-x",
+            "name": "Boots",
+            "position": 3,
+            "version": 1,
+        },
+        {
+            "category_id": boots["id"],
+            "parent_id": None,
+            "slug": "boots-x",
+            "name": "Winter Boots",
+            "position": 1,
+            "version": 2,
+        },  # after its new siblings
+    ]
 
 
 async def test_the_tree_has_an_etag_and_answers_304_while_unchanged(categories: Any) -> None:

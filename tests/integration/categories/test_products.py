@@ -24,17 +24,26 @@ async def _catalog(categories: Any) -> dict[str, Any]:
         if n == 7:
             cats.append(shoes["id"])
         ids[n] = await categories.add_product(
-            name=f"item {n:02d}", price=100 * (n % 6), categories=cats,
+            name=f"item {n:02d}",
+            price=100 * (n % 6),
+            categories=cats,
             created_at=start + timedelta(hours=n),
-        )  # fmt: skip
+        )
     hidden = await categories.add_product(name="inactive", categories=[boots["id"]], active=False)
     gone = await categories.add_product(name="deleted", categories=[hiking["id"]])
     await categories.deliver(categories.product_deleted(gone, version=2))
     only_hats = await categories.add_product(name="hat only", categories=[hats["id"]])
     return dict(
-        shoes=shoes, boots=boots, hiking=hiking, sandals=sandals, hats=hats, ids=ids,
-        hidden=hidden, gone=gone, only_hats=only_hats,
-    )  # fmt: skip
+        shoes=shoes,
+        boots=boots,
+        hiking=hiking,
+        sandals=sandals,
+        hats=hats,
+        ids=ids,
+        hidden=hidden,
+        gone=gone,
+        only_hats=only_hats,
+    )
 
 
 async def test_a_listing_includes_descendants_once_and_only_active_products(

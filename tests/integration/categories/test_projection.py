@@ -30,9 +30,13 @@ async def test_product_updated_puts_a_product_in_its_categories(categories: Any)
     assert await categories.deliver(event) == Delivery.SUCCESS
     (item,) = await _listed(categories, shoes["id"])
     assert item == {
-        "id": pid, "name": "Trail Runner", "slug": f"p-{pid[:8]}",
-        "price_amount": 12_999, "currency": "EUR", "available": 3,
-    }  # fmt: skip
+        "id": pid,
+        "name": "Trail Runner",
+        "slug": f"p-{pid[:8]}",
+        "price_amount": 12_999,
+        "currency": "EUR",
+        "available": 3,
+    }
 
 
 async def test_redelivery_and_older_versions_change_nothing(categories: Any) -> None:

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from starlette.types import ASGIApp
 
+from shopfleet.devtools.sidecar_double import SidecarDouble
 from shopfleet.kit.blocks.dapr import DaprSidecar
-from tests.support.sidecar import SidecarDouble
-from tests.support.sidecar.testing import AppServer, DoubleRun, require_backends
+from tests.support.sidecar_double import AppServer, DoubleRun, require_backends
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from shopfleet.devtools.sidecar_double import SidecarDouble
 from shopfleet.kit.blocks.dapr import DaprInvoker
 from shopfleet.kit.blocks.ports import ServiceUnavailable
-from tests.support.sidecar import SidecarDouble
-from tests.support.sidecar.testing import AppServer, DoubleRun
+from tests.support.sidecar_double import AppServer, DoubleRun
 
 from .conftest import sidecar_of
 

@@ -17,6 +17,7 @@ import httpx
 import orjson
 import pytest
 
+from shopfleet.devtools.sidecar_double import SidecarDouble
 from shopfleet.kit.blocks import Blocks, CloudEvent, Delivery, Subscription, new_event_id
 from shopfleet.kit.blocks.dapr import close_dapr_blocks, dapr_blocks
 from shopfleet.kit.blocks.local import LocalPubSub
@@ -24,8 +25,7 @@ from shopfleet.kit.service import service_app
 from shopfleet.kit.settings import PlatformSettings
 from tests.support.http import LocalBlocks
 from tests.support.server import free_port
-from tests.support.sidecar import SidecarDouble
-from tests.support.sidecar.testing import AppServer, DoubleRun
+from tests.support.sidecar_double import AppServer, DoubleRun
 
 from .conftest import sidecar_of
 
@@ -86,8 +86,14 @@ async def launch(double_run: DoubleRun, serve: Callable) -> AsyncIterator[Launch
         launched.append(blocks)
         for subscription in subscriptions:
             blocks.pubsub.subscribe(subscription)
-        app = service_app(app_id, description=f"{app_id} under test", db=None, blocks=blocks,
-                          platform=platform, routers=[])  # fmt: skip
+        app = service_app(
+            app_id,
+            description=f"{app_id} under test",
+            db=None,
+            blocks=blocks,
+            platform=platform,
+            routers=[],
+        )
         server = await serve(app)
         double = await double_run.start(
             app_id, app_port=server.port, grpc_port=grpc_port, http_port=http_port
@@ -276,8 +282,9 @@ async def test_sidecar_wraps_a_plain_payload_in_its_own_cloudevent(launch: Launc
     catalog = await launch("catalog", [Subscription(topic, "catalog", handler)])
     client = await sidecar_of(catalog.double).client()
 
-    await client.publish_event("pubsub", topic, orjson.dumps({"sku": "MUG"}),
-                               data_content_type="application/json")  # fmt: skip
+    await client.publish_event(
+        "pubsub", topic, orjson.dumps({"sku": "MUG"}), data_content_type="application/json"
+    )
 
     await wait_until(lambda: len(handler.events) == 1)
     got = handler.events[0]
@@ -289,8 +296,14 @@ async def test_sidecar_wraps_a_plain_payload_in_its_own_cloudevent(launch: Launc
 async def test_app_on_local_blocks_has_no_sidecar_routes(tmp_path: Path) -> None:
     pubsub = LocalPubSub(tmp_path / "pubsub.db")
     async with LocalBlocks(tmp_path, pubsub) as blocks:
-        app = service_app("shipping", description="embedded", db=None, blocks=blocks,
-                          platform=PlatformSettings(), routers=[])  # fmt: skip
+        app = service_app(
+            "shipping",
+            description="embedded",
+            db=None,
+            blocks=blocks,
+            platform=PlatformSettings(),
+            routers=[],
+        )
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://shipping") as http:
             assert (await http.get("/dapr/subscribe")).status_code == 404

@@ -14,7 +14,7 @@ from shopfleet.kit.blocks import CloudEvent, new_event_id
 from shopfleet.kit.blocks.dapr import close_dapr_blocks, dapr_blocks
 from shopfleet.kit.settings import PlatformSettings
 from tests.support.redis import REDIS_URL
-from tests.support.sidecar.testing import AMQP_URL, DoubleRun
+from tests.support.sidecar_double import AMQP_URL, DoubleRun
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -26,12 +26,28 @@ async def test_sidecar_process_serves_the_sdk_and_stops_cleanly_on_sigterm(
     secrets.write_bytes(orjson.dumps({"shop-acme": {"stripe_api_key": "sk_test_acme"}}))
     double_run.exchanges.add(f"{double_run.prefix}pubsub")
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.support.sidecar",
-        "--app-id", "cart", "--grpc-port", "0", "--http-port", "0",
-        "--redis", REDIS_URL, "--amqp", AMQP_URL, "--prefix", double_run.prefix,
-        "--secrets-file", str(secrets), "--log-level", "WARNING",
-        cwd=REPO, stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "shopfleet.devtools.sidecar_double",
+        "--app-id",
+        "cart",
+        "--grpc-port",
+        "0",
+        "--http-port",
+        "0",
+        "--redis",
+        REDIS_URL,
+        "--amqp",
+        AMQP_URL,
+        "--prefix",
+        double_run.prefix,
+        "--secrets-file",
+        str(secrets),
+        "--log-level",
+        "WARNING",
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+    )
     try:
         assert process.stdout is not None
         line = await asyncio.wait_for(process.stdout.readline(), 30)
@@ -43,8 +59,12 @@ async def test_sidecar_process_serves_the_sdk_and_stops_cleanly_on_sigterm(
             assert (await http.get("/v1.0/healthz/outbound")).status_code == 204
             assert (await http.get("/v1.0/healthz")).status_code == 204  # no app to wait for
 
-        blocks = dapr_blocks(PlatformSettings(), app_id="cart", grpc_port=ready["grpc_port"],
-                             http_port=ready["http_port"])  # fmt: skip
+        blocks = dapr_blocks(
+            PlatformSettings(),
+            app_id="cart",
+            grpc_port=ready["grpc_port"],
+            http_port=ready["http_port"],
+        )
         try:
             etag = await blocks.state.save("cart:acme:u1", {"items": [{"sku": "MUG", "qty": 1}]})
             item = await blocks.state.get("cart:acme:u1")

@@ -43,10 +43,12 @@ async def test_bootstrap_creates_the_shop_and_its_admin_once(identity: Any, pubs
 
 async def test_concurrent_bootstraps_of_one_shop_create_it_once(identity: Any) -> None:
     body = identity.tenant_body("racer")
-    answers = await asyncio.gather(*(
-        identity.http.post("/internal/tenants", headers=identity.platform, json=body)
-        for _ in range(4)
-    ))  # fmt: skip
+    answers = await asyncio.gather(
+        *(
+            identity.http.post("/internal/tenants", headers=identity.platform, json=body)
+            for _ in range(4)
+        )
+    )
     assert sorted(a.status_code for a in answers) == [200, 200, 200, 201], [a.text for a in answers]
     assert len({a.json()["admin_user_id"] for a in answers}) == 1
 
@@ -87,5 +89,10 @@ async def test_peers_read_shop_settings_without_the_platform_credential(identity
     )
     answer = await identity.http.get("/internal/shops/peers/settings")
     assert answer.status_code == 200
-    assert answer.json() == {"shop": "peers", "display_name": "Peer shop", "currency": "JPY"}
+    assert answer.json() == {
+        "shop": "peers",
+        "display_name": "Peer shop",
+        "currency": "JPY",
+        "quotas": {"products": None, "orders_per_day": None},
+    }
     identity.assert_problem(await identity.http.get("/internal/shops/nobody/settings"), 404)

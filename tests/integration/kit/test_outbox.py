@@ -303,9 +303,11 @@ async def test_broker_down_backs_off_and_everything_goes_when_it_returns(
 
 
 async def test_two_relays_publish_each_event_once(
-    backend: str, db: Database, make_db: Callable[[str | None], Awaitable[Database]],
+    backend: str,
+    db: Database,
+    make_db: Callable[[str | None], Awaitable[Database]],
     relays: list[OutboxRelay],
-) -> None:  # fmt: skip
+) -> None:
     ids = await add_events(db, 200)
     other_db = await make_db(db.engine.url.render_as_string(hide_password=False))
     first, second = FakePubSub(), FakePubSub()
@@ -332,11 +334,17 @@ async def test_stop_drains_pending_events(db: Database, relays: list[OutboxRelay
         await session.execute(
             OUTBOX.insert(),
             [
-                {"id": f"e{i}", "topic": "t", "shop": "acme", "payload": "{}", "attempts": 0,
-                 "created_at": datetime.now(UTC) + timedelta(microseconds=i)}
+                {
+                    "id": f"e{i}",
+                    "topic": "t",
+                    "shop": "acme",
+                    "payload": "{}",
+                    "attempts": 0,
+                    "created_at": datetime.now(UTC) + timedelta(microseconds=i),
+                }
                 for i in range(25)
             ],
-        )  # fmt: skip
+        )
         await session.commit()
     await relay.stop()
     assert pubsub.ids() == [f"e{i}" for i in range(25)]

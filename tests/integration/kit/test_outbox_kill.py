@@ -49,12 +49,20 @@ async def test_relay_killed_mid_publish_loses_nothing(
     await declare.stop()
 
     writer = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.integration.kit.outbox_writer", url, str(pubsub_file),
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(
-            [str(ROOT), str(ROOT / "services"), os.environ.get("PYTHONPATH", "")]
-        )},
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "tests.integration.kit.outbox_writer",
+        url,
+        str(pubsub_file),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                [str(ROOT), str(ROOT / "services"), os.environ.get("PYTHONPATH", "")]
+            ),
+        },
+    )
     assert writer.stdout is not None
     printed: list[str] = []
     while len(printed) < 60:

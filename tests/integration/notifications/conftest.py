@@ -67,9 +67,14 @@ def _now() -> str:
 
 def _lines() -> list[dict[str, Any]]:
     return [
-        {"product_id": str(uuid.uuid4()), "name": "Mug", "sku": "MUG-1", "quantity": 2,
-         "unit_price": _money(1250)},
-    ]  # fmt: skip
+        {
+            "product_id": str(uuid.uuid4()),
+            "name": "Mug",
+            "sku": "MUG-1",
+            "quantity": 2,
+            "unit_price": _money(1250),
+        },
+    ]
 
 
 class Events:
@@ -86,50 +91,79 @@ class Events:
 
     def placed(self) -> dict[str, Any]:
         return self._common() | {
-            "lines": _lines(), "subtotal": _money(2500), "shipping": _money(490),
-            "total": _money(2990), "shipping_method_id": "standard", "placed_at": _now(),
-        }  # fmt: skip
+            "lines": _lines(),
+            "subtotal": _money(2500),
+            "shipping": _money(490),
+            "total": _money(2990),
+            "shipping_method_id": "standard",
+            "placed_at": _now(),
+        }
 
     def paid(self) -> dict[str, Any]:
-        address = {"name": "Ada", "line1": "1 Main St", "city": "Berlin",
-                   "postal_code": "10115", "country": "DE"}  # fmt: skip
+        address = {
+            "name": "Ada",
+            "line1": "1 Main St",
+            "city": "Berlin",
+            "postal_code": "10115",
+            "country": "DE",
+        }
         return self._common() | {
-            "payment_id": self.payment_id, "total": _money(2990),
-            "shipping_method_id": "standard", "shipping_address": address,
-            "lines": _lines(), "paid_at": _now(),
-        }  # fmt: skip
+            "payment_id": self.payment_id,
+            "total": _money(2990),
+            "shipping_method_id": "standard",
+            "shipping_address": address,
+            "lines": _lines(),
+            "paid_at": _now(),
+        }
 
     def cancelled(
         self, *, status: str = "cancelled", cause: str = "user", was_paid: bool = False
     ) -> dict[str, Any]:
         return self._common() | {
-            "status": status, "cause": cause, "reason": "Out of stock", "was_paid": was_paid,
-            "lines": _lines(), "total": _money(2990), "cancelled_at": _now(),
-        }  # fmt: skip
+            "status": status,
+            "cause": cause,
+            "reason": "Out of stock",
+            "was_paid": was_paid,
+            "lines": _lines(),
+            "total": _money(2990),
+            "cancelled_at": _now(),
+        }
 
     def payment_failed(self) -> dict[str, Any]:
         return self._common() | {
-            "payment_id": self.payment_id, "amount": _money(2990), "code": "card_declined",
-            "message": "Your card was declined.", "failed_at": _now(),
-        }  # fmt: skip
+            "payment_id": self.payment_id,
+            "amount": _money(2990),
+            "code": "card_declined",
+            "message": "Your card was declined.",
+            "failed_at": _now(),
+        }
 
     def refunded(self, amount: int = 2990, *, full: bool = True) -> dict[str, Any]:
         return self._common() | {
-            "payment_id": self.payment_id, "refund_id": str(uuid.uuid4()),
-            "amount": _money(amount), "refunded_total": _money(amount), "full": full,
+            "payment_id": self.payment_id,
+            "refund_id": str(uuid.uuid4()),
+            "amount": _money(amount),
+            "refunded_total": _money(amount),
+            "full": full,
             "refunded_at": _now(),
-        }  # fmt: skip
+        }
 
     def shipment_created(self) -> dict[str, Any]:
         return self._common() | {
-            "shipment_id": self.shipment_id, "method_id": "standard", "created_at": _now(),
-        }  # fmt: skip
+            "shipment_id": self.shipment_id,
+            "method_id": "standard",
+            "created_at": _now(),
+        }
 
     def shipment_status(self, status: str, previous: str) -> dict[str, Any]:
         return self._common() | {
-            "shipment_id": self.shipment_id, "status": status, "previous": previous,
-            "carrier": "DHL", "tracking_number": "JD0123", "changed_at": _now(),
-        }  # fmt: skip
+            "shipment_id": self.shipment_id,
+            "status": status,
+            "previous": previous,
+            "carrier": "DHL",
+            "tracking_number": "JD0123",
+            "changed_at": _now(),
+        }
 
 
 # ----------------------------------------------------------------------------- the API
@@ -164,8 +198,13 @@ class NotificationsApi:
         return await self.pubsub.deliver(event)
 
     async def register(self, user: str, email: str, name: str = "Ada", shop: str = SHOP) -> None:
-        data = {"user_id": user, "email": email, "display_name": name, "roles": ["User"],
-                "registered_at": _now()}  # fmt: skip
+        data = {
+            "user_id": user,
+            "email": email,
+            "display_name": name,
+            "roles": ["User"],
+            "registered_at": _now(),
+        }
         assert await self.deliver(ev.USER_REGISTERED, data, shop=shop) == Delivery.SUCCESS
 
     async def list(
@@ -212,9 +251,12 @@ async def start_notifications(
             """`using`: this sender instead of the one the settings name."""
             changed = NotificationsSettings(**(dict(settings) | changes))  # validated
             app = create_app(
-                changed, blocks, verifier=mint.verifier(),
-                sender=using, clock=clock,
-            )  # fmt: skip
+                changed,
+                blocks,
+                verifier=mint.verifier(),
+                sender=using,
+                clock=clock,
+            )
             return NotificationsApi(app, await apps.start(app), mint, pubsub, clock)
 
         yield start

@@ -93,9 +93,14 @@ async def test_smtp_sends_an_email_to_the_registered_address(start_notifications
 
 def smtp_settings(cert: Path, port: int, password: str) -> dict[str, Any]:
     return dict(
-        sender="smtp", smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=True,
-        smtp_username="shop", smtp_password=password, smtp_ca_file=cert,
-    )  # fmt: skip
+        sender="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_starttls=True,
+        smtp_username="shop",
+        smtp_password=password,
+        smtp_ca_file=cert,
+    )
 
 
 async def test_starttls_and_login_from_the_settings(
@@ -118,9 +123,12 @@ async def test_implicit_tls_from_the_settings(start_notifications: Start, tmp_pa
     mailbox = Mailbox()
     with smtp_server(mailbox, implicit_tls=server_tls(cert, key)) as port:
         api = await start_notifications(
-            sender="smtp", smtp_host="127.0.0.1", smtp_port=port, smtp_ssl=True,
+            sender="smtp",
+            smtp_host="127.0.0.1",
+            smtp_port=port,
+            smtp_ssl=True,
             smtp_ca_file=cert,
-        )  # fmt: skip
+        )
         user = new_user()
         await api.register(user, "ada@example.com")
         await api.deliver(ev.ORDER_PLACED, Events(user).placed())
@@ -248,8 +256,10 @@ async def test_the_worker_sends_on_its_own(start_notifications: Start) -> None:
         user = new_user()
         await api.register(user, "ada@example.com")
         await api.deliver(ev.ORDER_PLACED, Events(user).placed())
-        for _ in range(400):  # until it was sent (the worker is woken by the commit)
-            if mailbox.messages:
+        # Until it was sent and marked so (the worker is woken by the commit; it marks the
+        # delivery after the SMTP server took the message, so both are waited for).
+        for _ in range(400):
+            if mailbox.messages and (await one_delivery(api, user))["status"] == "delivered":
                 break
             await asyncio.sleep(0.025)
     assert len(mailbox.messages) == 1

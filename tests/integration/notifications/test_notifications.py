@@ -34,8 +34,11 @@ async def test_a_shopper_is_told_each_step_of_an_order(notifications: Notificati
     items = await notifications.items(user)
     # Newest first; shipment created and "packed" are not worth a message.
     assert [item["kind"] for item in items] == [
-        "order_delivered", "order_shipped", "order_paid", "order_placed",
-    ]  # fmt: skip
+        "order_delivered",
+        "order_shipped",
+        "order_paid",
+        "order_placed",
+    ]
     ref = order.order_id[:8].upper()
     placed, paid, shipped = items[3], items[2], items[1]
     assert placed["title"] == f"Order {ref} received"

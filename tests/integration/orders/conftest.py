@@ -1,8 +1,8 @@
 """An orders app per test on a fresh database (SQLite or PostgreSQL), next to the REAL
 catalog app (its own fresh database, same backend) and small doubles of cart and shipping.
 
-Cart and shipping are being built by others: their doubles serve exactly the contract
-paths of `kit.contracts.cart` / `kit.contracts.shipping` from in-memory dicts a test
+The doubles of cart and shipping serve exactly the contract paths of `kit.contracts.cart`
+/ `kit.contracts.shipping` from in-memory dicts a test
 changes, and can be taken down (unregistered from the LocalInvoker). Identity is a stub
 answering catalog's shop-settings call. Payment and shipment events are delivered straight
 to the orders app's subscription handlers (inbox and all); what the outbox relays publish
@@ -132,12 +132,15 @@ class FakeShipping:
             units = sum(line.quantity for line in body.lines)
             subtotal = sum(line.unit_price.amount * line.quantity for line in body.lines)
             return Quote(
-                method_id=body.method_id, method_name=name, carrier=carrier,
+                method_id=body.method_id,
+                method_name=name,
+                carrier=carrier,
                 cost=Money(amount=base + per_unit * units, currency=currency),
                 subtotal=Money(amount=subtotal, currency=currency),
                 weight_grams=sum(line.weight_grams * line.quantity for line in body.lines),
-                estimated_days_min=1, estimated_days_max=3,
-            )  # fmt: skip
+                estimated_days_min=1,
+                estimated_days_max=3,
+            )
 
     def save(self, user: str, address: dict[str, Any], shop: str = SHOP) -> str:
         address_id = uuid.uuid4().hex[:12]
@@ -185,8 +188,12 @@ class Checkout:
 
     async def product(self, *, price: int = 1000, stock: int = 10, name: str | None = None) -> str:
         n = new_event_id()[:8]
-        body = {"name": name or f"Product {n}", "sku": f"SKU-{n}", "price": {"amount": price},
-                "on_hand": stock}  # fmt: skip
+        body = {
+            "name": name or f"Product {n}",
+            "sku": f"SKU-{n}",
+            "price": {"amount": price},
+            "on_hand": stock,
+        }
         response = await self.catalog_http.post(
             shop_api(SHOP, "/products"), headers=self.admin, json=body
         )
@@ -268,8 +275,9 @@ class Checkout:
     ) -> Delivery:
         return await self.pubsub.deliver(topic, data, shop=SHOP, event_id=event_id)
 
-    async def paid(self, order: dict[str, Any], *, payment_id: str = "pay-1",
-                   event_id: str | None = None) -> Delivery:  # fmt: skip
+    async def paid(
+        self, order: dict[str, Any], *, payment_id: str = "pay-1", event_id: str | None = None
+    ) -> Delivery:
         return await self.deliver(
             "payment.succeeded", payment_succeeded(order, payment_id), event_id=event_id
         )
@@ -286,28 +294,39 @@ def now_iso() -> str:
 
 def payment_succeeded(order: dict[str, Any], payment_id: str = "pay-1") -> dict[str, Any]:
     return {
-        "payment_id": payment_id, "order_id": order["id"], "user_id": order["user_id"],
-        "amount": order["total"], "provider_ref": f"pi_{payment_id}", "succeeded_at": now_iso(),
-    }  # fmt: skip
+        "payment_id": payment_id,
+        "order_id": order["id"],
+        "user_id": order["user_id"],
+        "amount": order["total"],
+        "provider_ref": f"pi_{payment_id}",
+        "succeeded_at": now_iso(),
+    }
 
 
 def payment_failed(order: dict[str, Any]) -> dict[str, Any]:
     return {
-        "payment_id": "pay-f", "order_id": order["id"], "user_id": order["user_id"],
-        "amount": order["total"], "code": "card_declined", "message": "Your card was declined.",
+        "payment_id": "pay-f",
+        "order_id": order["id"],
+        "user_id": order["user_id"],
+        "amount": order["total"],
+        "code": "card_declined",
+        "message": "Your card was declined.",
         "failed_at": now_iso(),
-    }  # fmt: skip
+    }
 
 
 def payment_refunded(order: dict[str, Any], amount: int, total: int, full: bool) -> dict:
     currency = order["total"]["currency"]
     return {
-        "payment_id": "pay-1", "order_id": order["id"], "user_id": order["user_id"],
+        "payment_id": "pay-1",
+        "order_id": order["id"],
+        "user_id": order["user_id"],
         "refund_id": f"re-{uuid.uuid4().hex[:6]}",
         "amount": {"amount": amount, "currency": currency},
-        "refunded_total": {"amount": total, "currency": currency}, "full": full,
+        "refunded_total": {"amount": total, "currency": currency},
+        "full": full,
         "refunded_at": now_iso(),
-    }  # fmt: skip
+    }
 
 
 def shipment(order: dict[str, Any], status: str | None = None, previous: str = "pending") -> dict:
@@ -315,9 +334,12 @@ def shipment(order: dict[str, Any], status: str | None = None, previous: str = "
     if status is None:
         return data | {"method_id": "standard", "created_at": now_iso()}
     return data | {
-        "status": status, "previous": previous, "carrier": "DHL", "tracking_number": "JD0001",
+        "status": status,
+        "previous": previous,
+        "carrier": "DHL",
+        "tracking_number": "JD0001",
         "changed_at": now_iso(),
-    }  # fmt: skip
+    }
 
 
 def new_user() -> str:
@@ -373,6 +395,13 @@ async def checkout(
         orders_http = await apps.start(app)
         invoker.register("orders", app)
         yield Checkout(
-            orders=orders_http, catalog=catalog_http, app=app, mint=mint, pubsub=pubsub,
-            cart=cart, shipping=shipping, invoker=invoker, clock=clock,
-        )  # fmt: skip
+            orders=orders_http,
+            catalog=catalog_http,
+            app=app,
+            mint=mint,
+            pubsub=pubsub,
+            cart=cart,
+            shipping=shipping,
+            invoker=invoker,
+            clock=clock,
+        )

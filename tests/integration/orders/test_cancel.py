@@ -21,9 +21,13 @@ async def test_a_shopper_cancels_an_unpaid_order(checkout: Checkout) -> None:
     after = response.json()
     assert after["status"] == "cancelled" and after["cancel_reason"] == "changed my mind"
     assert after["history"][-1] | {"at": None} == {
-        "status": "cancelled", "previous": "pending_payment", "cause": "user",
-        "actor": checkout.sub(shopper), "note": "changed my mind", "at": None,
-    }  # fmt: skip
+        "status": "cancelled",
+        "previous": "pending_payment",
+        "cause": "user",
+        "actor": checkout.sub(shopper),
+        "note": "changed my mind",
+        "at": None,
+    }
     assert (await checkout.stock(mug))["available"] == 5
     (event,) = await checkout.relayed("order.cancelled", order["id"])
     assert event["was_paid"] is False and event["cause"] == "user"

@@ -40,9 +40,12 @@ async def test_payment_then_shipping_moves_the_order_to_delivered(checkout: Chec
     done = await checkout.order(order["id"])
     assert _statuses(done) == ["pending_payment", "paid", "fulfilling", "shipped", "delivered"]
     assert [h["cause"] for h in done["history"]] == [
-        "placed", "payment.succeeded", "shipment.created", "shipment.shipped",
+        "placed",
+        "payment.succeeded",
+        "shipment.created",
+        "shipment.shipped",
         "shipment.delivered",
-    ]  # fmt: skip
+    ]
     assert "JD0001" in done["history"][3]["note"]
     changes = await checkout.pubsub.wait_for("order.status_changed", 5, order_id=order["id"])
     assert [e.data["status"] for e in changes] == _statuses(done)
@@ -112,8 +115,11 @@ async def test_refunds_partial_then_full(checkout: Checkout) -> None:
 
 
 async def test_events_for_unknown_orders_are_dropped(checkout: Checkout) -> None:
-    ghost = {"id": "00000000-0000-0000-0000-000000000000", "user_id": "u",
-             "total": {"amount": 1, "currency": "EUR"}}  # fmt: skip
+    ghost = {
+        "id": "00000000-0000-0000-0000-000000000000",
+        "user_id": "u",
+        "total": {"amount": 1, "currency": "EUR"},
+    }
     assert await checkout.paid(ghost) == Delivery.DROP
     assert await checkout.deliver("payment.succeeded", {"order_id": 1}) == Delivery.DROP
 
@@ -137,8 +143,14 @@ async def test_every_redelivered_event_changes_nothing(checkout: Checkout) -> No
         assert await checkout.order(order["id"]) == before, topic
     final = await checkout.order(order["id"])
     assert _statuses(final) == [
-        "pending_payment", "paid", "fulfilling", "shipped", "shipped", "delivered", "refunded",
-    ]  # fmt: skip
+        "pending_payment",
+        "paid",
+        "fulfilling",
+        "shipped",
+        "shipped",
+        "delivered",
+        "refunded",
+    ]
     stock = await checkout.stock(mug)
     assert (stock["on_hand"], stock["reserved"]) == (4, 0)  # committed once
 

@@ -69,8 +69,11 @@ async def test_prices_come_from_catalog_never_the_client(checkout: Checkout) -> 
     mug = await checkout.product(price=1000)
     shopper = checkout.user()
     checkout.fill(shopper, {mug: 1})
-    body = {"shipping_method": "standard", "shipping_address": ADDRESS,
-            "lines": [{"product_id": mug, "quantity": 1, "unit_price": 1}]}  # fmt: skip
+    body = {
+        "shipping_method": "standard",
+        "shipping_address": ADDRESS,
+        "lines": [{"product_id": mug, "quantity": 1, "unit_price": 1}],
+    }
     response = await checkout.http.post(shop_api(SHOP, "/orders"), headers=shopper, json=body)
     assert_problem(response, 422, "body.lines")
 
@@ -141,15 +144,22 @@ async def test_bad_bodies_are_422_naming_the_field(checkout: Checkout) -> None:
     cases = [
         ({"shipping_address": ADDRESS}, "body.shipping_method"),
         ({"shipping_method": "Not A Slug!", "shipping_address": ADDRESS}, "body.shipping_method"),
-        ({"shipping_method": "standard", "shipping_address": ADDRESS | {"country": "XX"}},
-         "body.shipping_address.country"),
-        ({"shipping_method": "standard", "shipping_address": ADDRESS | {"postal_code": ""}},
-         "body.shipping_address.postal_code"),
-    ]  # fmt: skip
+        (
+            {"shipping_method": "standard", "shipping_address": ADDRESS | {"country": "XX"}},
+            "body.shipping_address.country",
+        ),
+        (
+            {"shipping_method": "standard", "shipping_address": ADDRESS | {"postal_code": ""}},
+            "body.shipping_address.postal_code",
+        ),
+    ]
     for body, field in cases:
         assert_problem(await checkout.http.post(url, headers=shopper, json=body), 422, field)
-    both = {"shipping_method": "standard", "shipping_address": ADDRESS,
-            "shipping_address_id": "abc"}  # fmt: skip
+    both = {
+        "shipping_method": "standard",
+        "shipping_address": ADDRESS,
+        "shipping_address_id": "abc",
+    }
     assert_problem(await checkout.http.post(url, headers=shopper, json=both), 422)
     neither = {"shipping_method": "standard"}
     assert_problem(await checkout.http.post(url, headers=shopper, json=neither), 422)

@@ -79,10 +79,13 @@ class OrdersDouble:
         self, shop: str, order_id: str, user_id: str, *, amount: int, currency: str, status: str
     ) -> None:
         self.orders[(shop, order_id)] = OrderSummary(
-            order_id=order_id, user_id=user_id, status=status,  # type: ignore[arg-type]
-            total=Money(amount=amount, currency=currency), placed_at=datetime.now(UTC),
+            order_id=order_id,
+            user_id=user_id,
+            status=status,  # type: ignore[arg-type]
+            total=Money(amount=amount, currency=currency),
+            placed_at=datetime.now(UTC),
             expires_at=None,
-        )  # fmt: skip
+        )
 
 
 class Payments:
@@ -122,9 +125,10 @@ class Payments:
         self, order_id: str, headers: dict[str, str] | None = None, **body: Any
     ) -> httpx.Response:
         return await self.http.post(
-            self.api("/payments/intents"), json={"order_id": order_id, **body},
+            self.api("/payments/intents"),
+            json={"order_id": order_id, **body},
             headers=headers or self.shopper,
-        )  # fmt: skip
+        )
 
     async def confirm(
         self, payment_id: str, headers: dict[str, str] | None = None, **body: Any
@@ -184,22 +188,32 @@ class Payments:
 
     def published(self, topic: str, **match: Any) -> list[CloudEvent]:
         return [
-            e for e in self.pubsub.topics(topic)
+            e
+            for e in self.pubsub.topics(topic)
             if e.shop == self.shop and all(e.data.get(k) == v for k, v in match.items())
-        ]  # fmt: skip
+        ]
 
     def cancelled(
         self, order_id: str, *, was_paid: bool, event_id: str | None = None
     ) -> CloudEvent:
         data = OrderCancelled(
-            order_id=order_id, user_id="shopper", status="cancelled", cause="user",
-            reason="changed my mind", was_paid=was_paid, lines=[],
-            total=Money(amount=1999, currency="EUR"), cancelled_at=datetime.now(UTC),
-        )  # fmt: skip
+            order_id=order_id,
+            user_id="shopper",
+            status="cancelled",
+            cause="user",
+            reason="changed my mind",
+            was_paid=was_paid,
+            lines=[],
+            total=Money(amount=1999, currency="EUR"),
+            cancelled_at=datetime.now(UTC),
+        )
         return CloudEvent(
-            id=event_id or str(uuid.uuid4()), topic=ORDER_CANCELLED,
-            data=data.model_dump(mode="json"), shop=self.shop, source="orders",
-        )  # fmt: skip
+            id=event_id or str(uuid.uuid4()),
+            topic=ORDER_CANCELLED,
+            data=data.model_dump(mode="json"),
+            shop=self.shop,
+            source="orders",
+        )
 
     async def stripe_intent(self, intent_id: str) -> Any:
         account = await self.app.state.stripe.account(self.shop)
@@ -267,9 +281,15 @@ async def start_payments(
             await stack.enter_async_context(served(recorder, sock))
             http = await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=20))
             return Payments(
-                shop=shop, http=http, app=app, recorder=recorder, pubsub=pubsub,
-                orders=orders, mint=mint, blocks=blocks,
-            )  # fmt: skip
+                shop=shop,
+                http=http,
+                app=app,
+                recorder=recorder,
+                pubsub=pubsub,
+                orders=orders,
+                mint=mint,
+                blocks=blocks,
+            )
 
         yield start
 

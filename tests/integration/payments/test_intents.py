@@ -39,9 +39,11 @@ async def test_a_good_card_pays_the_order_once(payments: Payments) -> None:
     intent = await payments.stripe_intent(payment["provider_ref"])
     assert intent.status == "succeeded" and intent.amount == 2599 and intent.currency == "eur"
     assert intent.metadata.to_dict() == {
-        "shop": payments.shop, "order_id": order_id, "payment_id": payment["id"],
+        "shop": payments.shop,
+        "order_id": order_id,
+        "payment_id": payment["id"],
         "user_id": "shopper",
-    }  # fmt: skip
+    }
 
 
 async def test_asking_again_returns_the_same_payment(payments: Payments) -> None:
@@ -74,8 +76,9 @@ async def test_a_confirmed_payment_confirms_again_to_the_same_answer(payments: P
 async def test_the_payment_follows_a_changed_order_total_while_pending(payments: Payments) -> None:
     order_id = payments.order(amount=1000)
     first = (await payments.intent(order_id)).json()
-    payments.orders.set(payments.shop, order_id, "shopper", amount=1250, currency="EUR",
-                        status="pending_payment")  # fmt: skip
+    payments.orders.set(
+        payments.shop, order_id, "shopper", amount=1250, currency="EUR", status="pending_payment"
+    )
     again = await payments.intent(order_id)
     assert again.status_code == 200 and again.json()["id"] == first["id"]
     assert again.json()["amount"] == {"amount": 1250, "currency": "EUR"}
@@ -134,8 +137,9 @@ async def test_another_users_payment_is_not_found(payments: Payments) -> None:
 
 async def test_input_is_validated(payments: Payments) -> None:
     order_id = payments.order()
-    assert_problem(await payments.intent(order_id, payment_method="visa"), 422,
-                   "body.payment_method")  # fmt: skip
+    assert_problem(
+        await payments.intent(order_id, payment_method="visa"), 422, "body.payment_method"
+    )
     assert_problem(
         await payments.intent(
             "../etc",
@@ -144,9 +148,10 @@ async def test_input_is_validated(payments: Payments) -> None:
         "body.order_id",
     )
     answer = await payments.http.post(
-        payments.api("/payments/intents"), json={"order_id": order_id, "amount": 1},
+        payments.api("/payments/intents"),
+        json={"order_id": order_id, "amount": 1},
         headers=payments.shopper,
-    )  # fmt: skip
+    )
     assert_problem(answer, 422, "body.amount")
     payment = (await payments.intent(order_id)).json()
     assert_problem(await payments.confirm(payment["id"]), 422, "body.payment_method")

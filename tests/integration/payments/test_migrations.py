@@ -13,7 +13,9 @@ async def test_migration_matches_the_models(
     database_url_factory: Callable[[str], Awaitable[str]],
 ) -> None:
     drift = await migration_drift(
-        await database_url_factory("payments"), service="payments", migrations=MIGRATIONS,
+        await database_url_factory("payments"),
+        service="payments",
+        migrations=MIGRATIONS,
         tables=[Payment, Refund, StripeEvent],
-    )  # fmt: skip
+    )
     assert drift == []

@@ -52,8 +52,10 @@ async def test_partial_refunds_up_to_what_was_captured(payments: Payments) -> No
     assert shown["status"] == "refunded" and shown["refunded"]["amount"] == 1000
     await payments.settled()
     events = payments.published(PAYMENT_REFUNDED, payment_id=paid["id"])
-    assert [(e.data["amount"]["amount"], e.data["refunded_total"]["amount"], e.data["full"])
-            for e in events] == [(300, 300, False), (700, 1000, True)]  # fmt: skip
+    assert [
+        (e.data["amount"]["amount"], e.data["refunded_total"]["amount"], e.data["full"])
+        for e in events
+    ] == [(300, 300, False), (700, 1000, True)]
 
 
 async def test_concurrent_refunds_never_exceed_the_capture(payments: Payments) -> None:
@@ -72,10 +74,12 @@ async def test_refund_input_and_rules(payments: Payments) -> None:
     paid = await payments.paid(amount=1000)
     for amount in (0, -5, "ten", 10**14):
         assert_problem(await payments.refund(paid["id"], amount=amount), 422, "body.amount")
-    assert_problem(await payments.refund(paid["id"], amount=10, currency="USD"), 422,
-                   "body.currency")  # fmt: skip
-    assert_problem(await payments.refund(paid["id"], amount=10, currency="EURO"), 422,
-                   "body.currency")  # fmt: skip
+    assert_problem(
+        await payments.refund(paid["id"], amount=10, currency="USD"), 422, "body.currency"
+    )
+    assert_problem(
+        await payments.refund(paid["id"], amount=10, currency="EURO"), 422, "body.currency"
+    )
     by_shopper = await payments.http.post(
         payments.api(f"/payments/{paid['id']}/refunds"), json={}, headers=payments.shopper
     )

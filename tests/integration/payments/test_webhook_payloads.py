@@ -16,8 +16,13 @@ from tests.support.stripe import signature_header
 
 
 def _event(kind: Any, obj: Any, event_id: str = "evt_malformed") -> dict[str, Any]:
-    return {"id": event_id, "object": "event", "type": kind, "created": int(time.time()),
-            "data": {"object": obj}}  # fmt: skip
+    return {
+        "id": event_id,
+        "object": "event",
+        "type": kind,
+        "created": int(time.time()),
+        "data": {"object": obj},
+    }
 
 
 def _charge(intent: str, refunds: Any) -> dict[str, Any]:
@@ -63,10 +68,13 @@ async def test_a_malformed_signed_event_is_a_400(payments: Payments, case: str) 
     secret = await payments.app.state.stripe.webhook_secret(payments.shop)
 
     answer = await payments.http.post(
-        payments.api("/payments/webhooks/stripe"), content=body,
-        headers={"Stripe-Signature": signature_header(body, secret),
-                 "Content-Type": "application/json"},
-    )  # fmt: skip
+        payments.api("/payments/webhooks/stripe"),
+        content=body,
+        headers={
+            "Stripe-Signature": signature_header(body, secret),
+            "Content-Type": "application/json",
+        },
+    )
 
     problem = assert_problem(answer, 400)
     assert problem["type"].endswith("/invalid-webhook"), problem

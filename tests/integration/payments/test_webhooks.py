@@ -34,9 +34,10 @@ async def test_the_webhook_alone_settles_a_payment_once(payments: Payments) -> N
 
     # Stripe delivers it again (same signed body): acknowledged, nothing changes.
     replay = await payments.http.post(
-        payments.api("/payments/webhooks/stripe"), content=body,
+        payments.api("/payments/webhooks/stripe"),
+        content=body,
         headers={"Stripe-Signature": signature or "", "Content-Type": "application/json"},
-    )  # fmt: skip
+    )
     assert replay.status_code == 200 and replay.json() == {"received": True, "duplicate": True}
     await payments.settled()
     assert len(payments.published(PAYMENT_SUCCEEDED, payment_id=payment["id"])) == 1
@@ -97,17 +98,27 @@ async def test_an_event_for_another_shops_intent_is_acknowledged_and_ignored(
     payments: Payments,
 ) -> None:
     event = {
-        "id": "evt_elsewhere", "object": "event", "type": "payment_intent.succeeded",
+        "id": "evt_elsewhere",
+        "object": "event",
+        "type": "payment_intent.succeeded",
         "created": int(time.time()),
-        "data": {"object": {"id": "pi_of_another_shop", "object": "payment_intent",
-                            "status": "succeeded", "amount": 100, "metadata": {}}},
-    }  # fmt: skip
+        "data": {
+            "object": {
+                "id": "pi_of_another_shop",
+                "object": "payment_intent",
+                "status": "succeeded",
+                "amount": 100,
+                "metadata": {},
+            }
+        },
+    }
     await payments.intent(payments.order())  # the shop's webhook secret exists from here on
     body = orjson.dumps(event)
     answer = await payments.http.post(
-        payments.api("/payments/webhooks/stripe"), content=body,
+        payments.api("/payments/webhooks/stripe"),
+        content=body,
         headers={"Stripe-Signature": signature_header(body, await _secret(payments))},
-    )  # fmt: skip
+    )
     assert answer.status_code == 200
     await payments.settled()
     assert payments.published(PAYMENT_SUCCEEDED) == []
@@ -121,8 +132,13 @@ async def test_a_shop_with_its_own_keys_verifies_with_its_own_webhook_secret(
     payment = (await payments.intent(payments.order(), payment_method="pm_card_visa")).json()
     await (await payments.stripe_client()).v1.payment_intents.confirm_async(payment["provider_ref"])
     intent = (await payments.stripe_intent(payment["provider_ref"])).to_dict()
-    event = {"id": "evt_own", "object": "event", "type": "payment_intent.succeeded",
-             "created": int(time.time()), "data": {"object": intent}}  # fmt: skip
+    event = {
+        "id": "evt_own",
+        "object": "event",
+        "type": "payment_intent.succeeded",
+        "created": int(time.time()),
+        "data": {"object": intent},
+    }
     body = orjson.dumps(event)
     url = payments.api("/payments/webhooks/stripe")
     wrong = await payments.http.post(

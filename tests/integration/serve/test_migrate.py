@@ -4,6 +4,7 @@ creates the service's schema on an empty database and changes nothing when run a
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -11,6 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shopfleet.serve import migrations_dir
+from tests.conftest import PG_HOST, PG_PORT, PG_USER, RUN_ID, PostgresDatabases
 from tests.integration.serve.processes import clean_env, shopfleet
 
 
@@ -72,3 +74,35 @@ async def test_migrate_against_an_unreachable_database_fails_with_a_message(
     assert "catalog: migration failed" in out
     assert "Traceback" not in out
     assert "s3cret" not in out
+
+
+async def test_migrate_creates_a_missing_postgres_database(
+    postgres: PostgresDatabases, tmp_path: Path
+) -> None:
+    """PostgreSQL creates no database on connect: a dedicated shop's first migrate does
+    (through the `postgres` maintenance database), and a second one finds it there."""
+    name = f"sf_test_{RUN_ID}_missing_{uuid.uuid4().hex[:6]}"
+    postgres.created.append(name)  # dropped at the end of the session
+    url = f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+    env = clean_env(SHOPFLEET_DATA_DIR=str(tmp_path), SHOPFLEET_CATALOG_DATABASE_URL=url)
+    [head] = ScriptDirectory(str(migrations_dir("catalog"))).get_heads()
+    for _ in range(2):
+        code, out = await asyncio.to_thread(shopfleet, "migrate", "catalog", env=env)
+        assert code == 0, out
+        assert f"catalog: schema at revision {head}" in out
+    tables, revisions = await schema_of(url)
+    assert "products" in tables and revisions == [head]
+
+
+async def test_concurrent_first_migrations_create_the_database_once(
+    postgres: PostgresDatabases, tmp_path: Path
+) -> None:
+    """Replicas' init containers start together: both succeed."""
+    name = f"sf_test_{RUN_ID}_race_{uuid.uuid4().hex[:6]}"
+    postgres.created.append(name)
+    url = f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+    env = clean_env(SHOPFLEET_DATA_DIR=str(tmp_path), SHOPFLEET_CATALOG_DATABASE_URL=url)
+    results = await asyncio.gather(
+        *(asyncio.to_thread(shopfleet, "migrate", "catalog", env=env) for _ in range(3))
+    )
+    assert [code for code, _ in results] == [0, 0, 0], results

@@ -1,7 +1,7 @@
 """`shopfleet serve` with SHOPFLEET_BLOCKS=dapr, as in a pod: each part a process of its own
-next to its own sidecar (the double of tests/support/sidecar, on the machine's Redis and
-RabbitMQ), found through DAPR_GRPC_PORT / DAPR_HTTP_PORT, each service on its own PostgreSQL
-database.
+next to its own sidecar (the double of shopfleet.devtools.sidecar_double, on the machine's
+Redis and RabbitMQ), found through DAPR_GRPC_PORT / DAPR_HTTP_PORT, each service on its own
+PostgreSQL database.
 
 gateway, identity and catalog: a tenant is bootstrapped at identity (an internal route, through
 catalog's sidecar); identity's `shop.created` leaves through its outbox and sidecar and
@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from shopfleet.kit.contracts.events import CATEGORY_DELETED, CATEGORY_UPDATED, SHOP_CREATED
 from tests.integration.serve.processes import Served, clean_env, free_port
-from tests.support.sidecar.testing import DoubleRun, require_backends
+from tests.support.sidecar_double import DoubleRun, require_backends
 
 SHOP = "dapr-mugs"
 TOKEN = "serve-dapr-test-platform-token"
@@ -107,10 +107,15 @@ async def test_gateway_and_services_on_their_sidecars_invoke_each_other_and_deli
     async with httpx.AsyncClient(timeout=30) as client:
         created = await client.post(
             f"{invoke}/identity/method/internal/tenants",
-            json={"shop": SHOP, "display_name": "Dapr Mugs", "currency": "USD",
-                  "admin_email": ADMIN["email"], "admin_password": ADMIN["password"]},
+            json={
+                "shop": SHOP,
+                "display_name": "Dapr Mugs",
+                "currency": "USD",
+                "admin_email": ADMIN["email"],
+                "admin_password": ADMIN["password"],
+            },
             headers={"authorization": f"Bearer {TOKEN}"},
-        )  # fmt: skip
+        )
         assert created.status_code == 201, created.text
 
         # shop.created: identity's outbox → its sidecar → RabbitMQ → catalog's sidecar →
@@ -126,10 +131,14 @@ async def test_gateway_and_services_on_their_sidecars_invoke_each_other_and_deli
         bearer = {"authorization": f"Bearer {login.json()['access_token']}"}
         product = await client.post(
             f"{api}/products",
-            json={"name": "Sidecar mug", "sku": "MUG-DAPR-1", "price": {"amount": 1250},
-                  "on_hand": 3},
+            json={
+                "name": "Sidecar mug",
+                "sku": "MUG-DAPR-1",
+                "price": {"amount": 1250},
+                "on_hand": 3,
+            },
             headers=bearer,
-        )  # fmt: skip
+        )
         assert product.status_code == 201, product.text
         listing = await client.get(f"{api}/products")
     assert listing.status_code == 200, listing.text

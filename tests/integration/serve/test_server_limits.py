@@ -88,8 +88,9 @@ async def test_what_is_not_http_gets_a_400_problem_not_text(url: str) -> None:
 
 async def test_forwarded_for_from_an_untrusted_peer_is_ignored(url: str) -> None:
     async with httpx.AsyncClient(base_url=url) as http:
-        seen = await http.get("/", headers={"x-forwarded-for": "203.0.113.9",
-                                            "x-forwarded-proto": "https"})  # fmt: skip
+        seen = await http.get(
+            "/", headers={"x-forwarded-for": "203.0.113.9", "x-forwarded-proto": "https"}
+        )
     assert seen.json() == {"client": "127.0.0.1", "scheme": "http"}
 
 
@@ -99,7 +100,9 @@ async def test_forwarded_for_from_a_trusted_proxy_names_the_client() -> None:
         serving(echo, free_port(), settings=trusting) as url,
         httpx.AsyncClient(base_url=url) as http,
     ):
-        seen = await http.get("/", headers={"x-forwarded-for": "198.51.100.1, 203.0.113.9",
-                                            "x-forwarded-proto": "https"})  # fmt: skip
+        seen = await http.get(
+            "/",
+            headers={"x-forwarded-for": "198.51.100.1, 203.0.113.9", "x-forwarded-proto": "https"},
+        )
     # the rightmost address no trusted proxy added
     assert seen.json() == {"client": "203.0.113.9", "scheme": "https"}

@@ -89,16 +89,25 @@ def api(path: str, shop: str = SHOP) -> str:
 
 def address(**changes: Any) -> dict[str, Any]:
     return {
-        "name": "Ada Lovelace", "line1": "Hauptstraße 1", "city": "Berlin",
-        "postal_code": "10115", "country": "DE",
-    } | changes  # fmt: skip
+        "name": "Ada Lovelace",
+        "line1": "Hauptstraße 1",
+        "city": "Berlin",
+        "postal_code": "10115",
+        "country": "DE",
+    } | changes
 
 
 STANDARD = {
-    "id": "standard", "name": "Standard", "carrier": "DHL", "base_amount": 490,
-    "per_kg_amount": 100, "per_item_amount": 0, "free_above_amount": 5000,
-    "estimated_days_min": 2, "estimated_days_max": 5,
-}  # fmt: skip
+    "id": "standard",
+    "name": "Standard",
+    "carrier": "DHL",
+    "base_amount": 490,
+    "per_kg_amount": 100,
+    "per_item_amount": 0,
+    "free_above_amount": 5000,
+    "estimated_days_min": 2,
+    "estimated_days_max": 5,
+}
 
 
 class ShippingApi:
@@ -140,37 +149,62 @@ class ShippingApi:
 
     @staticmethod
     def order_paid(
-        order_id: str | None = None, *, user: str = "user-ada", method: str = "standard",
-        shop: str = SHOP, event_id: str | None = None, **address_fields: Any,
-    ) -> CloudEvent:  # fmt: skip
+        order_id: str | None = None,
+        *,
+        user: str = "user-ada",
+        method: str = "standard",
+        shop: str = SHOP,
+        event_id: str | None = None,
+        **address_fields: Any,
+    ) -> CloudEvent:
         data = OrderPaid(
-            order_id=order_id or uuid.uuid4().hex, user_id=user, payment_id="pay-1",
-            total=Money(amount=2980, currency="EUR"), shipping_method_id=method,
+            order_id=order_id or uuid.uuid4().hex,
+            user_id=user,
+            payment_id="pay-1",
+            total=Money(amount=2980, currency="EUR"),
+            shipping_method_id=method,
             shipping_address=address(**address_fields),  # type: ignore[arg-type]
-            lines=[OrderLinePayload(
-                product_id=PID, name="Stoneware Mug", sku="MUG-1", quantity=2,
-                unit_price=Money(amount=1490, currency="EUR"),
-            )],
+            lines=[
+                OrderLinePayload(
+                    product_id=PID,
+                    name="Stoneware Mug",
+                    sku="MUG-1",
+                    quantity=2,
+                    unit_price=Money(amount=1490, currency="EUR"),
+                )
+            ],
             paid_at=datetime.now(UTC),
-        )  # fmt: skip
+        )
         return CloudEvent(
-            id=event_id or str(uuid.uuid4()), topic=ORDER_PAID,
-            data=data.model_dump(mode="json"), shop=shop, source="orders",
-        )  # fmt: skip
+            id=event_id or str(uuid.uuid4()),
+            topic=ORDER_PAID,
+            data=data.model_dump(mode="json"),
+            shop=shop,
+            source="orders",
+        )
 
     @staticmethod
     def order_cancelled(
         order_id: str, *, user: str = "user-ada", shop: str = SHOP, was_paid: bool = True
     ) -> CloudEvent:
         data = OrderCancelled(
-            order_id=order_id, user_id=user, status="cancelled", cause="user",
-            reason="changed my mind", was_paid=was_paid, lines=[],
-            total=Money(amount=2980, currency="EUR"), cancelled_at=datetime.now(UTC),
-        )  # fmt: skip
+            order_id=order_id,
+            user_id=user,
+            status="cancelled",
+            cause="user",
+            reason="changed my mind",
+            was_paid=was_paid,
+            lines=[],
+            total=Money(amount=2980, currency="EUR"),
+            cancelled_at=datetime.now(UTC),
+        )
         return CloudEvent(
-            id=str(uuid.uuid4()), topic=ORDER_CANCELLED, data=data.model_dump(mode="json"),
-            shop=shop, source="orders",
-        )  # fmt: skip
+            id=str(uuid.uuid4()),
+            topic=ORDER_CANCELLED,
+            data=data.model_dump(mode="json"),
+            shop=shop,
+            source="orders",
+        )
 
     async def deliver(self, event: CloudEvent) -> Delivery:
         return await self.pubsub.deliver(event)
@@ -229,9 +263,12 @@ class CatalogApi:
     async def product(self, price: int, weight_grams: int, **fields: Any) -> str:
         n = uuid.uuid4().hex[:8]
         body = {
-            "name": f"Product {n}", "sku": f"SKU-{n}", "price": {"amount": price},
-            "weight_grams": weight_grams, "on_hand": 10,
-        } | fields  # fmt: skip
+            "name": f"Product {n}",
+            "sku": f"SKU-{n}",
+            "price": {"amount": price},
+            "weight_grams": weight_grams,
+            "on_hand": 10,
+        } | fields
         answer = await self.http.post(api("/products"), json=body, headers=self.admin)
         assert answer.status_code == 201, answer.text
         return answer.json()["id"]
@@ -250,9 +287,11 @@ async def catalog(
     )
     # Its own recording pub/sub: its events and subscriptions are not shipping's.
     catalog_blocks = Blocks(
-        state=blocks.state, pubsub=RecordingPubSub(), invoker=blocks.invoker,
+        state=blocks.state,
+        pubsub=RecordingPubSub(),
+        invoker=blocks.invoker,
         secrets=blocks.secrets,
-    )  # fmt: skip
+    )
     app = create_catalog(settings, catalog_blocks, verifier=mint.verifier())
     http = await apps.start(app)
     assert isinstance(blocks.invoker, LocalInvoker)

@@ -11,18 +11,24 @@ async def test_a_shopper_keeps_their_addresses(shipping: Any) -> None:
     home = await shipping.save_address(shipping.ada, line2="3rd floor", phone="+49 30 123")
     assert home["country"] == "DE" and home["line2"] == "3rd floor"
     work = await shipping.save_address(
-        shipping.ada, name="  Ada L.  ", line1="1 Main St", city="Boston", postal_code="02108",
-        region="MA", country="US",
-    )  # fmt: skip
+        shipping.ada,
+        name="  Ada L.  ",
+        line1="1 Main St",
+        city="Boston",
+        postal_code="02108",
+        region="MA",
+        country="US",
+    )
     assert work["name"] == "Ada L."  # whitespace trimmed
     listed = await shipping.http.get(shipping.api("/shipping/addresses"), headers=shipping.ada)
     assert [a["id"] for a in listed.json()["items"]] == [home["id"], work["id"]]
 
     path = shipping.api(f"/shipping/addresses/{home['id']}")
     patched = await shipping.http.patch(
-        path, json={"city": "Potsdam", "postal_code": "14467", "line2": None},
+        path,
+        json={"city": "Potsdam", "postal_code": "14467", "line2": None},
         headers=shipping.ada,
-    )  # fmt: skip
+    )
     assert patched.status_code == 200, patched.text
     assert (patched.json()["city"], patched.json()["line2"]) == ("Potsdam", None)
     assert patched.json()["phone"] == "+49 30 123"  # not sent: kept
@@ -62,9 +68,15 @@ async def test_orders_reads_an_address_by_invocation(shipping: Any) -> None:
     answer = await shipping.http.get(url)
     assert answer.status_code == 200, answer.text
     assert answer.json() == {
-        "name": "Ada Lovelace", "line1": "Hauptstraße 1", "line2": None, "city": "Berlin",
-        "region": "Berlin", "postal_code": "10115", "country": "DE", "phone": None,
-    }  # fmt: skip
+        "name": "Ada Lovelace",
+        "line1": "Hauptstraße 1",
+        "line2": None,
+        "city": "Berlin",
+        "region": "Berlin",
+        "postal_code": "10115",
+        "country": "DE",
+        "phone": None,
+    }
     for user, shop in (("user-bob", shipping.SHOP), ("user-ada", shipping.OTHER_SHOP)):
         url = ADDRESS_PATH.format(shop=shop, user_id=user, address_id=mine["id"])
         shipping.assert_problem(await shipping.http.get(url), 404)
@@ -89,9 +101,10 @@ async def test_bad_addresses_are_422_naming_the_field(shipping: Any) -> None:
     path = shipping.api(f"/shipping/addresses/{mine['id']}")
     for changes, field in BAD_ADDRESSES:
         created = await shipping.http.post(
-            shipping.api("/shipping/addresses"), json=shipping.address(**changes),
+            shipping.api("/shipping/addresses"),
+            json=shipping.address(**changes),
             headers=shipping.ada,
-        )  # fmt: skip
+        )
         shipping.assert_problem(created, 422, field)
         patched = await shipping.http.patch(path, json=changes, headers=shipping.ada)
         shipping.assert_problem(patched, 422, field)

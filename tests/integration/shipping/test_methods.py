@@ -7,10 +7,18 @@ from typing import Any
 
 async def test_admin_creates_changes_and_lists_methods(shipping: Any) -> None:
     answer = await shipping.http.post(
-        shipping.api("/shipping/methods"), headers=shipping.admin,
-        json={"id": "standard", "name": "Standard", "carrier": "DHL", "base_amount": 490,
-              "per_kg_amount": 100, "free_above_amount": 5000, "countries": ["DE", "AT", "DE"]},
-    )  # fmt: skip
+        shipping.api("/shipping/methods"),
+        headers=shipping.admin,
+        json={
+            "id": "standard",
+            "name": "Standard",
+            "carrier": "DHL",
+            "base_amount": 490,
+            "per_kg_amount": 100,
+            "free_above_amount": 5000,
+            "countries": ["DE", "AT", "DE"],
+        },
+    )
     assert answer.status_code == 201, answer.text
     standard = answer.json()
     assert answer.headers["location"] == shipping.api("/shipping/methods/standard")
@@ -34,14 +42,16 @@ async def test_admin_creates_changes_and_lists_methods(shipping: Any) -> None:
 
     # Admins see inactive ones too; shoppers get 404 for them.
     every = await shipping.http.get(
-        shipping.api("/shipping/methods"), params={"include_inactive": "true"},
+        shipping.api("/shipping/methods"),
+        params={"include_inactive": "true"},
         headers=shipping.admin,
-    )  # fmt: skip
+    )
     assert {m["id"] for m in every.json()["items"]} == {"standard", "express", "pickup", "world"}
     hidden = await shipping.http.get(
-        shipping.api("/shipping/methods"), params={"include_inactive": "true"},
+        shipping.api("/shipping/methods"),
+        params={"include_inactive": "true"},
         headers=shipping.ada,
-    )  # fmt: skip
+    )
     shipping.assert_problem(hidden, 403)
     shipping.assert_problem(await shipping.http.get(shipping.api("/shipping/methods/pickup")), 404)
     pickup = await shipping.http.get(
@@ -51,17 +61,19 @@ async def test_admin_creates_changes_and_lists_methods(shipping: Any) -> None:
 
     # PATCH changes only what is sent; null removes the free threshold.
     patched = await shipping.http.patch(
-        shipping.api("/shipping/methods/standard"), headers=shipping.admin,
+        shipping.api("/shipping/methods/standard"),
+        headers=shipping.admin,
         json={"base_amount": 590, "free_above_amount": None, "countries": []},
-    )  # fmt: skip
+    )
     assert patched.status_code == 200, patched.text
     body = patched.json()
     assert (body["base_amount"], body["free_above_amount"], body["countries"]) == (590, None, [])
     assert body["carrier"] == "DHL" and body["version"] == 2
     same = await shipping.http.patch(
-        shipping.api("/shipping/methods/standard"), headers=shipping.admin,
+        shipping.api("/shipping/methods/standard"),
+        headers=shipping.admin,
         json={"base_amount": 590},
-    )  # fmt: skip
+    )
     assert same.json()["version"] == 2  # nothing changed, nothing bumped
     read = await shipping.http.get(shipping.api("/shipping/methods/standard"))
     assert read.json()["base_amount"] == 590
@@ -84,16 +96,18 @@ async def test_each_shop_has_its_own_methods_in_its_currency(shipping: Any) -> N
     shipping.assert_problem(answer, 404)
     # A currency other than the shop's is refused.
     wrong = await shipping.http.post(
-        shipping.api("/shipping/methods"), headers=shipping.admin,
+        shipping.api("/shipping/methods"),
+        headers=shipping.admin,
         json={"id": "usd", "name": "USD", "carrier": "UPS", "currency": "USD"},
-    )  # fmt: skip
+    )
     assert shipping.assert_problem(wrong, 422, "body.currency")["type"].endswith(
         "/currency-mismatch"
     )
     unknown_shop = await shipping.http.post(
-        shipping.api("/shipping/methods", "nowhere"), json={**_method(), "id": "x"},
+        shipping.api("/shipping/methods", "nowhere"),
+        json={**_method(), "id": "x"},
         headers=shipping.headers("admin-x", "Admin", "nowhere"),
-    )  # fmt: skip
+    )
     shipping.assert_problem(unknown_shop, 404)
 
 
@@ -130,9 +144,10 @@ async def test_bad_methods_are_422_naming_the_field(shipping: Any) -> None:
         body = shipping.assert_problem(answer, 422, field)
         assert body["type"].endswith("/validation-error")
     listed = await shipping.http.get(
-        shipping.api("/shipping/methods"), params={"include_inactive": "true"},
+        shipping.api("/shipping/methods"),
+        params={"include_inactive": "true"},
         headers=shipping.admin,
-    )  # fmt: skip
+    )
     assert listed.json()["items"] == []  # nothing was made
 
 
@@ -141,9 +156,10 @@ async def test_other_method_mistakes_are_4xx_that_say_what_to_fix(
 ) -> None:
     shipping = await start_shipping(max_methods_per_shop=2)
     days = await shipping.http.post(
-        shipping.api("/shipping/methods"), headers=shipping.admin,
+        shipping.api("/shipping/methods"),
+        headers=shipping.admin,
         json=_method(estimated_days_min=5, estimated_days_max=2),
-    )  # fmt: skip
+    )
     assert "estimated_days_max" in shipping.assert_problem(days, 422)["detail"]
     await shipping.method()
     taken = await shipping.http.post(

@@ -16,9 +16,15 @@ async def _quote(shipping: Any, headers: dict[str, str] | None = None, **body: A
 async def test_a_shopper_quotes_catalog_products(shipping: Any, catalog: Any) -> None:
     await shipping.method(per_item_amount=20)  # 490 + 100/kg + 20/unit, free from 5000
     await shipping.method(
-        id="express", name="Express", base_amount=1290, per_kg_amount=200, free_above_amount=None,
-        estimated_days_min=1, estimated_days_max=2, countries=["DE", "AT"],
-    )  # fmt: skip
+        id="express",
+        name="Express",
+        base_amount=1290,
+        per_kg_amount=200,
+        free_above_amount=None,
+        estimated_days_min=1,
+        estimated_days_max=2,
+        countries=["DE", "AT"],
+    )
     mug = await catalog.product(price=1490, weight_grams=450)
     tea = await catalog.product(price=990, weight_grams=150)
 
@@ -26,12 +32,16 @@ async def test_a_shopper_quotes_catalog_products(shipping: Any, catalog: Any) ->
     answer = await _quote(shipping, method_id="standard", address=shipping.address(), lines=lines)
     assert answer.status_code == 200, answer.text
     assert answer.json() == {
-        "method_id": "standard", "method_name": "Standard", "carrier": "DHL",
+        "method_id": "standard",
+        "method_name": "Standard",
+        "carrier": "DHL",
         # 1050 g → 2 kg; 3 units
         "cost": {"amount": 490 + 2 * 100 + 3 * 20, "currency": "EUR"},
         "subtotal": {"amount": 2 * 1490 + 990, "currency": "EUR"},
-        "weight_grams": 1050, "estimated_days_min": 2, "estimated_days_max": 5,
-    }  # fmt: skip
+        "weight_grams": 1050,
+        "estimated_days_min": 2,
+        "estimated_days_max": 5,
+    }
 
     # Above the free threshold: nothing to pay for standard; express is never free.
     many = [{"product_id": mug, "quantity": 4}]  # 5960
@@ -79,9 +89,11 @@ async def test_quotes_that_cannot_be_given_say_why(shipping: Any, catalog: Any) 
 
     for product_id in (PID, hidden):
         answer = await _quote(
-            shipping, method_id="express", address=home,
+            shipping,
+            method_id="express",
+            address=home,
             lines=[*lines, {"product_id": product_id, "quantity": 1}],
-        )  # fmt: skip
+        )
         shipping.assert_problem(answer, 422, "body.lines.1.product_id")
 
     # Exactly one of address and address_id; a saved one needs a login and must be yours.
@@ -111,18 +123,22 @@ async def test_the_catalog_down_is_a_503(shipping: Any, blocks: Any) -> None:
     await shipping.method()
     blocks.invoker.unregister("catalog")
     answer = await _quote(
-        shipping, method_id="standard", address=shipping.address(),
+        shipping,
+        method_id="standard",
+        address=shipping.address(),
         lines=[{"product_id": PID, "quantity": 1}],
-    )  # fmt: skip
+    )
     assert shipping.assert_problem(answer, 503)["type"].endswith("/catalog-unavailable")
     assert answer.headers["retry-after"] == "5"
 
 
 def _priced(price: int, quantity: int, grams: int, currency: str = "EUR") -> dict[str, Any]:
     return {
-        "product_id": PID, "quantity": quantity, "weight_grams": grams,
+        "product_id": PID,
+        "quantity": quantity,
+        "weight_grams": grams,
         "unit_price": {"amount": price, "currency": currency},
-    }  # fmt: skip
+    }
 
 
 async def test_orders_quotes_priced_lines_by_invocation(shipping: Any) -> None:

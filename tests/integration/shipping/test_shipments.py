@@ -25,9 +25,13 @@ async def test_order_paid_delivered_again_makes_one_shipment(shipping: Any) -> N
     assert shipment["carrier"] == "DHL"  # the method's
     assert shipment["address"]["postal_code"] == "10115"
     assert shipment["lines"] == [
-        {"product_id": paid.data["lines"][0]["product_id"], "name": "Stoneware Mug",
-         "sku": "MUG-1", "quantity": 2},
-    ]  # fmt: skip
+        {
+            "product_id": paid.data["lines"][0]["product_id"],
+            "name": "Stoneware Mug",
+            "sku": "MUG-1",
+            "quantity": 2,
+        },
+    ]
     assert [(h["status"], h["cause"]) for h in shipment["history"]] == [("pending", "order.paid")]
     created = await shipping.pubsub.wait_for("shipment.created", order_id="order-1")
     assert len(created) == 1
@@ -86,9 +90,10 @@ async def test_shoppers_see_their_own_and_admins_all(shipping: Any) -> None:
 async def test_listing_pages_and_filters(shipping: Any) -> None:
     made = [await shipping.paid_shipment(order_id=f"order-{n}") for n in range(5)]
     await shipping.http.patch(
-        shipping.api(f"/shipments/{made[1]['id']}"), json={"status": "packed"},
+        shipping.api(f"/shipments/{made[1]['id']}"),
+        json={"status": "packed"},
         headers=shipping.admin,
-    )  # fmt: skip
+    )
     seen: list[str] = []
     cursor = None
     while True:
@@ -135,8 +140,10 @@ async def test_admin_moves_a_shipment_on_and_each_step_is_an_event(shipping: Any
     assert shipped.status_code == 200, shipped.text
     body = shipped.json()
     assert (body["status"], body["carrier"], body["tracking_number"]) == (
-        "shipped", "DHL Express", "JD0123",
-    )  # fmt: skip
+        "shipped",
+        "DHL Express",
+        "JD0123",
+    )
     # A tracking number alone is no status change: no event.
     assert (await patch(tracking_number="JD0124")).json()["tracking_number"] == "JD0124"
     assert (await patch(status="delivered")).json()["status"] == "delivered"
@@ -145,8 +152,10 @@ async def test_admin_moves_a_shipment_on_and_each_step_is_an_event(shipping: Any
         "shipment.status_changed", 3, shipment_id=shipment["id"]
     )
     assert [(e.data["previous"], e.data["status"]) for e in events] == [
-        ("pending", "packed"), ("packed", "shipped"), ("shipped", "delivered"),
-    ]  # fmt: skip
+        ("pending", "packed"),
+        ("packed", "shipped"),
+        ("shipped", "delivered"),
+    ]
     assert events[1].data["tracking_number"] == "JD0123"
     assert events[2].data["tracking_number"] == "JD0124"
     assert {e.data["order_id"] for e in events} == {shipment["order_id"]}
@@ -167,9 +176,10 @@ async def test_admin_moves_a_shipment_on_and_each_step_is_an_event(shipping: Any
     shipping.assert_problem(await patch(colour="red"), 422, "body.colour")
     assert (await shipping.http.get(path, headers=shipping.admin)).json()["version"] == 5
     missing = await shipping.http.patch(
-        shipping.api(f"/shipments/{uuid.uuid4()}"), json={"status": "packed"},
+        shipping.api(f"/shipments/{uuid.uuid4()}"),
+        json={"status": "packed"},
         headers=shipping.admin,
-    )  # fmt: skip
+    )
     shipping.assert_problem(missing, 404)
 
 
@@ -188,9 +198,10 @@ async def test_order_cancelled_cancels_a_shipment_not_yet_shipped(shipping: Any)
     # A shipment that left stays as it is: a return is an admin's job.
     gone = await shipping.paid_shipment(order_id="order-s")
     await shipping.http.patch(
-        shipping.api(f"/shipments/{gone['id']}"), json={"status": "shipped"},
+        shipping.api(f"/shipments/{gone['id']}"),
+        json={"status": "shipped"},
         headers=shipping.admin,
-    )  # fmt: skip
+    )
     assert await shipping.deliver(shipping.order_cancelled("order-s")) == Delivery.SUCCESS
     [still] = await shipping.shipments(shipping.admin, order_id="order-s")
     assert still["status"] == "shipped"
@@ -201,8 +212,9 @@ async def test_order_cancelled_cancels_a_shipment_not_yet_shipped(shipping: Any)
     assert await shipping.shipments(shipping.admin, order_id="order-late") == []
     await shipping.pubsub.wait_for("shipment.created", 2)
     assert {e.data["order_id"] for e in shipping.pubsub.topics("shipment.created")} == {
-        "order-w", "order-s",
-    }  # fmt: skip
+        "order-w",
+        "order-s",
+    }
 
 
 async def test_events_that_do_not_fit_are_dropped(shipping: Any) -> None:
@@ -218,18 +230,24 @@ async def test_events_that_do_not_fit_are_dropped(shipping: Any) -> None:
 async def test_admin_makes_and_deletes_shipments_by_hand(shipping: Any) -> None:
     await shipping.method(id="express", carrier="UPS")
     body = {
-        "order_id": "order-m", "user_id": "user-bob", "method_id": "express",
+        "order_id": "order-m",
+        "user_id": "user-bob",
+        "method_id": "express",
         "address": shipping.address(country="AT", postal_code="1010"),
         "lines": [{"product_id": str(uuid.uuid4()), "name": "Mug", "quantity": 1}],
-    }  # fmt: skip
+    }
     made = await shipping.http.post(shipping.api("/shipments"), json=body, headers=shipping.admin)
     assert made.status_code == 201, made.text
     shipment = made.json()
     assert made.headers["location"] == shipping.api(f"/shipments/{shipment['id']}")
     assert (shipment["carrier"], shipment["status"]) == ("UPS", "pending")
     assert shipment["history"][0] | {"at": None} == {
-        "status": "pending", "previous": None, "at": None, "cause": "admin", "actor": "admin-1",
-    }  # fmt: skip
+        "status": "pending",
+        "previous": None,
+        "at": None,
+        "cause": "admin",
+        "actor": "admin-1",
+    }
     [event] = await shipping.pubsub.wait_for("shipment.created", order_id="order-m")
     assert event.data["user_id"] == "user-bob"
     bobs = await shipping.shipments(shipping.bob)
@@ -249,9 +267,10 @@ async def test_admin_makes_and_deletes_shipments_by_hand(shipping: Any) -> None:
         ({"lines": [{"product_id": "x y", "quantity": 1}]}, "body.lines.0.product_id"),
     ):
         answer = await shipping.http.post(
-            shipping.api("/shipments"), json=body | {"order_id": "order-n"} | changes,
+            shipping.api("/shipments"),
+            json=body | {"order_id": "order-n"} | changes,
             headers=shipping.admin,
-        )  # fmt: skip
+        )
         shipping.assert_problem(answer, 422, field)
 
     # Only pending or cancelled shipments may be deleted.

@@ -42,9 +42,14 @@ def snap(
     pid: str, *, price: int = 1000, available: int = 10, active: bool = True
 ) -> ProductSnapshot:
     return ProductSnapshot(
-        id=pid, name=pid.upper(), slug=pid, sku=pid, price=eur(price),
-        available=available, active=active,
-    )  # fmt: skip
+        id=pid,
+        name=pid.upper(),
+        slug=pid,
+        sku=pid,
+        price=eur(price),
+        available=available,
+        active=active,
+    )
 
 
 def line(pid: str, quantity: int = 1, price: int | None = 1000) -> StoredLine:
@@ -244,8 +249,13 @@ def test_render_flags_and_subtotal() -> None:
 
 def test_a_huge_line_total_is_no_error() -> None:
     c = cart(line("a", MAX_QUANTITY, price=10**13))
-    view = render_cart(c, {"a": snap("a", price=10**13, available=1000)}, owner="user",
-                       cart_id=None, expires_at=None)  # fmt: skip
+    view = render_cart(
+        c,
+        {"a": snap("a", price=10**13, available=1000)},
+        owner="user",
+        cart_id=None,
+        expires_at=None,
+    )
     assert view.lines[0].line_total is not None
     assert view.lines[0].line_total.amount == 10**13 * MAX_QUANTITY
 

@@ -86,9 +86,13 @@ def test_the_list_query_binds_values_escapes_wildcards_and_walks_an_index(dialec
     assert "ORDER BY products.price_amount, products.id" in sql
     assert "products.category_ids" in sql and "products.description" not in sql
     assert params("acme", query) == {
-        "shop": "acme", "limit": 21, "q": "%100/%/_off//%", "min_price": 500,
-        "after": 700, "after_id": PID,
-    }  # fmt: skip
+        "shop": "acme",
+        "limit": 21,
+        "q": "%100/%/_off//%",
+        "min_price": 500,
+        "after": 700,
+        "after_id": PID,
+    }
 
 
 def test_one_statement_per_shape() -> None:

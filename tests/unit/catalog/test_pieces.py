@@ -54,9 +54,13 @@ def _encode(image: Image.Image, fmt: str, **kw: object) -> bytes:
 
 @pytest.mark.parametrize(
     ("fmt", "mode", "content_type"),
-    [("PNG", "RGBA", "image/png"), ("JPEG", "RGB", "image/jpeg"),
-     ("WEBP", "RGB", "image/webp"), ("GIF", "P", "image/gif")],
-)  # fmt: skip
+    [
+        ("PNG", "RGBA", "image/png"),
+        ("JPEG", "RGB", "image/jpeg"),
+        ("WEBP", "RGB", "image/webp"),
+        ("GIF", "P", "image/gif"),
+    ],
+)
 def test_images_are_sniffed_and_thumbnailed(fmt: str, mode: str, content_type: str) -> None:
     data = _encode(Image.new(mode, (1000, 500)), fmt)
     checked = check_and_thumbnail(data, thumb_px=320, max_pixels=10**7)

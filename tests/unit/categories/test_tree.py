@@ -14,9 +14,13 @@ def tree(*edges: tuple[str, str | None], positions: dict[str, int] | None = None
 
 # shoes > boots > hiking > alpine ; shoes > sandals ; hats
 SHOP = tree(
-    ("shoes", None), ("boots", "shoes"), ("hiking", "boots"), ("alpine", "hiking"),
-    ("sandals", "shoes"), ("hats", None),
-)  # fmt: skip
+    ("shoes", None),
+    ("boots", "shoes"),
+    ("hiking", "boots"),
+    ("alpine", "hiking"),
+    ("sandals", "shoes"),
+    ("hats", None),
+)
 
 
 def test_siblings_are_ordered_by_position_then_name_then_id() -> None:

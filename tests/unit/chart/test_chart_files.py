@@ -69,6 +69,10 @@ def test_the_charts_crd_is_the_generated_one():
     )
 
 
-def test_the_crd_is_the_only_file_in_crds():
-    # Helm installs crds/ verbatim (never templated, never upgraded): keep only the CRD there.
-    assert sorted(p.name for p in (CHART / "crds").iterdir()) == ["shop.yaml"]
+def test_only_crds_are_in_crds():
+    # Helm installs crds/ verbatim (never templated, never upgraded): keep only CRDs there,
+    # the Shop's and kopf's peering resources.
+    assert sorted(p.name for p in (CHART / "crds").iterdir()) == ["kopf-peering.yaml", "shop.yaml"]
+    for path in (CHART / "crds").iterdir():
+        kinds = {doc["kind"] for doc in yaml.safe_load_all(path.read_text()) if doc}
+        assert kinds == {"CustomResourceDefinition"}, path

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import json
 from pathlib import Path
 from typing import Any
 
@@ -99,10 +100,13 @@ def test_helm_lint_is_clean(helm: Any, profile: str) -> None:
 
 
 def test_everything_renders_into_the_release_namespace(scenario: Rendered) -> None:
-    cluster_scoped = {"ClusterRole", "ClusterRoleBinding"}
+    cluster_scoped = {"ClusterRole", "ClusterRoleBinding", "ClusterKopfPeering"}
+    served = CUSTOM["operator"]["watchNamespaces"]
     for obj in scenario.objects:
         if obj["kind"] in cluster_scoped:
             assert "namespace" not in obj["metadata"]
+        elif obj["kind"] == "KopfPeering":  # one in each namespace the operator serves
+            assert obj["metadata"]["namespace"] in served
         else:
             assert obj["metadata"]["namespace"] == NAMESPACE, obj["metadata"]["name"]
 
@@ -110,8 +114,8 @@ def test_everything_renders_into_the_release_namespace(scenario: Rendered) -> No
 def test_every_kubernetes_object_is_valid(scenario: Rendered) -> None:
     checked = 0
     for obj in scenario.objects:
-        if obj["apiVersion"].startswith("dapr.io/"):
-            continue  # not in the Kubernetes schemas; see test_dapr_resources
+        if obj["apiVersion"].startswith(("dapr.io/", "kopf.dev/")):
+            continue  # not in the Kubernetes schemas (the API server checks kopf's CRD's)
         kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
         checked += 1
     assert checked >= 2 * len(SERVICE_NAMES) + 10
@@ -305,8 +309,12 @@ def test_the_image_is_the_configured_one(render: Any) -> None:
 
 def test_the_operator_is_configured_for_this_release(default: Rendered) -> None:
     deployment = default.get("Deployment", f"{FULLNAME}-operator")
-    assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    assert deployment["spec"]["replicas"] == 2  # a leader and a standby (kopf peering)
+    budget = default.get("PodDisruptionBudget", f"{FULLNAME}-operator")
+    assert budget["spec"]["minAvailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"].items() <= (
+        deployment["spec"]["template"]["metadata"]["labels"].items()
+    )
     (container,) = pod_spec(deployment)["containers"]
     secrets = default.secret_data()
     config = Config.from_env(container_env(container, secrets))
@@ -325,6 +333,32 @@ def test_the_operator_is_configured_for_this_release(default: Rendered) -> None:
     state = default.get("Component", "statestore")
     redis_host = next(m for m in state["spec"]["metadata"] if m["name"] == "redisHost")["value"]
     assert config.redis_host == redis_host
+
+
+def operator_config(rendered: Rendered) -> Config:
+    (container,) = pod_spec(rendered.get("Deployment", f"{FULLNAME}-operator"))["containers"]
+    return Config.from_env(container_env(container, rendered.secret_data()))
+
+
+def test_shop_urls_say_https_exactly_when_their_ingresses_have_tls(
+    render: Any, default: Rendered
+) -> None:
+    assert not operator_config(default).tls
+    assert operator_config(default).scheme == "http"
+    issued = operator_config(render({"operator": {"tls": {"clusterIssuer": "letsencrypt"}}}))
+    assert (issued.tls_cluster_issuer, issued.scheme) == ("letsencrypt", "https")
+    wildcard = operator_config(render({"operator": {"tls": {"secretName": "shops-tls"}}}))
+    assert (wildcard.tls_secret, wildcard.scheme) == ("shops-tls", "https")
+    # TLS ended by a load balancer in front of the ingress controller.
+    in_front = operator_config(render({"operator": {"publicScheme": "https"}}))
+    assert (in_front.tls, in_front.scheme) == (False, "https")
+
+
+def test_one_source_of_shop_certificates_at_a_time(helm: Any) -> None:
+    both = {"operator": {"tls": {"clusterIssuer": "letsencrypt", "secretName": "shops-tls"}}}
+    with helm.Chart.load(str(CHART)) as chart, pytest.raises(Exception) as refused:
+        chart.render(both, name="shopfleet", namespace=NAMESPACE)
+    assert "set one of clusterIssuer, issuer and secretName" in str(refused.value)
 
 
 def test_data_store_hosts_resolve_from_dedicated_namespaces(scenario: Rendered) -> None:
@@ -347,7 +381,10 @@ def test_the_operator_command_is_a_valid_kopf_run(render: Any, profile: str) -> 
     program, command, *args = container["command"]
     assert (program, command) == ("kopf", "run")
     context = kopf.cli.main.commands["run"].make_context("run", list(args))
-    assert context.params["standalone"] is True  # one replica, no peering objects to grant
+    assert not context.params["standalone"]  # replicas elect a leader by peering
+    peering = context.params["peering_name"]
+    kind = "ClusterKopfPeering" if profile == "defaults" else "KopfPeering"
+    assert peering in rendered.names(kind)  # one, or one per namespace served
     assert context.params["modules"] == ("shopfleet_operator.main",)
     assert importlib.util.find_spec("shopfleet_operator.main") is not None
     if profile == "defaults":
@@ -401,8 +438,10 @@ def test_existing_secrets_are_referenced_not_created(render: Any) -> None:
     assert ("platform-token", "value") in refs
     assert ("data-stores", "postgres-password") in refs
     assert {name for name, _ in refs} == {
-        "platform-token", "data-stores", f"{FULLNAME}-service-token"
-    }  # fmt: skip
+        "platform-token",
+        "data-stores",
+        f"{FULLNAME}-service-token",
+    }
 
 
 def test_the_gateway_ingress(render: Any, default: Rendered) -> None:
@@ -455,6 +494,9 @@ def test_every_variable_the_operator_gets_is_read_by_its_config(default: Rendere
     for variable, value in env.items():
         field = variable.removeprefix("SHOPFLEET_OPERATOR_").removeprefix("SHOPFLEET_").lower()
         actual = getattr(config, field)
+        if isinstance(actual, tuple):  # a JSON object, as (name, value) pairs
+            assert actual == tuple(json.loads(value).items()), variable
+            continue
         assert actual == type(actual)(value), variable  # parsed, not ignored
 
 
@@ -474,3 +516,30 @@ def test_values_are_checked_against_the_charts_schema(
     with helm.Chart.load(str(CHART)) as chart, pytest.raises(helm.HelmValuesError) as refused:
         chart.render(values, name="shopfleet", namespace=NAMESPACE)
     assert complaint in str(refused.value)
+
+
+def test_the_operators_metrics_are_scraped_where_it_serves_them(
+    default: Rendered, render: Any
+) -> None:
+    deployment = default.get("Deployment", f"{FULLNAME}-operator")
+    (container,) = pod_spec(deployment)["containers"]
+    config = Config.from_env(container_env(container, default.secret_data()))
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports["metrics"] == config.metrics_port
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(config.metrics_port)
+    assert default.of_kind("ServiceMonitor") == []  # only when asked
+    monitored = render({"operator": {"serviceMonitor": {"enabled": True, "labels": {"r": "p"}}}})
+    service = monitored.get("Service", f"{FULLNAME}-operator-metrics")
+    assert service["spec"]["selector"].items() <= (
+        deployment["spec"]["template"]["metadata"]["labels"].items()
+    )
+    assert service["spec"]["ports"][0]["targetPort"] == "metrics"
+    monitor = monitored.get("ServiceMonitor", f"{FULLNAME}-operator")
+    assert monitor["metadata"]["labels"]["r"] == "p"
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
+    assert monitor["spec"]["endpoints"] == [
+        {"port": "metrics", "path": "/metrics", "interval": "30s"}
+    ]

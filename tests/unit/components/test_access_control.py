@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.support.sidecar.access import AccessControl
+from shopfleet.devtools.sidecar_double.access import AccessControl
 
 CONFIGURATION = Path(__file__).resolve().parents[3] / "components" / "configuration.yaml"
 
@@ -59,3 +60,14 @@ def test_everything_else_is_denied(
     acl: AccessControl, caller: str, namespace: str, verb: str, path: str
 ) -> None:
     assert not acl.allows(caller, namespace, verb, path)
+
+
+def test_the_doubles_of_shopfleet_dev_apply_the_platforms_configuration() -> None:
+    """`shopfleet dev` makes the Configuration its doubles read (an installed package has no
+    components/): what the double applies of it is components/configuration.yaml's."""
+    from shopfleet.dev import sidecar_configuration
+
+    platform = yaml.safe_load(CONFIGURATION.read_text())["spec"]
+    dev = sidecar_configuration()["spec"]
+    assert dev["accessControl"] == platform["accessControl"]
+    assert dev["secrets"] == platform["secrets"]

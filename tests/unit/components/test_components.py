@@ -22,9 +22,16 @@ SOURCES = ROOT / "services" / "shopfleet"
 # The parts of DESIGN §1 that run as Dapr apps. Those not yet in SERVICES are planned; a
 # service added to SERVICES must be one of these (or this list grows with it).
 APP_IDS = {
-    "gateway", "identity", "catalog", "categories", "cart",
-    "orders", "payments", "shipping", "notifications",
-}  # fmt: skip
+    "gateway",
+    "identity",
+    "catalog",
+    "categories",
+    "cart",
+    "orders",
+    "payments",
+    "shipping",
+    "notifications",
+}
 
 # Per component type and version: the metadata Dapr requires, and every field its
 # reference documents (docs.dapr.io, components-reference), plus the runtime's own
@@ -33,39 +40,98 @@ SPECS: dict[tuple[str, str], dict[str, set[str]]] = {
     ("state.redis", "v1"): {
         "required": {"redisHost"},
         "known": {
-            "redisHost", "redisPassword", "redisUsername", "useEntraID", "enableTLS",
-            "clientCert", "clientKey", "maxRetries", "maxRetryBackoff", "failover",
-            "sentinelMasterName", "redeliverInterval", "processingTimeout", "redisType",
-            "redisDB", "redisMaxRetries", "redisMinRetryInterval", "redisMaxRetryInterval",
-            "dialTimeout", "readTimeout", "writeTimeout", "poolSize", "poolTimeout",
-            "maxConnAge", "minIdleConns", "idleCheckFrequency", "idleTimeout", "ttlInSeconds",
-            "queryIndexes", "actorStateStore", "keyPrefix",
+            "redisHost",
+            "redisPassword",
+            "redisUsername",
+            "useEntraID",
+            "enableTLS",
+            "clientCert",
+            "clientKey",
+            "maxRetries",
+            "maxRetryBackoff",
+            "failover",
+            "sentinelMasterName",
+            "redeliverInterval",
+            "processingTimeout",
+            "redisType",
+            "redisDB",
+            "redisMaxRetries",
+            "redisMinRetryInterval",
+            "redisMaxRetryInterval",
+            "dialTimeout",
+            "readTimeout",
+            "writeTimeout",
+            "poolSize",
+            "poolTimeout",
+            "maxConnAge",
+            "minIdleConns",
+            "idleCheckFrequency",
+            "idleTimeout",
+            "ttlInSeconds",
+            "queryIndexes",
+            "actorStateStore",
+            "keyPrefix",
         },
     },
     ("state.postgresql", "v2"): {
         "required": {"connectionString"},
         "known": {
-            "connectionString", "host", "hostaddr", "port", "database", "user", "password",
-            "sslRootCert", "timeout", "tablePrefix", "metadataTableName", "cleanupInterval",
-            "maxConns", "connectionMaxIdleTime", "queryExecMode", "actorStateStore",
-            "useAzureAD", "keyPrefix",
+            "connectionString",
+            "host",
+            "hostaddr",
+            "port",
+            "database",
+            "user",
+            "password",
+            "sslRootCert",
+            "timeout",
+            "tablePrefix",
+            "metadataTableName",
+            "cleanupInterval",
+            "maxConns",
+            "connectionMaxIdleTime",
+            "queryExecMode",
+            "actorStateStore",
+            "useAzureAD",
+            "keyPrefix",
         },
     },
     ("pubsub.rabbitmq", "v1"): {
         "required": {"connectionString"},
         "known": {
-            "connectionString", "protocol", "hostname", "username", "password", "consumerID",
-            "durable", "deletedWhenUnused", "autoAck", "deliveryMode", "requeueInFailure",
-            "prefetchCount", "reconnectWait", "concurrencyMode", "publisherConfirm",
-            "enableDeadLetter", "maxLen", "maxLenBytes", "exchangeKind", "saslExternal",
-            "ttlInSeconds", "clientName", "heartBeat", "caCert", "clientCert", "clientKey",
+            "connectionString",
+            "protocol",
+            "hostname",
+            "username",
+            "password",
+            "consumerID",
+            "durable",
+            "deletedWhenUnused",
+            "autoAck",
+            "deliveryMode",
+            "requeueInFailure",
+            "prefetchCount",
+            "reconnectWaitSeconds",
+            "concurrencyMode",
+            "publisherConfirm",
+            "enableDeadLetter",
+            "maxLen",
+            "maxLenBytes",
+            "exchangeKind",
+            "saslExternal",
+            "ttlInSeconds",
+            "clientName",
+            "heartBeat",
+            "caCert",
+            "clientCert",
+            "clientKey",
         },
     },
     ("secretstores.kubernetes", "v1"): {
         "required": set(),
         "known": {"defaultNamespace", "kubeconfigPath"},
     },
-}  # fmt: skip
+}
 SECRET_FIELDS = {"redisPassword", "connectionString", "password", "clientKey"}
 
 # Our decisions that must stay written out (a Dapr default changing must not change them).
@@ -119,9 +185,13 @@ def metadata_of(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_the_platform_has_each_resource() -> None:
     assert set(DOCS) == {
-        "statestore-redis.yaml", "statestore-postgresql.yaml", "pubsub-rabbitmq.yaml",
-        "secretstore-kubernetes.yaml", "resiliency.yaml", "configuration.yaml",
-    }  # fmt: skip
+        "statestore-redis.yaml",
+        "statestore-postgresql.yaml",
+        "pubsub-rabbitmq.yaml",
+        "secretstore-kubernetes.yaml",
+        "resiliency.yaml",
+        "configuration.yaml",
+    }
     assert (COMPONENTS / "README.md").read_text().count("keyPrefix") >= 1
 
 

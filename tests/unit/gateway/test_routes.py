@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from shopfleet.gateway.routes import Route, RouteFile, RouteTableDoc, parse_route_table
+from shopfleet.gateway.routes import RouteFile, parse_route_table
+from shopfleet.kit.contracts.routes import Route, RouteTableDoc
 
 
 def test_lookup_by_slug_and_by_host_is_case_insensitive() -> None:

@@ -74,9 +74,15 @@ class Clock:
 
 def _throttle(clock: Clock, **changes: Any) -> LoginThrottle:
     options: dict[str, Any] = {
-        "max_per_account": 3, "max_per_address": 10, "window_s": 1000, "first_delay_s": 10,
-        "max_account_delay_s": 40, "max_address_delay_s": 400, "lease_s": 60, "clock": clock,
-    }  # fmt: skip
+        "max_per_account": 3,
+        "max_per_address": 10,
+        "window_s": 1000,
+        "first_delay_s": 10,
+        "max_account_delay_s": 40,
+        "max_address_delay_s": 400,
+        "lease_s": 60,
+        "clock": clock,
+    }
     return LoginThrottle(MemoryStore(), **(options | changes))
 
 

@@ -35,9 +35,14 @@ def _private(key: SigningKey) -> rsa.RSAPrivateKey:
 
 def _token(key: SigningKey, **changes: Any) -> str:
     args: dict[str, Any] = {
-        "issuer": "shopfleet", "audience": "shopfleet", "user_id": "u1", "shop": "acme",
-        "roles": ["User"], "issued_at": int(time.time()), "ttl_s": 900,
-    }  # fmt: skip
+        "issuer": "shopfleet",
+        "audience": "shopfleet",
+        "user_id": "u1",
+        "shop": "acme",
+        "roles": ["User"],
+        "issued_at": int(time.time()),
+        "ttl_s": 900,
+    }
     return encode_access_token(_private(key), key.kid, **(args | changes))
 
 

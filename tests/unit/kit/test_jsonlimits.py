@@ -37,8 +37,9 @@ def make_app(bounds: JsonBounds = BOUNDS) -> FastAPI:
     return app
 
 
-async def post(path: str, content: bytes, content_type: str = "application/json",
-               app: FastAPI | None = None) -> httpx.Response:  # fmt: skip
+async def post(
+    path: str, content: bytes, content_type: str = "application/json", app: FastAPI | None = None
+) -> httpx.Response:
     transport = httpx.ASGITransport(app=app or make_app())
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         return await client.post(path, content=content, headers={"content-type": content_type})

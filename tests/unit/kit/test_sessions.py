@@ -43,9 +43,10 @@ class Feed:
         if self.fail:
             raise ConnectionError("identity is away")
         return SessionChanges(
-            as_of=self.clock(), retention_s=960,
+            as_of=self.clock(),
+            retention_s=960,
             changes=[c for c in self.changes if c.changed_at > since],
-        )  # fmt: skip
+        )
 
 
 @pytest.fixture

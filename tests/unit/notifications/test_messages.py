@@ -30,9 +30,15 @@ def common() -> dict[str, Any]:
 
 def shipment(status: str, **extra: Any) -> ev.ShipmentStatusChanged:
     return ev.ShipmentStatusChanged(
-        shipment_id="s1", status=status, previous="packed", carrier=None, tracking_number=None,
-        changed_at=NOW, **common(), **extra,
-    )  # fmt: skip
+        shipment_id="s1",
+        status=status,
+        previous="packed",
+        carrier=None,
+        tracking_number=None,
+        changed_at=NOW,
+        **common(),
+        **extra,
+    )
 
 
 def test_an_order_is_named_by_its_ids_start() -> None:
@@ -40,12 +46,22 @@ def test_an_order_is_named_by_its_ids_start() -> None:
 
 
 def test_placed_counts_items_and_formats_money_in_minor_units() -> None:
-    line = {"product_id": "p", "name": "Mug", "sku": "M", "quantity": 1,
-            "unit_price": money(500, "JPY")}  # fmt: skip
+    line = {
+        "product_id": "p",
+        "name": "Mug",
+        "sku": "M",
+        "quantity": 1,
+        "unit_price": money(500, "JPY"),
+    }
     placed = ev.OrderPlaced(
-        lines=[line], subtotal=money(500, "JPY"), shipping=money(0, "JPY"),
-        total=money(500, "JPY"), shipping_method_id="std", placed_at=NOW, **common(),
-    )  # fmt: skip
+        lines=[line],
+        subtotal=money(500, "JPY"),
+        shipping=money(0, "JPY"),
+        total=money(500, "JPY"),
+        shipping_method_id="std",
+        placed_at=NOW,
+        **common(),
+    )
     draft = compose(placed)
     assert draft is not None and draft.kind is Kind.ORDER_PLACED
     assert "1 item, 500 JPY in total (shipping 0 JPY)" in draft.message
@@ -65,9 +81,15 @@ def test_cancellation_says_why_and_what_happens_to_the_money(
     cause: str, was_paid: bool, expected: str
 ) -> None:
     cancelled = ev.OrderCancelled(
-        status="cancelled", cause=cause, reason="r", was_paid=was_paid, lines=[],
-        total=money(1200), cancelled_at=NOW, **common(),
-    )  # fmt: skip
+        status="cancelled",
+        cause=cause,
+        reason="r",
+        was_paid=was_paid,
+        lines=[],
+        total=money(1200),
+        cancelled_at=NOW,
+        **common(),
+    )
     draft = compose(cancelled)
     assert draft is not None and draft.kind is Kind.ORDER_CANCELLED
     assert expected in draft.message
@@ -76,13 +98,23 @@ def test_cancellation_says_why_and_what_happens_to_the_money(
 
 def test_a_decline_told_by_payments_and_by_orders_is_one_fact() -> None:
     failed = ev.PaymentFailed(
-        payment_id="p1", amount=money(1200), code="card_declined", message="Declined",
-        failed_at=NOW, **common(),
-    )  # fmt: skip
+        payment_id="p1",
+        amount=money(1200),
+        code="card_declined",
+        message="Declined",
+        failed_at=NOW,
+        **common(),
+    )
     ended = ev.OrderCancelled(
-        status="payment_failed", cause="payment_failed", reason="declined", was_paid=False,
-        lines=[], total=money(1200), cancelled_at=NOW, **common(),
-    )  # fmt: skip
+        status="payment_failed",
+        cause="payment_failed",
+        reason="declined",
+        was_paid=False,
+        lines=[],
+        total=money(1200),
+        cancelled_at=NOW,
+        **common(),
+    )
     a, b = compose(failed), compose(ended)
     assert a is not None and b is not None
     assert a.kind is b.kind is Kind.PAYMENT_FAILED
@@ -93,9 +125,14 @@ def test_a_decline_told_by_payments_and_by_orders_is_one_fact() -> None:
 def test_each_refund_is_its_own_notification() -> None:
     def refund(refund_id: str, full: bool) -> ev.PaymentRefunded:
         return ev.PaymentRefunded(
-            payment_id="p1", refund_id=refund_id, amount=money(300), refunded_total=money(600),
-            full=full, refunded_at=NOW, **common(),
-        )  # fmt: skip
+            payment_id="p1",
+            refund_id=refund_id,
+            amount=money(300),
+            refunded_total=money(600),
+            full=full,
+            refunded_at=NOW,
+            **common(),
+        )
 
     first, second = compose(refund("r1", False)), compose(refund("r2", True))
     assert first is not None and second is not None
@@ -127,9 +164,14 @@ def test_back_off_doubles_up_to_its_ceiling() -> None:
 
 def outgoing(email: str | None) -> Outgoing:
     return Outgoing(
-        notification_id=str(uuid.uuid4()), shop="acme", user_id="u1", email=email,
-        display_name="Ada", subject="Hi", body="Body",
-    )  # fmt: skip
+        notification_id=str(uuid.uuid4()),
+        shop="acme",
+        user_id="u1",
+        email=email,
+        display_name="Ada",
+        subject="Hi",
+        body="Body",
+    )
 
 
 def test_an_email_needs_an_address() -> None:

@@ -57,8 +57,11 @@ def test_the_crd_names_and_columns() -> None:
     assert version["name"] == "v1alpha1"
     assert version["subresources"] == {"status": {}}
     assert [c["name"] for c in version["additionalPrinterColumns"]] == [
-        "Tier", "Ready", "URL", "Age",
-    ]  # fmt: skip
+        "Tier",
+        "Ready",
+        "URL",
+        "Age",
+    ]
 
 
 def test_the_schema_validates_what_the_model_validates() -> None:
@@ -94,8 +97,11 @@ def test_a_bad_spec_is_refused_with_the_field(change: dict, field: str) -> None:
 def test_defaults() -> None:
     spec = ShopSpec.model_validate(SPEC)
     assert (spec.tier, spec.currency, spec.state_store, spec.deletion_policy) == (
-        "shared", "EUR", "redis", "Retain",
-    )  # fmt: skip
+        "shared",
+        "EUR",
+        "redis",
+        "Retain",
+    )
     assert spec.suspended is False
 
 

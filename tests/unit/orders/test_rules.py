@@ -7,17 +7,18 @@ import pytest
 from shopfleet.kit.contracts.cart import CartLine
 from shopfleet.kit.contracts.catalog import ProductSnapshot
 from shopfleet.kit.contracts.orders import OrderStatus
-from shopfleet.kit.errors import Problem
 from shopfleet.kit.money import Money
-from shopfleet.orders import pricing
-from shopfleet.orders.models import OrderCreate, OrderUpdate
-from shopfleet.orders.service import (
-    PLACING,
+from shopfleet.kit.refusals import Refusal, status_of
+from shopfleet.orders.domain import pricing
+from shopfleet.orders.domain.checkout import request_hash
+from shopfleet.orders.domain.order import (
     TRANSITIONS,
+    Status,
     may_cancel,
     may_transition,
-    request_hash,
+    stock_after_end,
 )
+from shopfleet.orders.models import OrderCreate, OrderUpdate
 
 FORWARD = ["pending_payment", "paid", "fulfilling", "shipped", "delivered"]
 ADDRESS = {"name": "A", "line1": "1 St", "city": "X", "postal_code": "1", "country": "DE"}
@@ -25,7 +26,7 @@ ADDRESS = {"name": "A", "line1": "1 St", "city": "X", "postal_code": "1", "count
 
 def test_every_status_has_a_row_and_targets_are_statuses() -> None:
     statuses = set(OrderStatus.__args__)  # type: ignore[attr-defined]
-    assert set(TRANSITIONS) == statuses | {PLACING}
+    assert set(TRANSITIONS) == statuses | {Status.PLACING}
     for targets in TRANSITIONS.values():
         assert targets <= statuses
 
@@ -61,16 +62,25 @@ def snapshot(
     pid: str, price: int, *, active: bool = True, currency: str = "EUR"
 ) -> ProductSnapshot:
     return ProductSnapshot(
-        id=pid, name=f"P{pid}", slug=f"p{pid}", sku=f"S{pid}", available=10, active=active,
-        price=Money(amount=price, currency=currency), weight_grams=250,
-    )  # fmt: skip
+        id=pid,
+        name=f"P{pid}",
+        slug=f"p{pid}",
+        sku=f"S{pid}",
+        available=10,
+        active=active,
+        price=Money(amount=price, currency=currency),
+        weight_grams=250,
+    )
 
 
 def test_pricing_uses_catalog_prices_and_merges_lines() -> None:
     quantities = pricing.merge(
-        [CartLine(product_id="a", quantity=2), CartLine(product_id="b", quantity=1),
-         CartLine(product_id="a", quantity=1)]
-    )  # fmt: skip
+        [
+            CartLine(product_id="a", quantity=2),
+            CartLine(product_id="b", quantity=1),
+            CartLine(product_id="a", quantity=1),
+        ]
+    )
     priced = pricing.price(quantities, {"a": snapshot("a", 1250), "b": snapshot("b", 99)})
     assert [(line.product_id, line.quantity) for line in priced.lines] == [("a", 3), ("b", 1)]
     assert priced.lines[0].line_total == Money(amount=3750, currency="EUR")
@@ -81,24 +91,24 @@ def test_pricing_uses_catalog_prices_and_merges_lines() -> None:
 
 
 def test_pricing_refuses_what_cannot_be_sold() -> None:
-    with pytest.raises(Problem) as empty:
+    with pytest.raises(Refusal) as empty:
         pricing.price({}, {})
     assert empty.value.slug == "cart-empty"
-    with pytest.raises(Problem) as unavailable:
+    with pytest.raises(Refusal) as unavailable:
         pricing.price(
             {"a": 1, "b": 1, "c": 1}, {"a": snapshot("a", 1), "b": snapshot("b", 1, active=False)}
         )
     assert unavailable.value.slug == "products-unavailable"
     assert {p["product_id"] for p in unavailable.value.extra["products"]} == {"b", "c"}
-    with pytest.raises(Problem) as mixed:
+    with pytest.raises(Refusal) as mixed:
         pricing.price(
             {"a": 1, "b": 1}, {"a": snapshot("a", 1), "b": snapshot("b", 1, currency="USD")}
         )
     assert mixed.value.slug == "mixed-currencies"
-    with pytest.raises(Problem) as currency:
+    with pytest.raises(Refusal) as currency:
         pricing.total(Money(amount=1, currency="EUR"), Money(amount=1, currency="USD"))
     assert currency.value.slug == "currency-mismatch"
-    with pytest.raises(Problem) as many:
+    with pytest.raises(Refusal) as many:
         pricing.check_cart({str(i): 1 for i in range(101)})
     assert many.value.slug == "too-many-lines"
 
@@ -106,9 +116,10 @@ def test_pricing_refuses_what_cannot_be_sold() -> None:
 def test_an_order_names_exactly_one_address() -> None:
     OrderCreate.model_validate({"shipping_method": "standard", "shipping_address_id": "a1"})
     OrderCreate.model_validate({"shipping_method": "standard", "shipping_address": ADDRESS})
-    for body in ({"shipping_method": "standard"},
-                 {"shipping_method": "standard", "shipping_address_id": "a",
-                  "shipping_address": ADDRESS}):  # fmt: skip
+    for body in (
+        {"shipping_method": "standard"},
+        {"shipping_method": "standard", "shipping_address_id": "a", "shipping_address": ADDRESS},
+    ):
         with pytest.raises(ValueError, match="exactly one"):
             OrderCreate.model_validate(body)
     with pytest.raises(ValueError, match="to change"):
@@ -127,10 +138,10 @@ def test_the_request_hash_ignores_key_order() -> None:
 def test_an_order_too_large_to_charge_is_refused() -> None:
     from shopfleet.kit.money import MAX_AMOUNT
 
-    with pytest.raises(Problem) as huge:
+    with pytest.raises(Refusal) as huge:
         pricing.price({"a": 999}, {"a": snapshot("a", MAX_AMOUNT)})
     assert huge.value.slug == "order-too-large"
-    with pytest.raises(Problem) as total:
+    with pytest.raises(Refusal) as total:
         pricing.total(Money(amount=MAX_AMOUNT, currency="EUR"), Money(amount=1, currency="EUR"))
     assert total.value.slug == "order-too-large"
 
@@ -142,19 +153,17 @@ def test_an_order_total_must_fit_one_card_payment() -> None:
         Money(amount=99_999_000, currency="EUR"), Money(amount=999, currency="EUR")
     )
     assert fits.amount == 99_999_999
-    with pytest.raises(Problem) as over:
+    with pytest.raises(Refusal) as over:
         pricing.total(Money(amount=99_999_000, currency="EUR"), Money(amount=1000, currency="EUR"))
-    assert over.value.status == 409 and over.value.extra["limit"] == limit
+    assert status_of(over.value) == 409 and over.value.extra["limit"] == limit
     assert "999999.99 EUR" in over.value.detail
-    with pytest.raises(Problem):
+    with pytest.raises(Refusal):
         pricing.price({"a": 2}, {"a": snapshot("a", 50_000_000)})
     rupiah = Money(amount=10**11, currency="IDR")
     assert pricing.total(rupiah, Money(amount=0, currency="IDR")) == rupiah
 
 
 def test_stock_goes_back_only_while_the_goods_are_in_the_warehouse() -> None:
-    from shopfleet.orders.service import stock_after_end
-
     for status in ("pending_payment", "paid", "fulfilling"):
         for stock in ("reserved", "commit_pending", "committed"):
             assert stock_after_end(status, stock) == "release_pending"

@@ -15,17 +15,25 @@ async def _raise(exc: Exception) -> None:
 @pytest.mark.parametrize(
     ("error", "kind", "status"),
     [
-        (stripe.CardError("Your card was declined.", "payment_method", "card_declined"),
-         Declined, None),
+        (
+            stripe.CardError("Your card was declined.", "payment_method", "card_declined"),
+            Declined,
+            None,
+        ),
         (stripe.APIConnectionError("connection refused"), Unavailable, 503),
         (stripe.RateLimitError("slow down", http_status=429), Unavailable, 503),
         (stripe.AuthenticationError("bad key", http_status=401), Unavailable, 503),
         (stripe.APIError("boom", http_status=500), Unavailable, 502),
-        (stripe.InvalidRequestError("No such payment_method", "payment_method",
-                                    code="resource_missing", http_status=404), Rejected, 404),
+        (
+            stripe.InvalidRequestError(
+                "No such payment_method", "payment_method", code="resource_missing", http_status=404
+            ),
+            Rejected,
+            404,
+        ),
         (stripe.InvalidRequestError("Bad request", None, http_status=400), Rejected, 400),
     ],
-)  # fmt: skip
+)
 async def test_stripe_errors_map_to_outcomes(
     error: Exception, kind: type, status: int | None
 ) -> None:

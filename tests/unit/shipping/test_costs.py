@@ -25,17 +25,28 @@ PID2 = "1f8fad5b-d9cb-469f-a165-70867728950e"
 
 def rates(**changes: object) -> Rates:
     base = dict(
-        id="standard", name="Standard", carrier="DHL", currency="EUR", base=490, per_kg=100,
-        per_item=50, free_above=5000, days_min=2, days_max=5, countries=(),
-    )  # fmt: skip
+        id="standard",
+        name="Standard",
+        carrier="DHL",
+        currency="EUR",
+        base=490,
+        per_kg=100,
+        per_item=50,
+        free_above=5000,
+        days_min=2,
+        days_max=5,
+        countries=(),
+    )
     return Rates(**(base | changes))  # type: ignore[arg-type]
 
 
 def line(price: int, quantity: int = 1, grams: int = 0, currency: str = "EUR", pid: str = PID):
     return QuoteLine(
-        product_id=pid, quantity=quantity, weight_grams=grams,
+        product_id=pid,
+        quantity=quantity,
+        weight_grams=grams,
         unit_price=Money(amount=price, currency=currency),
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.parametrize(
@@ -105,12 +116,18 @@ def test_amounts_beyond_the_largest_are_refused_not_crashed() -> None:
 @pytest.mark.parametrize(
     ("current", "target"),
     [
-        ("pending", "packed"), ("pending", "shipped"), ("packed", "shipped"),
-        ("shipped", "in_transit"), ("shipped", "delivered"), ("in_transit", "delivered"),
-        ("delivered", "returned"), ("pending", "cancelled"), ("packed", "cancelled"),
+        ("pending", "packed"),
+        ("pending", "shipped"),
+        ("packed", "shipped"),
+        ("shipped", "in_transit"),
+        ("shipped", "delivered"),
+        ("in_transit", "delivered"),
+        ("delivered", "returned"),
+        ("pending", "cancelled"),
+        ("packed", "cancelled"),
         ("packed", "pending"),
     ],
-)  # fmt: skip
+)
 def test_allowed_transitions(current: str, target: str) -> None:
     check_transition(current, target)
 
@@ -118,11 +135,16 @@ def test_allowed_transitions(current: str, target: str) -> None:
 @pytest.mark.parametrize(
     ("current", "target"),
     [
-        ("shipped", "pending"), ("shipped", "cancelled"), ("delivered", "in_transit"),
-        ("cancelled", "pending"), ("returned", "shipped"), ("pending", "delivered"),
-        ("pending", "pending"), ("in_transit", "cancelled"),
+        ("shipped", "pending"),
+        ("shipped", "cancelled"),
+        ("delivered", "in_transit"),
+        ("cancelled", "pending"),
+        ("returned", "shipped"),
+        ("pending", "delivered"),
+        ("pending", "pending"),
+        ("in_transit", "cancelled"),
     ],
-)  # fmt: skip
+)
 def test_forbidden_transitions_say_what_is_allowed(current: str, target: str) -> None:
     with pytest.raises(TransitionError) as refused:
         check_transition(current, target)

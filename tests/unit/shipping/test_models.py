@@ -42,8 +42,9 @@ def test_updates_may_clear_only_what_is_optional() -> None:
         with pytest.raises(ValidationError):
             MethodUpdate.model_validate({field: None})
     assert AddressUpdate(line2=None, region=None).model_dump(exclude_unset=True) == {
-        "line2": None, "region": None,
-    }  # fmt: skip
+        "line2": None,
+        "region": None,
+    }
     for field in ("name", "line1", "city", "postal_code", "country"):
         with pytest.raises(ValidationError):
             AddressUpdate.model_validate({field: None})

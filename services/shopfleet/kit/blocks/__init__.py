@@ -1,4 +1,5 @@
-"""Building blocks: the ports (`ports`) and their adapters (`local`, later `dapr`)."""
+"""Building blocks: the ports (`ports`) and their adapters: `local` (in-process, the embedded
+platform) and `dapr` (through the app's Dapr sidecar)."""
 
 from shopfleet.kit.blocks.ports import (
     JSON,

@@ -176,7 +176,7 @@ class PubSub(ABC):
     Declare subscriptions with `subscribe` before `start`. A handler answers a `Delivery`;
     raising counts as RETRY. After `max_attempts` failed deliveries, or at once on DROP,
     the event goes to the subscription's dead-letter topic. Handlers must be idempotent
-    (see `kit.outbox.Inbox`): the same event can arrive more than once.
+    (see `kit.inbox.Inbox`): the same event can arrive more than once.
     """
 
     @abstractmethod

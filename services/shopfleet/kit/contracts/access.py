@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from shopfleet.kit.contracts.sessions import SESSIONS_PATH
 
@@ -39,6 +40,8 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant("/internal/tenants", ("POST",)),
         Grant("/internal/tenants/*", ("GET",)),
         Grant("/internal/tenants/*/admin-token", ("POST",)),  # seeding a demo shop
+        Grant("/internal/tenants/*/usage", ("GET",)),  # catalog, orders: usage vs quotas
+        Grant("/internal/tenants/*/data", ("DELETE",)),  # every service: deletionPolicy
     ),
     # The checkout saga: cart lines, prices and stock, the address and the quote.
     "orders": (
@@ -49,12 +52,13 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant("/internal/shops/*/reservations/*/commit", ("POST",)),
         Grant("/internal/shops/*/users/*/addresses/*", ("GET",)),
         Grant("/internal/shops/*/quotes", ("POST",)),
+        Grant("/internal/shops/*/settings", ("GET",)),  # the shop's quotas
     ),
     # The order it charges for.
     "payments": (*_verify_tokens(), Grant("/internal/shops/*/orders/*", ("GET",))),
     # Prices and stock of its lines.
     "cart": (*_verify_tokens(), Grant("/internal/shops/*/products/lookup", ("POST",))),
-    # The shop's currency.
+    # The shop's currency and quotas.
     "catalog": (*_verify_tokens(), Grant("/internal/shops/*/settings", ("GET",))),
     # The shop's currency and product weights.
     "shipping": (
@@ -68,7 +72,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
 }
 
 
-def access_control(namespace_of: Callable[[str], str]) -> dict:
+def access_control(namespace_of: Callable[[str], str]) -> dict[str, Any]:
     """Dapr's `spec.accessControl`: deny by default, `GRANTS` per caller (in its namespace)."""
     return {
         "defaultAction": "deny",

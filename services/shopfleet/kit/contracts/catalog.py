@@ -6,14 +6,16 @@ gateway never routes there). Cart reads snapshots; orders reserves, commits, rel
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shopfleet.kit.contracts.ids import ProductId
 from shopfleet.kit.money import Money
 
-PRODUCT_ID_PATTERN = r"^[0-9a-f-]{1,36}$"
 MAX_LINE_QUANTITY = 999
+LOOKUP_MAX_IDS = 100  # products in one lookup
 
 LOOKUP_PATH = "/internal/shops/{shop}/products/lookup"  # POST ProductLookup -> ProductLookupResult
 RESERVATION_PATH = "/internal/shops/{shop}/reservations/{order_id}"  # PUT reserve, DELETE release
@@ -39,7 +41,7 @@ class ProductSnapshot(BaseModel):
 
 
 class ProductLookup(_Strict):
-    ids: list[str] = Field(min_length=1, max_length=100)
+    ids: list[str] = Field(min_length=1, max_length=LOOKUP_MAX_IDS)
 
 
 class ProductLookupResult(BaseModel):
@@ -51,7 +53,7 @@ class ProductLookupResult(BaseModel):
 
 
 class ReservationLine(_Strict):
-    product_id: str = Field(pattern=PRODUCT_ID_PATTERN)
+    product_id: ProductId
     quantity: int = Field(ge=1, le=MAX_LINE_QUANTITY)
 
 
@@ -74,3 +76,11 @@ class ReservationResult(BaseModel):
     shortages: list[ReservationShortage] = Field(
         default_factory=list, description="When rejected: each line that was short."
     )
+
+
+# What a lookup answered, by product id: a product catalog does not know is absent.
+Snapshots = Mapping[str, ProductSnapshot]
+
+
+def sellable(snapshot: ProductSnapshot | None) -> bool:
+    return snapshot is not None and snapshot.active

@@ -1,25 +1,21 @@
-"""Every topic and its payload. A topic has one owner: only that service publishes it."""
+"""Every topic, its payload and its owner: only the owner publishes it (`Outbox.add` checks).
+
+A topic is a `Topic` (kit/contracts/topics.py), a `str` of its wire name carrying its
+payload model and owner; `TOPICS` lists them all by wire name.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
+from typing import Any, Literal
 
 from shopfleet.kit.contracts.orders import OrderStatus
 from shopfleet.kit.contracts.shipping import Address
+from shopfleet.kit.contracts.topics import EventPayload, Topic, topic_registry
 from shopfleet.kit.money import Money
 
-
-class EventPayload(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
 # ----------------------------------------------------------------------------- identity
-
-USER_REGISTERED = "user.registered"  # owner: identity
-SHOP_CREATED = "shop.created"  # owner: identity (tenant bootstrap)
 
 
 class UserRegistered(EventPayload):
@@ -37,12 +33,13 @@ class ShopCreated(EventPayload):
     created_at: datetime
 
 
+USER_REGISTERED = Topic("user.registered", UserRegistered, owner="identity")
+SHOP_CREATED = Topic("shop.created", ShopCreated, owner="identity")  # tenant bootstrap
+
+
 # ----------------------------------------------------------------------------- categories
 # Projections must tolerate redelivery and reordering: apply an event only if its
 # `version` is newer than what they hold for that id.
-
-CATEGORY_UPDATED = "category.updated"  # owner: categories (created or changed)
-CATEGORY_DELETED = "category.deleted"  # owner: categories
 
 
 class CategoryUpdated(EventPayload):
@@ -59,11 +56,11 @@ class CategoryDeleted(EventPayload):
     version: int
 
 
-# ----------------------------------------------------------------------------- catalog
+CATEGORY_UPDATED = Topic("category.updated", CategoryUpdated, owner="categories")  # or created
+CATEGORY_DELETED = Topic("category.deleted", CategoryDeleted, owner="categories")
 
-PRODUCT_UPDATED = "product.updated"  # owner: catalog (created, changed, restocked)
-PRODUCT_DELETED = "product.deleted"  # owner: catalog (soft delete)
-STOCK_LOW = "stock.low"  # owner: catalog
+
+# ----------------------------------------------------------------------------- catalog
 
 
 class ProductUpdated(EventPayload):
@@ -91,15 +88,15 @@ class StockLow(EventPayload):
     threshold: int
 
 
+# created, changed, restocked
+PRODUCT_UPDATED = Topic("product.updated", ProductUpdated, owner="catalog")
+PRODUCT_DELETED = Topic("product.deleted", ProductDeleted, owner="catalog")  # soft delete
+STOCK_LOW = Topic("stock.low", StockLow, owner="catalog")
+
+
 # ----------------------------------------------------------------------------- orders
 # The checkout saga (DESIGN §6). Every payload names the order's shopper (`user_id`), so
 # that cart and notifications can act for them without calling orders back.
-
-ORDER_PLACED = "order.placed"  # owner: orders (cart empties the ordered lines)
-ORDER_PAID = "order.paid"  # owner: orders (shipping creates the shipment)
-ORDER_CANCELLED = "order.cancelled"  # owner: orders (payments refunds or voids; cart keeps
-# the lines to restore); also sent when a declined payment ends the order
-ORDER_STATUS_CHANGED = "order.status_changed"  # owner: orders (every transition)
 
 
 class OrderLinePayload(EventPayload):
@@ -157,12 +154,18 @@ class OrderStatusChanged(EventPayload):
     changed_at: datetime
 
 
-# ----------------------------------------------------------------------------- payments
+# cart empties the ordered lines
+ORDER_PLACED = Topic("order.placed", OrderPlaced, owner="orders")
+# shipping creates the shipment
+ORDER_PAID = Topic("order.paid", OrderPaid, owner="orders")
+# payments refunds or voids; cart keeps the lines to restore; also sent when a declined
+# payment ends the order
+ORDER_CANCELLED = Topic("order.cancelled", OrderCancelled, owner="orders")
+# every transition
+ORDER_STATUS_CHANGED = Topic("order.status_changed", OrderStatusChanged, owner="orders")
 
-PAYMENT_SUCCEEDED = "payment.succeeded"  # owner: payments (from Stripe's webhook or the
-# reconciler)
-PAYMENT_FAILED = "payment.failed"  # owner: payments (declined, or an error Stripe reports)
-PAYMENT_REFUNDED = "payment.refunded"  # owner: payments (each refund, full or partial)
+
+# ----------------------------------------------------------------------------- payments
 
 
 class PaymentSucceeded(EventPayload):
@@ -195,14 +198,19 @@ class PaymentRefunded(EventPayload):
     refunded_at: datetime
 
 
+# from Stripe's webhook or the reconciler
+PAYMENT_SUCCEEDED = Topic("payment.succeeded", PaymentSucceeded, owner="payments")
+# declined, or an error Stripe reports
+PAYMENT_FAILED = Topic("payment.failed", PaymentFailed, owner="payments")
+# each refund, full or partial
+PAYMENT_REFUNDED = Topic("payment.refunded", PaymentRefunded, owner="payments")
+
+
 # ----------------------------------------------------------------------------- shipping
 
-SHIPMENT_CREATED = "shipment.created"  # owner: shipping (on order.paid, or by an admin)
-SHIPMENT_STATUS_CHANGED = "shipment.status_changed"  # owner: shipping (orders follows:
-# shipped -> shipped, delivered -> delivered)
-
-ShipmentStatus = Literal["pending", "packed", "shipped", "in_transit", "delivered", "returned",
-                         "cancelled"]  # fmt: skip
+ShipmentStatus = Literal[
+    "pending", "packed", "shipped", "in_transit", "delivered", "returned", "cancelled"
+]
 
 
 class ShipmentCreated(EventPayload):
@@ -224,21 +232,27 @@ class ShipmentStatusChanged(EventPayload):
     changed_at: datetime
 
 
-TOPICS: dict[str, type[EventPayload]] = {
-    USER_REGISTERED: UserRegistered,
-    SHOP_CREATED: ShopCreated,
-    CATEGORY_UPDATED: CategoryUpdated,
-    CATEGORY_DELETED: CategoryDeleted,
-    PRODUCT_UPDATED: ProductUpdated,
-    PRODUCT_DELETED: ProductDeleted,
-    STOCK_LOW: StockLow,
-    ORDER_PLACED: OrderPlaced,
-    ORDER_PAID: OrderPaid,
-    ORDER_CANCELLED: OrderCancelled,
-    ORDER_STATUS_CHANGED: OrderStatusChanged,
-    PAYMENT_SUCCEEDED: PaymentSucceeded,
-    PAYMENT_FAILED: PaymentFailed,
-    PAYMENT_REFUNDED: PaymentRefunded,
-    SHIPMENT_CREATED: ShipmentCreated,
-    SHIPMENT_STATUS_CHANGED: ShipmentStatusChanged,
-}
+# on order.paid, or by an admin
+SHIPMENT_CREATED = Topic("shipment.created", ShipmentCreated, owner="shipping")
+# orders follows: shipped -> shipped, delivered -> delivered
+SHIPMENT_STATUS_CHANGED = Topic("shipment.status_changed", ShipmentStatusChanged, owner="shipping")
+
+
+TOPICS: Mapping[str, Topic[Any]] = topic_registry(
+    USER_REGISTERED,
+    SHOP_CREATED,
+    CATEGORY_UPDATED,
+    CATEGORY_DELETED,
+    PRODUCT_UPDATED,
+    PRODUCT_DELETED,
+    STOCK_LOW,
+    ORDER_PLACED,
+    ORDER_PAID,
+    ORDER_CANCELLED,
+    ORDER_STATUS_CHANGED,
+    PAYMENT_SUCCEEDED,
+    PAYMENT_FAILED,
+    PAYMENT_REFUNDED,
+    SHIPMENT_CREATED,
+    SHIPMENT_STATUS_CHANGED,
+)

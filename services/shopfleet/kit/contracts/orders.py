@@ -10,10 +10,11 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+# Re-exported for orders/service.py until its restructuring lands; new code imports `ids`.
+from shopfleet.kit.contracts.ids import ORDER_ID_PATTERN as ORDER_ID_PATTERN
 from shopfleet.kit.money import Money
 
 ORDER_SUMMARY_PATH = "/internal/shops/{shop}/orders/{order_id}"  # GET -> OrderSummary, 404
-ORDER_ID_PATTERN = r"^[0-9a-f-]{36}$"  # order ids are UUIDs
 
 OrderStatus = Literal[
     "pending_payment",

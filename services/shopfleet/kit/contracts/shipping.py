@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shopfleet.kit.contracts.catalog import MAX_LINE_QUANTITY, PRODUCT_ID_PATTERN
+from shopfleet.kit.contracts.catalog import MAX_LINE_QUANTITY
+from shopfleet.kit.contracts.ids import ProductId, ShippingMethodId
 from shopfleet.kit.countries import CountryCode
 from shopfleet.kit.money import Money
 from shopfleet.kit.text import PrintableStr
@@ -17,8 +18,6 @@ from shopfleet.kit.text import PrintableStr
 ADDRESS_PATH = "/internal/shops/{shop}/users/{user_id}/addresses/{address_id}"  # GET -> Address
 QUOTE_PATH = "/internal/shops/{shop}/quotes"  # POST QuoteRequest -> Quote (404 unknown method,
 # 422 method does not ship to the address's country)
-
-SHIPPING_METHOD_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"  # a slug chosen by the shop admin
 
 
 class Address(BaseModel):
@@ -39,7 +38,7 @@ class Address(BaseModel):
 class QuoteLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    product_id: str = Field(pattern=PRODUCT_ID_PATTERN)
+    product_id: ProductId
     quantity: int = Field(ge=1, le=MAX_LINE_QUANTITY)
     unit_price: Money
     weight_grams: int = Field(default=0, ge=0, le=1_000_000)
@@ -50,7 +49,7 @@ class QuoteRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    method_id: str = Field(pattern=SHIPPING_METHOD_ID_PATTERN)
+    method_id: ShippingMethodId
     address: Address
     lines: list[QuoteLine] = Field(min_length=1, max_length=100)
 

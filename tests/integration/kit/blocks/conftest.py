@@ -15,12 +15,13 @@ from pathlib import Path
 import orjson
 import pytest
 
+from shopfleet.devtools.sidecar_double.resources import Resources, parse_component
 from shopfleet.kit.blocks.dapr import DaprSecrets, DaprStateStore
 from shopfleet.kit.blocks.local import DeadLetter, LocalPubSub, LocalSecrets, LocalStateStore
 from shopfleet.kit.blocks.local.secrets import env_name
 from shopfleet.kit.blocks.ports import PubSub, Secrets, StateStore
 from shopfleet.kit.blocks.redis_state import RedisStateStore
-from tests.conftest import require_service
+from tests.conftest import PG_HOST, PG_PORT, PG_USER, PostgresDatabases, require_service
 from tests.integration.kit.blocks.dapr_harness import APP_ID, HarnessDaprPubSub, sidecar_for
 from tests.support.redis import (
     REDIS_HOST,
@@ -29,7 +30,7 @@ from tests.support.redis import (
     drop_redis_keys,
     redis_test_prefix,
 )
-from tests.support.sidecar.testing import DoubleRun, require_backends
+from tests.support.sidecar_double import DoubleRun, require_backends
 
 # ----------------------------------------------------------------------------- state
 
@@ -50,7 +51,7 @@ class StateHarness:
     advance: Callable[[float], Awaitable[None]]  # let `seconds` pass, as TTLs see time
 
 
-@pytest.fixture(params=["local", "redis", "dapr"])
+@pytest.fixture(params=["local", "redis", "dapr", "dapr-postgresql"])
 async def state_harness(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[StateHarness]:
@@ -86,6 +87,43 @@ async def state_harness(
             await dapr_store.close()
         finally:
             await run.cleanup()
+    elif request.param == "dapr-postgresql":
+        # The same, with the double's `state.postgresql` v2 component on a database of ours.
+        require_backends(rabbitmq=False)
+        require_service("PostgreSQL", PG_HOST, PG_PORT)
+        databases = PostgresDatabases()
+        url = await databases.create("daprstate")
+        database = url.rsplit("/", 1)[1]
+        dsn = f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname={database}"
+        component = {
+            "apiVersion": "dapr.io/v1alpha1",
+            "kind": "Component",
+            "metadata": {"name": "statestore"},
+            "spec": {
+                "type": "state.postgresql",
+                "version": "v2",
+                "metadata": [
+                    {"name": "connectionString", "value": dsn},
+                    {"name": "tablePrefix", "value": "dapr_"},
+                    {"name": "keyPrefix", "value": "appid"},
+                ],
+            },
+        }
+        run = DoubleRun()
+        try:
+            double = await run.start(
+                APP_ID,
+                pubsubs=(),
+                clock=clock,
+                resources=Resources(components=[parse_component(component)]),
+            )
+            assert double.component_types == {"statestore": ("state.postgresql", "v2")}
+            dapr_store = DaprStateStore(sidecar_for(double))
+            yield StateHarness(store=dapr_store, advance=advance)
+            await dapr_store.close()
+        finally:
+            await run.cleanup()
+            await databases.drop_all()
 
 
 @pytest.fixture

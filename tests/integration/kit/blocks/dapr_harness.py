@@ -21,11 +21,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from shopfleet.devtools.sidecar_double import SidecarDouble
 from shopfleet.kit.blocks.dapr import DaprPubSub, DaprSidecar
 from shopfleet.kit.blocks.local import DeadLetter
 from shopfleet.kit.blocks.ports import CloudEvent
-from tests.support.sidecar import SidecarDouble
-from tests.support.sidecar.testing import AppServer, DoubleRun
+from tests.support.sidecar_double import AppServer, DoubleRun
 
 APP_ID = "contract"
 

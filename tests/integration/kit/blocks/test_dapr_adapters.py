@@ -8,12 +8,12 @@ import grpc
 import pytest
 import redis.asyncio as aioredis
 
+from shopfleet.devtools.sidecar_double import SidecarDouble
 from shopfleet.kit.blocks.dapr import DaprSecrets, DaprSidecar, DaprStateStore
 from shopfleet.kit.blocks.ports import StateOp, StateStoreUnavailable
 from tests.support.redis import REDIS_URL
 from tests.support.server import free_port
-from tests.support.sidecar import SidecarDouble
-from tests.support.sidecar.testing import DoubleRun, require_backends
+from tests.support.sidecar_double import DoubleRun, require_backends
 
 from .dapr_harness import APP_ID, sidecar_for
 
@@ -74,8 +74,9 @@ async def test_key_with_daprs_separator_is_rejected_before_any_call(store: DaprS
 
 
 async def test_state_store_without_a_sidecar_is_unavailable() -> None:
-    sidecar = DaprSidecar(app_id=APP_ID, grpc_port=free_port(), http_port=free_port(),
-                          ready_timeout_s=0.3)  # fmt: skip
+    sidecar = DaprSidecar(
+        app_id=APP_ID, grpc_port=free_port(), http_port=free_port(), ready_timeout_s=0.3
+    )
     store = DaprStateStore(sidecar)
     try:
         with pytest.raises(StateStoreUnavailable, match="not ready"):

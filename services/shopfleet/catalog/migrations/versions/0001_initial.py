@@ -73,9 +73,13 @@ def upgrade() -> None:
     )
     for name, columns in (("slug", ["shop", "slug"]), ("sku", ["shop", "sku"])):
         op.create_index(
-            f"uq_products_shop_{name}", "products", columns, unique=True,
-            sqlite_where=_LIVE, postgresql_where=_LIVE,
-        )  # fmt: skip
+            f"uq_products_shop_{name}",
+            "products",
+            columns,
+            unique=True,
+            sqlite_where=_LIVE,
+            postgresql_where=_LIVE,
+        )
     op.create_index("ix_products_shop_created", "products", ["shop", "created_at", "id"])
     op.create_index("ix_products_shop_price", "products", ["shop", "price_amount", "id"])
     op.create_index("ix_products_shop_name", "products", ["shop", "name_key", "id"])
@@ -142,8 +146,13 @@ def downgrade() -> None:
     op.drop_table("product_prices")
     op.drop_index("ix_product_categories_shop_category", table_name="product_categories")
     op.drop_table("product_categories")
-    for name in ("ix_products_shop_name", "ix_products_shop_price", "ix_products_shop_created",
-                 "uq_products_shop_sku", "uq_products_shop_slug"):  # fmt: skip
+    for name in (
+        "ix_products_shop_name",
+        "ix_products_shop_price",
+        "ix_products_shop_created",
+        "uq_products_shop_sku",
+        "uq_products_shop_slug",
+    ):
         op.drop_index(name, table_name="products")
     op.drop_table("products")
     op.drop_index("ix_categories_shop_parent", table_name="categories")

@@ -7,7 +7,7 @@ One `DaprSidecar` per process carries one gRPC channel (state, pub/sub, secrets,
 `dapr` SDK's async client) and one pooled HTTP client (invocation). Nothing connects until
 first use, inside the running loop. `await close_dapr_blocks(blocks)` (or closing the
 state store and invoker and stopping the pub/sub, which the app lifespan does) releases
-them. Tested against the sidecar double in `tests/support/sidecar`.
+them. Tested against the sidecar double in `services/shopfleet/devtools/sidecar_double/`.
 """
 
 from __future__ import annotations

@@ -125,8 +125,9 @@ class DaprPubSub(PubSub):
 
         @router.get("/dapr/subscribe")
         async def dapr_subscribe() -> Response:
-            return Response(orjson.dumps(self.programmatic_subscriptions()), 200,
-                            media_type="application/json")  # fmt: skip
+            return Response(
+                orjson.dumps(self.programmatic_subscriptions()), 200, media_type="application/json"
+            )
 
         @router.post(ROUTE_PREFIX + "/{consumer}/{topic}")
         async def dapr_event(consumer: str, topic: str, request: Request) -> Response:

@@ -1,8 +1,9 @@
 """`DaprSecrets`: per-shop secrets from a Dapr secret store (Kubernetes Secrets in a cluster).
 
 Layout: one Kubernetes Secret per shop, named `shop-<shop>`, with one key per secret
-(`stripe_api_key`, `stripe_webhook_secret`, ...). That is what the operator creates for a
-shop (`kubectl create secret generic shop-acme --from-literal=stripe_api_key=...`), what
+(`stripe_secret_key`, `stripe_webhook_secret`, ...: kit/contracts/secrets.py). That is what
+the operator creates for a shop (`kubectl create secret generic shop-acme
+--from-literal=stripe_secret_key=...`), what
 RBAC and rotation handle as one object per tenant, and what Dapr's `secretstores.kubernetes`
 returns for `GetSecret(key="shop-acme")`: the Secret's whole data map. A secret that is not
 set is `None` whether the shop's Secret is missing or only lacks that key.
@@ -20,9 +21,9 @@ import grpc
 
 from shopfleet.kit.blocks.dapr.sidecar import DaprSidecar
 from shopfleet.kit.blocks.ports import Secrets
-from shopfleet.kit.contracts.secrets import PLATFORM_SCOPE, PLATFORM_SECRET
+from shopfleet.kit.contracts.secrets import PLATFORM_SCOPE, PLATFORM_SECRET, SHOP_SECRET_NAME
 
-SECRET_NAME = "shop-{shop}"
+SECRET_NAME = SHOP_SECRET_NAME
 
 
 def secret_name(shop: str) -> str:

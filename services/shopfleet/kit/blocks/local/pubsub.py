@@ -208,8 +208,16 @@ class LocalPubSub(PubSub):
             "FROM dead_letters ORDER BY id"
         )
         return [
-            DeadLetter(CloudEvent.from_json(row[0]), *row[1:6], datetime.fromtimestamp(row[6], UTC))
-            for row in rows
+            DeadLetter(
+                CloudEvent.from_json(event),
+                topic,
+                consumer,
+                attempts,
+                reason,
+                error,
+                datetime.fromtimestamp(dead_at, UTC),
+            )
+            for event, topic, consumer, attempts, reason, error, dead_at in rows
         ]
 
     # ------------------------------------------------------------------------- dispatch
@@ -261,11 +269,13 @@ class LocalPubSub(PubSub):
             return None  # a finishing handler wakes us
         limit, now = sum(free.values()), time.time()
         async with (await self._file()).transaction() as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT id, topic, consumer, event, attempts FROM deliveries WHERE claimed = 0 "
-                f"AND due_at <= ? AND (topic, consumer) IN ({_values(free)}) "
-                "ORDER BY due_at, id LIMIT ?",
-                (now, *_flat(free), limit),
+            rows = list(
+                await conn.execute_fetchall(
+                    "SELECT id, topic, consumer, event, attempts FROM deliveries WHERE claimed = 0 "
+                    f"AND due_at <= ? AND (topic, consumer) IN ({_values(free)}) "
+                    "ORDER BY due_at, id LIMIT ?",
+                    (now, *_flat(free), limit),
+                )
             )
             chosen = []
             for row in rows:

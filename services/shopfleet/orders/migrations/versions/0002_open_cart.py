@@ -21,9 +21,13 @@ _OPEN = sa.text("status IN ('placing', 'pending_payment')")
 def upgrade() -> None:
     op.add_column("orders", sa.Column("cart_version", sa.String(64), nullable=True))
     op.create_index(
-        "uq_orders_open_cart", "orders", ["shop", "user_id", "cart_version"], unique=True,
-        postgresql_where=_OPEN, sqlite_where=_OPEN,
-    )  # fmt: skip
+        "uq_orders_open_cart",
+        "orders",
+        ["shop", "user_id", "cart_version"],
+        unique=True,
+        postgresql_where=_OPEN,
+        sqlite_where=_OPEN,
+    )
 
 
 def downgrade() -> None:

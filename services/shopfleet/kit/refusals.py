@@ -1,0 +1,115 @@
+"""What domain and use-case code raises when a rule refuses: no HTTP in it.
+
+A refusal names its kind (the class), a stable slug and a detail that says what to do.
+The kit answers each kind with one status (`STATUS`), in one place
+(`errors.install_problem_handlers`), so `domain.py` and `service.py` never choose a status
+code or a header. `Problem` stays for the HTTP edge (routes, the gateway, auth).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+# Members every problem body has; a refusal's extras cannot replace them.
+RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "errors"})
+
+
+class Refusal(Exception):
+    """A request a rule refused; `extra` members go into the problem body as they are."""
+
+    default_slug: ClassVar[str] = "refused"
+
+    def __init__(self, detail: str, *, slug: str | None = None, **extra: Any) -> None:
+        if clash := RESERVED_MEMBERS & extra.keys():
+            raise ValueError(f"a problem's own members cannot be extras: {sorted(clash)}")
+        super().__init__(detail)
+        self.detail = detail
+        self.slug = slug or self.default_slug
+        self.extra = extra
+
+
+class NotFoundRefusal(Refusal):
+    """The thing named does not exist (for this caller)."""
+
+    default_slug = "not-found"
+
+
+class ForbiddenRefusal(Refusal):
+    """The caller may not do this."""
+
+    default_slug = "forbidden"
+
+
+class StateRefusal(Refusal):
+    """The thing is not in a state that allows this (a conflict with what is stored)."""
+
+    default_slug = "conflict"
+
+
+class InvalidRefusal(Refusal):
+    """A value the schema accepted but a rule does not; `field` names what to fix."""
+
+    default_slug = "validation-error"
+
+    def __init__(self, field: str, message: str, **extra: Any) -> None:
+        super().__init__(f"Fix this field: {field}: {message}.", **extra)
+        self.field = field
+        self.message = message
+
+
+class LimitRefusal(Refusal):
+    """A limit of the shop or the shopper is reached; retry after `retry_after_s`."""
+
+    default_slug = "limit-reached"
+
+    def __init__(self, detail: str, *, retry_after_s: int, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after_s = retry_after_s
+
+
+class UnavailableRefusal(Refusal):
+    """A service we depend on cannot answer now; nothing changed, retry after a while
+    (`retry_after_s` None: no Retry-After, when waiting alone will not help)."""
+
+    default_slug = "service-unavailable"
+
+    def __init__(self, detail: str, *, retry_after_s: int | None = 5, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after_s = retry_after_s
+
+
+class UpstreamRefusal(Refusal):
+    """A service we depend on answered something we cannot use."""
+
+    default_slug = "bad-gateway"
+
+
+class DeclinedRefusal(Refusal):
+    """A payment was declined (e.g. by the card's bank): nothing was charged; pay another way."""
+
+    default_slug = "payment-declined"
+
+
+# The one place a refusal becomes an HTTP status (the kinds do not derive from each other).
+STATUS: dict[type[Refusal], int] = {
+    NotFoundRefusal: 404,
+    DeclinedRefusal: 402,
+    ForbiddenRefusal: 403,
+    StateRefusal: 409,
+    InvalidRefusal: 422,
+    LimitRefusal: 429,
+    UnavailableRefusal: 503,
+    UpstreamRefusal: 502,
+}
+
+
+def status_of(refusal: Refusal) -> int:
+    for kind, status in STATUS.items():
+        if isinstance(refusal, kind):
+            return status
+    return 409
+
+
+def headers_of(refusal: Refusal) -> dict[str, str]:
+    retry = getattr(refusal, "retry_after_s", None)
+    return {"Retry-After": str(retry)} if retry is not None else {}

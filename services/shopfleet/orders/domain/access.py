@@ -1,0 +1,92 @@
+"""Who may read an order (a shopper, an admin, payments), and whose orders a list shows;
+the list's cursors."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from shopfleet.kit.contracts.orders import ORDER_ID_PATTERN, OrderSummary
+from shopfleet.kit.cursors import pack_cursor, unpack_cursor
+from shopfleet.kit.money import Money
+from shopfleet.orders.domain.order import OrderRecord, Status, public_status
+from shopfleet.orders.domain.refusals import BadCursor, OrderNotFound, OthersOrdersForbidden
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks: a shopper, or a shop admin."""
+
+    user_id: str
+    is_admin: bool
+
+
+def visible(order: OrderRecord | None, caller: Caller, order_id: str) -> OrderRecord:
+    """The order, if the caller may see it: their own, or any for an admin."""
+    if order is None or not (caller.is_admin or order.user_id == caller.user_id):
+        raise OrderNotFound(f"You have no order '{order_id}' in this shop.")
+    return order
+
+
+@dataclass(frozen=True, slots=True)
+class OrderHeadline:
+    """What payments reads of an order (a few columns, on the fast read path)."""
+
+    id: str
+    user_id: str
+    status: Status
+    total: Money
+    placed_at: datetime
+    expires_at: datetime | None
+
+
+def summary_for_payments(order: OrderHeadline | None, shop: str, order_id: str) -> OrderSummary:
+    """What payments needs to charge the order (any order of the shop: a service asks);
+    when it expires only while it awaits payment."""
+    if order is None:
+        raise OrderNotFound(f"No order '{order_id}' in shop '{shop}'.")
+    unpaid = order.status == Status.PENDING_PAYMENT
+    return OrderSummary(
+        order_id=order.id,
+        user_id=order.user_id,
+        status=public_status(order.status),
+        total=order.total,
+        placed_at=order.placed_at,
+        expires_at=order.expires_at if unpaid else None,
+    )
+
+
+def listed_user(caller: Caller, user: str | None) -> str | None:
+    """Whose orders a list shows: a shopper's own; an admin's choice (None: everyone's)."""
+    if caller.is_admin:
+        return user
+    if user is not None and user != caller.user_id:
+        raise OthersOrdersForbidden("Only a shop Admin may list other users' orders.")
+    return caller.user_id
+
+
+# ----------------------------------------------------------------------------- lists
+
+
+@dataclass(frozen=True, slots=True)
+class ListCursor:
+    """Where a page of a list ends: its last order's time and id (newest first)."""
+
+    placed_at: datetime
+    order_id: str
+
+    def packed(self) -> str:
+        return pack_cursor([self.placed_at.isoformat(), self.order_id])
+
+
+def read_cursor(cursor: str) -> ListCursor:
+    """A cursor this list issued; refused otherwise (start again without it)."""
+    try:
+        at_text, last_id = unpack_cursor(cursor)
+        at = datetime.fromisoformat(at_text)
+        if at.tzinfo is None or not re.fullmatch(ORDER_ID_PATTERN, str(last_id)):
+            raise ValueError("bad cursor")
+    except (ValueError, TypeError):
+        raise BadCursor("cursor", "not a cursor from this list; start again without it") from None
+    return ListCursor(placed_at=at, order_id=last_id)
