@@ -24,6 +24,7 @@ import uvicorn
 import yaml
 from kopf.testing import KopfRunner
 
+from shopfleet.kit.blocks.local.invoker import LocalInvoker
 from shopfleet.platform import EmbeddedPlatform
 from shopfleet_operator.crd import crd_manifest
 from tests.support import accounts
@@ -213,21 +214,28 @@ async def eventually(
         await asyncio.sleep(0.05)
 
 
-def _one_identity(app: Any) -> Any:
-    """The embedded platform has one identity, which stands in for every shop's here, a
-    dedicated shop's too (the cluster tier runs those for real): it takes the operator's
-    tenant bootstraps whatever identity they name (`IDENTITY_APP_HEADER`, which the real
-    gateway checks against the route table it has loaded)."""
-    from shopfleet.kit.contracts.tenants import IDENTITY_APP_HEADER
+def _pooled_services_stand_in(embedded: EmbeddedPlatform) -> None:
+    """The embedded platform runs one app per service; here they stand in for every
+    dedicated shop's own (`identity.shop-big`: the cluster tier runs those for real). A call
+    the gateway routes to a dedicated shop's app goes to the pooled one, with the platform's
+    credential in place of the shop's derived one, which only a dedicated app would hold.
+    The gateway still routes by the table it has loaded, so the operator's bootstrap meets
+    `route-not-loaded` until the route is projected, as on a cluster."""
+    assert embedded.blocks is not None, "the platform has not started"
+    invoker = embedded.blocks.invoker
+    assert isinstance(invoker, LocalInvoker)
+    platform_credential = f"Bearer {PLATFORM_TOKEN}".encode()
+    invoke = invoker.invoke
 
-    drop = IDENTITY_APP_HEADER.encode()
+    async def pooled(app_id: str, method: str, path: str, **call: Any) -> Any:
+        service, dedicated, _ = app_id.partition(".")
+        if dedicated and service in invoker.app_ids:
+            headers = [(k, v) for k, v in call.pop("headers", ()) if k != b"authorization"]
+            call["headers"] = [*headers, (b"authorization", platform_credential)]
+            app_id = service
+        return await invoke(app_id, method, path, **call)
 
-    async def serve(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != drop]}
-        await app(scope, receive, send)
-
-    return serve
+    invoker.invoke = pooled  # the double swaps the method on this one instance
 
 
 class RouteProjection:
@@ -300,7 +308,7 @@ async def serving_platform(
     follow = asyncio.create_task(projection.run())
     server = uvicorn.Server(
         uvicorn.Config(
-            wrap(_one_identity(embedded)),
+            wrap(embedded),
             host="127.0.0.1",
             port=port,
             log_level="warning",
@@ -310,6 +318,7 @@ async def serving_platform(
     task = asyncio.create_task(server.serve())
     await eventually(lambda: server.started or task.done(), timeout=180)
     assert server.started, "the platform did not start"
+    _pooled_services_stand_in(embedded)
     try:
         yield embedded, f"http://127.0.0.1:{port}"
     finally:
