@@ -37,7 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.load import Tally, Worker, measure_bare, percentiles, run_for
-from benchmarks.procs import children, cpu_seconds, shopfleet_up, temp_dir
+from benchmarks.procs import children, copy_logs, cpu_seconds, shopfleet_up, temp_dir
 from benchmarks.shoppers import Shop, checkout, prepare
 
 console = Console(stderr=True)
@@ -223,8 +223,7 @@ async def main_async(args: argparse.Namespace) -> None:
         result = await measure_checkout(args, tmp)
         report(bare.per_s, result, args)
         if args.keep_logs:
-            for log in tmp.glob("*.log"):
-                (Path.cwd() / f"bench-{log.name}").write_bytes(log.read_bytes())
+            copy_logs(tmp, Path.cwd())
 
 
 def main() -> None:

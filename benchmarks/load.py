@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import aiohttp
 
@@ -28,7 +28,11 @@ class Tally:
             self.errors[what] = self.errors.get(what, 0) + 1
 
 
-T = TypeVar("T", bound=Tally)
+class Window(Protocol):
+    measuring: bool  # true while the measured window is open
+
+
+T = TypeVar("T", bound=Window)
 Worker = Callable[[Tally], Awaitable[None]]
 
 

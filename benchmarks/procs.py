@@ -126,3 +126,9 @@ async def bare_server(tmp: Path, connections: int) -> AsyncIterator[Server]:
 async def temp_dir() -> AsyncIterator[Path]:
     with tempfile.TemporaryDirectory(prefix="shopfleet-bench-") as tmp:
         yield Path(tmp)
+
+
+def copy_logs(tmp: Path, to: Path) -> None:
+    """The servers' logs of a run, kept as `to`/bench-<name>.log (the run's dir goes away)."""
+    for log in tmp.glob("*.log"):
+        (to / f"bench-{log.name}").write_bytes(log.read_bytes())
