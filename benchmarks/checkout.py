@@ -27,246 +27,38 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
-import random
-import signal
-import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.run import free_port
+from benchmarks.load import Tally, Worker, measure_bare, percentiles, run_for
+from benchmarks.procs import children, copy_logs, cpu_seconds, shopfleet_up, temp_dir
+from benchmarks.shoppers import Shop, checkout, prepare
 
-ROOT = Path(__file__).resolve().parents[1]
-SHOP = "demo"
-API = f"/shops/{SHOP}/api/v1"
-CARD = "pm_card_visa"
-PAID = frozenset({"paid", "fulfilling", "shipped", "delivered"})
-ADDRESS = {
-    "name": "Bench Shopper",
-    "line1": "Hauptstrasse 1",
-    "city": "Berlin",
-    "postal_code": "10115",
-    "country": "DE",
-}
 console = Console(stderr=True)
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-# ----------------------------------------------------------------------------- processes
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of `pid` so far (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError):
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-    return found
-
-
-@contextlib.contextmanager
-def process(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            args, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        yield proc
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-async def wait_ready(
-    session: aiohttp.ClientSession, url: str, proc: subprocess.Popen[bytes], timeout_s: float = 120
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{url}: the server exited with {proc.returncode} (see its log)")
-        with contextlib.suppress(aiohttp.ClientError):
-            async with session.get(url) as answer:
-                if answer.status == 200:
-                    return
-        await asyncio.sleep(0.2)
-    raise SystemExit(f"{url} was not ready in {timeout_s} s")
-
-
-# ----------------------------------------------------------------------------- the driver
-
-
-@dataclass
-class Tally:
-    latencies_ms: list[float] = field(default_factory=list)
-    errors: dict[str, int] = field(default_factory=dict)
-    measuring: bool = False
-    late: int = 0  # paced runs: checkouts that started > LATE_S after their scheduled time
-
-    def error(self, what: str) -> None:
-        if self.measuring:
-            self.errors[what] = self.errors.get(what, 0) + 1
-
-
-Worker = Callable[[Tally], Awaitable[None]]
-
-
-async def run_for(
-    seconds: float, workers: list[Worker], warmup_s: float, on_window: Callable[[bool], None]
-) -> tuple[Tally, float]:
-    """Run every worker in a loop; measure only the `seconds` after `warmup_s`."""
-    tally, stop = Tally(), asyncio.Event()
-
-    async def loop(worker: Callable[[Tally], Awaitable[None]]) -> None:
-        while not stop.is_set():
-            await worker(tally)
-
-    tasks = [asyncio.create_task(loop(w)) for w in workers]
-    await asyncio.sleep(warmup_s)
-    on_window(True)
-    tally.measuring, started = True, time.perf_counter()
-    await asyncio.sleep(seconds)
-    tally.measuring, elapsed = False, time.perf_counter() - started
-    on_window(False)
-    stop.set()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    return tally, elapsed
-
-
-async def measure_bare(args: argparse.Namespace, tmp: Path) -> float:
-    port = free_port()
-    token = tmp / "bare-token"
-    cmd = [
-        sys.executable,
-        "-m",
-        "benchmarks.serve",
-        "bare",
-        "--port",
-        str(port),
-        "--token-file",
-        str(token),
-    ]
-    with process(cmd, {}, tmp / "bare.log") as proc:
-        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as session:
-            await wait_ready(session, f"http://127.0.0.1:{port}/ping", proc)
-
-            async def ping(tally: Tally) -> None:
-                started = time.perf_counter()
-                async with session.get("/ping") as answer:
-                    await answer.read()
-                    if answer.status != 200:
-                        tally.error(f"bare {answer.status}")
-                        return
-                if tally.measuring:
-                    tally.latencies_ms.append((time.perf_counter() - started) * 1000)
-
-            tally, elapsed = await run_for(
-                args.baseline_duration, [ping] * args.shoppers, 1.0, lambda _: None
-            )
-    return len(tally.latencies_ms) / elapsed
-
-
-class Shop:
-    """A client of the demo shop, as its admin or one shopper."""
-
-    def __init__(self, session: aiohttp.ClientSession, token: str | None = None) -> None:
-        self.session, self.token = session, token
-
-    async def call(
-        self, method: str, path: str, body: object = None, expect: tuple[int, ...] = (200, 201)
-    ) -> dict:
-        headers = {"authorization": f"Bearer {self.token}"} if self.token else {}
-        async with self.session.request(method, API + path, json=body, headers=headers) as a:
-            payload = await a.json(content_type=None) if a.content_length != 0 else {}
-            if a.status not in expect:
-                raise RuntimeError(f"{method} {path}: {a.status} {payload}")
-            return payload or {}
-
-
-async def login(session: aiohttp.ClientSession, email: str, password: str) -> Shop:
-    tokens = await Shop(session).call("POST", "/auth/login", {"email": email, "password": password})
-    return Shop(session, tokens["access_token"])
-
-
-async def prepare(
-    session: aiohttp.ClientSession, data_dir: Path, shoppers: int, run: str
-) -> tuple[list[tuple[Shop, str]], list[str]]:
-    creds = json.loads((data_dir / "demo-credentials.json").read_text())
-    admin = await login(session, creds["admin_email"], creds["admin_password"])
-    products = (await admin.call("GET", "/products?limit=100"))["items"]
-    ids = [p["id"] for p in products]
-    for product_id in ids:  # enough stock that no checkout of the run runs out
-        await admin.call("PUT", f"/products/{product_id}/stock", {"on_hand": 1_000_000})
-    people = []
-    for n in range(shoppers):
-        email, password = f"bench-{run}-{n}@example.com", "a long bench password"
-        await Shop(session).call(
-            "POST",
-            "/auth/register",
-            {"email": email, "password": password, "display_name": f"Bench {n}"},
-        )
-        shopper = await login(session, email, password)
-        address = await shopper.call("POST", "/shipping/addresses", ADDRESS)
-        people.append((shopper, address["id"]))
-    return people, ids
 
 
 def checkout_worker(
     shopper: Shop, address_id: str, product_ids: list[str], poll_s: float
 ) -> Callable[[Tally], Awaitable[None]]:
-    async def checkout(tally: Tally) -> None:
+    async def worker(tally: Tally) -> None:
         try:
-            await shopper.call(
-                "POST", "/cart/items", {"product_id": random.choice(product_ids), "quantity": 1}
-            )
-            started = time.perf_counter()
-            order = await shopper.call(
-                "POST",
-                "/orders",
-                {"shipping_method": "standard", "shipping_address_id": address_id},
-            )
-            payment = await shopper.call(
-                "POST", "/payments/intents", {"order_id": order["id"], "payment_method": CARD}
-            )
-            await shopper.call("POST", f"/payments/{payment['id']}/confirm", {})
-            deadline = time.monotonic() + 30
-            # Paid, or already past it: shipping's shipment moves a paid order on at once.
-            while (await shopper.call("GET", f"/orders/{order['id']}"))["status"] not in PAID:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("order not paid 30 s after confirming")
-                await asyncio.sleep(poll_s)
+            seconds = await checkout(shopper, address_id, product_ids, poll_s)
             # Every checkout that completes in the window counts (throughput = completions
             # per second): counting only those that also started in it missed most of them
             # once latency neared the window's length.
             if tally.measuring:
-                tally.latencies_ms.append((time.perf_counter() - started) * 1000)
+                tally.latencies_ms.append(seconds * 1000)
         except Exception as exc:  # counted and shown, never hidden
             tally.error(str(exc)[:120])
             await asyncio.sleep(0.1)
 
-    return checkout
+    return worker
 
 
 LATE_S = 0.1
@@ -351,55 +143,36 @@ async def measure_checkout(args: argparse.Namespace, tmp: Path) -> CheckoutResul
 async def _measure_checkout(
     args: argparse.Namespace, tmp: Path, database_env: dict[str, str]
 ) -> CheckoutResult:
-    port, data_dir = free_port(), tmp / "platform"
     env = {
         **database_env,
         "SHOPFLEET_ACCESS_LOG": os.environ.get("BENCH_ACCESS_LOG", "false"),
         "SHOPFLEET_LOG_FORMAT": "json",
         "SHOPFLEET_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
-        # The benchmark measures checkouts, not the 429 path: limits out of the way.
-        "SHOPFLEET_GATEWAY_CLIENT_RATE_PER_S": "1000000",
-        "SHOPFLEET_GATEWAY_CLIENT_BURST": "1000000",
-        "SHOPFLEET_GATEWAY_SHOP_RATE_PER_S": "1000000",
-        "SHOPFLEET_GATEWAY_SHOP_BURST": "1000000",
     }
-    cmd = [
-        sys.executable,
-        "-m",
-        "shopfleet.cli",
-        "up",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir),
-    ]
-    with process(cmd, env, tmp / "platform.log") as proc:
-        connector = aiohttp.TCPConnector(limit=args.shoppers * 2)
-        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}", connector=connector) as s:
-            await wait_ready(s, f"http://127.0.0.1:{port}/readyz", proc)
-            console.print("[dim]preparing shoppers …[/]")
-            people, product_ids = await prepare(s, data_dir, args.shoppers, str(port))
-            workers = [checkout_worker(p, a, product_ids, args.poll_s) for p, a in people]
-            marks: dict[bool, tuple[float, float]] = {}
+    async with shopfleet_up(tmp, env, connections=args.shoppers * 2) as up:
+        console.print("[dim]preparing shoppers …[/]")
+        people, product_ids = await prepare(up.session, up.data_dir, args.shoppers, "co")
+        workers = [checkout_worker(p, a, product_ids, args.poll_s) for p, a in people]
+        marks: dict[bool, tuple[float, float]] = {}
 
-            def window(start: bool) -> None:
-                emulators = children(proc.pid)
-                marks[start] = (cpu_seconds(proc.pid), sum(cpu_seconds(pid) for pid in emulators))
+        def window(start: bool) -> None:
+            emulators = children(up.proc.pid)
+            marks[start] = (cpu_seconds(up.proc.pid), sum(cpu_seconds(pid) for pid in emulators))
 
-            load = f"{args.rate:g} checkouts/s offered" if args.rate else "closed loop"
-            console.print(
-                f"[dim]measuring {args.duration} s with {args.shoppers} shoppers ({load}) …[/]"
-            )
-            if args.rate:
-                async with paced(workers, args.rate) as workers:
-                    tally, elapsed = await run_for(args.duration, workers, args.warmup, window)
-            else:
+        load = f"{args.rate:g} checkouts/s offered" if args.rate else "closed loop"
+        console.print(
+            f"[dim]measuring {args.duration} s with {args.shoppers} shoppers ({load}) …[/]"
+        )
+        if args.rate:
+            async with paced(workers, args.rate) as workers:
                 tally, elapsed = await run_for(args.duration, workers, args.warmup, window)
-    latencies = sorted(tally.latencies_ms) or [float("nan")]
+        else:
+            tally, elapsed = await run_for(args.duration, workers, args.warmup, window)
+    p50, p99 = percentiles(tally.latencies_ms)
     return CheckoutResult(
         per_s=len(tally.latencies_ms) / elapsed,
-        p50_ms=statistics.median(latencies),
-        p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        p50_ms=p50,
+        p99_ms=p99,
         completed=len(tally.latencies_ms),
         errors=tally.errors,
         platform_cpu_s=marks[False][0] - marks[True][0],
@@ -443,21 +216,14 @@ def report(bare_per_s: float, result: CheckoutResult, args: argparse.Namespace) 
         Console().print(f"[red]{count} × {what}")
 
 
-@contextlib.asynccontextmanager
-async def temp_dir() -> AsyncIterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="shopfleet-bench-") as tmp:
-        yield Path(tmp)
-
-
 async def main_async(args: argparse.Namespace) -> None:
     async with temp_dir() as tmp:
         console.print("[dim]baseline: bare FastAPI endpoint …[/]")
-        bare = await measure_bare(args, tmp)
+        bare = await measure_bare(tmp, args.shoppers, args.baseline_duration)
         result = await measure_checkout(args, tmp)
-        report(bare, result, args)
+        report(bare.per_s, result, args)
         if args.keep_logs:
-            for log in tmp.glob("*.log"):
-                (Path.cwd() / f"bench-{log.name}").write_bytes(log.read_bytes())
+            copy_logs(tmp, Path.cwd())
 
 
 def main() -> None:

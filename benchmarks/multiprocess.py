@@ -42,8 +42,11 @@ import aiohttp
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.checkout import checkout_worker, children, cpu_seconds, prepare, run_for
+from benchmarks.checkout import checkout_worker
+from benchmarks.load import run_for
+from benchmarks.procs import children, cpu_seconds
 from benchmarks.run import ensure_wrk, free_port, parse_wrk
+from benchmarks.shoppers import prepare
 from shopfleet.dev import DevOptions, MultiProcessPlatform, drop_databases, ensure_database
 from shopfleet.kit.telemetry import configure_logging
 from shopfleet.serve import migrations_dir
