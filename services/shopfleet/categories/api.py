@@ -7,21 +7,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from shopfleet.categories import service
+from shopfleet.categories.domain.products import BadCursor, ProductSort
+from shopfleet.categories.domain.rules import Cascade, Limits
 from shopfleet.categories.models import (
-    Cascade,
     CategoryCreate,
     CategoryDeletion,
     CategoryDetail,
     CategoryPublic,
     CategoryTree,
     CategoryUpdate,
-    ProductSort,
     ProductsPage,
 )
-from shopfleet.categories.service import Limits
 from shopfleet.kit.auth import PUBLIC, SHOP_API_PREFIX, AdminUser, ShopId
 from shopfleet.kit.contracts import ids
 from shopfleet.kit.db import ReaderDep, SessionDep
+from shopfleet.kit.errors import field_problem
 
 
 async def _limits(request: Request) -> Limits:  # async: a def would run in a thread
@@ -55,38 +55,49 @@ def _cache_headers(response: Response, etag: str) -> None:
     response.headers["Cache-Control"] = "no-cache"  # may be stored, but revalidate with ETag
 
 
+def _unchanged(etag: str) -> Response:
+    return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
+
+
 # ----------------------------------------------------------------------------- public
 
 
-@router.get("/categories", responses=_NOT_MODIFIED, openapi_extra=PUBLIC)
+@router.get(
+    "/categories", response_model=CategoryTree, responses=_NOT_MODIFIED, openapi_extra=PUBLIC
+)
 async def read_tree(
     shop: ShopId, request: Request, response: Response, session: ReaderDep
-) -> CategoryTree:
+) -> CategoryTree | Response:
     """The shop's whole category tree, nested; siblings ordered by position, then name.
 
     Send the `ETag` back as `If-None-Match` to get 304 while the tree is unchanged.
     """
     etag = _etag(await service.tree_revision(session, shop))
     if _not_modified(request, etag):
-        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})  # type: ignore[return-value]
+        return _unchanged(etag)
     tree = await service.get_tree(session, shop)
     _cache_headers(response, etag)
     return tree
 
 
-@router.get("/categories/{category_id}", responses=_NOT_MODIFIED, openapi_extra=PUBLIC)
+@router.get(
+    "/categories/{category_id}",
+    response_model=CategoryDetail,
+    responses=_NOT_MODIFIED,
+    openapi_extra=PUBLIC,
+)
 async def read_category(
     shop: ShopId,
     category_id: CategoryIdPath,
     request: Request,
     response: Response,
     session: ReaderDep,
-) -> CategoryDetail:
+) -> CategoryDetail | Response:
     """One category with its breadcrumb `path` (root first) and its direct `children`."""
     etag = _etag(await service.tree_revision(session, shop))
     detail = await service.get_category(session, shop, category_id)  # 404 before any 304
     if _not_modified(request, etag):
-        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})  # type: ignore[return-value]
+        return _unchanged(etag)
     _cache_headers(response, etag)
     return detail
 
@@ -105,9 +116,18 @@ async def read_category_products(
     ] = ProductSort.NAME,
 ) -> ProductsPage:
     """Active products in this category or any category below it, each listed once."""
-    return await service.list_products(
-        session, shop, category_id, sort=sort, limit=limit, cursor=cursor
-    )
+    try:
+        return await service.list_products(
+            session, shop, category_id, sort=sort, limit=limit, cursor=cursor
+        )
+    except BadCursor as exc:
+        raise field_problem(
+            400,
+            "query.cursor",
+            f"{exc}: pass the next_cursor of the previous page unchanged "
+            "(with the same sort), or omit it to start at the first page",
+            slug="bad-cursor",
+        ) from None
 
 
 # ----------------------------------------------------------------------------- admin

@@ -7,8 +7,8 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from shopfleet.categories.api import router
+from shopfleet.categories.domain.rules import Limits
 from shopfleet.categories.events import subscriptions
-from shopfleet.categories.service import Limits
 from shopfleet.categories.settings import CategoriesSettings
 from shopfleet.kit.auth import TokenVerifier
 from shopfleet.kit.blocks import Blocks
@@ -44,5 +44,5 @@ def create_app(
         on_start=[relay.start],
         on_stop=[relay.stop],
     )
-    app.state.limits = Limits.from_settings(settings)
+    app.state.limits = Limits(max_depth=settings.max_depth, max_categories=settings.max_categories)
     return app

@@ -2,15 +2,16 @@
 
 Each handler runs in the router's inbox transaction: the inbox row and the projection's
 change commit together, so a redelivered event (same id) changes nothing; the version
-check in `projection` handles a different event that is older than what we hold. An
-event the projection cannot apply (`BadProductEvent`) is dropped.
+check in the store handles a different event that is older than what we hold. An event
+the projection cannot apply (`BadProductEvent`) is dropped.
 """
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopfleet.categories import projection
+from shopfleet.categories import service
+from shopfleet.categories.domain.products import BadProductEvent
 from shopfleet.kit.blocks.ports import Subscription
 from shopfleet.kit.contracts.events import (
     PRODUCT_DELETED,
@@ -26,14 +27,14 @@ CONSUMER = "categories"
 
 def subscriptions(db: Database) -> list[Subscription]:
     """What `create_app` subscribes, before the platform starts pub/sub."""
-    router = EventRouter(CONSUMER, DatabaseInbox(db), unprocessable=(projection.BadProductEvent,))
+    router = EventRouter(CONSUMER, DatabaseInbox(db), unprocessable=(BadProductEvent,))
 
     @router.on(PRODUCT_UPDATED)
     async def product_updated(session: AsyncSession, event: Received[ProductUpdated]) -> None:
-        await projection.apply_product_updated(session, event.shop, event.payload)
+        await service.apply_product_updated(session, event.shop, event.payload)
 
     @router.on(PRODUCT_DELETED)
     async def product_deleted(session: AsyncSession, event: Received[ProductDeleted]) -> None:
-        await projection.apply_product_deleted(session, event.shop, event.payload)
+        await service.apply_product_deleted(session, event.shop, event.payload)
 
     return router.subscriptions()

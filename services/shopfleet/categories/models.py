@@ -11,11 +11,9 @@ Input models forbid unknown fields, so a typo is a 422 naming the field.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 import uuid
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 import pydantic
@@ -24,12 +22,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from shopfleet.categories.domain.rules import MAX_SLUG, SLUG_PATTERN, CategoryEdit
 from shopfleet.kit.contracts import ids
 from shopfleet.kit.db import UTCDateTime, utcnow
 from shopfleet.kit.text import Printable
 
-SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
-MAX_SLUG = 100
 MAX_NAME = 100
 MAX_DESCRIPTION = 2000
 MAX_POSITION = 1_000_000
@@ -48,14 +45,6 @@ def _multiline(value: str) -> str:
     if any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in value):
         raise ValueError("must not contain control characters other than line breaks and tabs")
     return value
-
-
-def slugify(text: str, *, max_length: int = MAX_SLUG) -> str:
-    """A URL slug from a name: 'Crème Brûlée & Co' → 'creme-brulee-co' ('category' if empty)."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    slug = slug[:max_length].rstrip("-")
-    return slug or "category"
 
 
 Name = Annotated[str, pydantic.Field(min_length=1, max_length=MAX_NAME), Printable]
@@ -206,17 +195,20 @@ class CategoryUpdate(BaseModel):
             raise ValueError("may not be null; omit the field to keep its value")
         return value
 
-
-class Cascade(StrEnum):
-    REPARENT = "reparent"  # children move to the deleted category's parent
-    DELETE = "delete"  # the whole subtree goes
-
-
-class ProductSort(StrEnum):
-    NAME = "name"
-    PRICE = "price"
-    PRICE_DESC = "-price"
-    NEWEST = "newest"
+    def edit(self) -> CategoryEdit:
+        """The fields sent (name, slug and position are never null once sent)."""
+        sent, edit = self.model_fields_set, CategoryEdit()
+        if "name" in sent and self.name is not None:
+            edit["name"] = self.name
+        if "slug" in sent and self.slug is not None:
+            edit["slug"] = self.slug
+        if "parent_id" in sent:
+            edit["parent_id"] = self.parent_id
+        if "position" in sent and self.position is not None:
+            edit["position"] = self.position
+        if "description" in sent:
+            edit["description"] = self.description
+        return edit
 
 
 # ----------------------------------------------------------------------------- output
@@ -232,10 +224,6 @@ class CategoryPublic(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
-
-
-# The columns a read selects (rows, not ORM objects).
-CATEGORY_COLUMNS = tuple(getattr(Category, name) for name in CategoryPublic.model_fields)
 
 
 class CategoryNode(CategoryPublic):

@@ -46,6 +46,16 @@ class StateRefusal(Refusal):
     default_slug = "conflict"
 
 
+class TakenRefusal(StateRefusal):
+    """A value that must be unique (a slug, a SKU) is another's already: a conflict that
+    names the field to change, shaped like a validation error."""
+
+    def __init__(self, field: str, message: str, **extra: Any) -> None:
+        super().__init__(f"Fix this field: {field}: {message}.", **extra)
+        self.field = field
+        self.message = message
+
+
 class InvalidRefusal(Refusal):
     """A value the schema accepted but a rule does not; `field` names what to fix."""
 

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Path, Query
 from shopfleet.kit.auth import SHOP_API_PREFIX, CurrentUser, OwnerOrAdmin, ShopId
 from shopfleet.kit.contracts import ids
 from shopfleet.kit.db import ReaderDep, SessionDep
-from shopfleet.kit.errors import Problem
 from shopfleet.notifications import service
 from shopfleet.notifications.models import NotificationPublic, NotificationsPage
 
@@ -39,19 +38,15 @@ async def list_notifications(
     ] = None,
 ) -> NotificationsPage:
     """Your notifications, newest first, with how many are unread; admins may pass `user`."""
-    target = principal.user_id
-    if user is not None and user != principal.user_id:
-        if not principal.is_admin:
-            raise Problem(403, "Only a shop Admin may list another user's notifications.")
-        target = user
     return await service.list_for(
         session,
         shop,
-        target,
+        principal.user_id,
+        is_admin=principal.is_admin,
+        user=user,
         unread=unread,
         limit=limit,
         cursor=cursor,
-        admin=principal.is_admin,
     )
 
 

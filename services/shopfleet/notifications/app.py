@@ -15,7 +15,8 @@ from shopfleet.kit.db import Database
 from shopfleet.kit.service import service_app
 from shopfleet.kit.tenant_data import purge_router
 from shopfleet.notifications.api import router
-from shopfleet.notifications.deliveries import DeliveryWorker, RetryPolicy
+from shopfleet.notifications.deliveries import DeliveryWorker
+from shopfleet.notifications.domain.retries import RetryPolicy
 from shopfleet.notifications.events import subscriptions
 from shopfleet.notifications.senders import Sender, sender_from_settings
 from shopfleet.notifications.settings import NotificationsSettings

@@ -20,11 +20,10 @@ from shopfleet.kit.contracts.topics import EventPayload, Topic
 from shopfleet.kit.db import Database
 from shopfleet.kit.subscriptions import DatabaseInbox, EventRouter, Received
 from shopfleet.notifications import service
-from shopfleet.notifications.messages import compose
 
 CONSUMER = "notifications"
 
-# The events a shopper may be told about (messages.py says what, and which are noise).
+# The events a shopper may be told about (domain/messages.py says what, and which are noise).
 TOLD: tuple[Topic[Any], ...] = (
     ev.ORDER_PLACED,
     ev.ORDER_PAID,
@@ -47,9 +46,7 @@ def subscriptions(
         wake()
 
     async def tell(session: AsyncSession, event: Received[EventPayload]) -> None:
-        draft = compose(event.payload)
-        if draft is not None:  # else nothing the shopper needs to hear
-            await service.record(session, event.shop, event.id, draft, due=now())
+        await service.tell(session, event.shop, event.id, event.payload, due=now())
 
     for topic in TOLD:
         router.on(topic, after_commit=wake_the_worker)(tell)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 
 import pydantic
 import sqlalchemy as sa
@@ -19,29 +18,12 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shopfleet.kit.db import UTCDateTime, utcnow
-
-MAX_TITLE = 200
-MAX_MESSAGE = 2000
+from shopfleet.notifications.domain.messages import MAX_MESSAGE, MAX_TITLE, Kind
+from shopfleet.notifications.domain.retries import MAX_ERROR, DeliveryStatus
 
 
 def new_id() -> str:
     return str(uuid.uuid4())
-
-
-class Kind(StrEnum):
-    ORDER_PLACED = "order_placed"
-    ORDER_PAID = "order_paid"
-    ORDER_CANCELLED = "order_cancelled"
-    PAYMENT_FAILED = "payment_failed"
-    PAYMENT_REFUNDED = "payment_refunded"
-    ORDER_SHIPPED = "order_shipped"
-    ORDER_DELIVERED = "order_delivered"
-
-
-class DeliveryStatus(StrEnum):
-    PENDING = "pending"  # due at `next_attempt_at` (a worker holds it until then while sending)
-    DELIVERED = "delivered"
-    FAILED = "failed"  # given up: a permanent error, or `max_attempts` reached
 
 
 # ----------------------------------------------------------------------------- tables
@@ -100,7 +82,7 @@ class NotificationDelivery(NotificationsModel, table=True):
     shop: str = Field(max_length=40)
     status: str = Field(default=DeliveryStatus.PENDING, max_length=20)
     attempts: int = Field(default=0)
-    last_error: str | None = Field(default=None, max_length=2000)
+    last_error: str | None = Field(default=None, max_length=MAX_ERROR)
     last_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,183 +1,105 @@
-"""Notifications' use cases: record what a shopper is told, list it, mark it read.
+"""Notifications' use cases: tell a shopper about an event, remember where to reach them,
+list what they were told, mark it read; and for the delivery worker, claim what is due and
+record how sending it went.
 
-Recording never sends: it writes the notification and its pending delivery in the event's
+Telling never sends: it writes the notification and its pending delivery in the event's
 transaction; the delivery worker (deliveries.py) sends.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopfleet.kit.contracts.events import UserRegistered
-from shopfleet.kit.cursors import pack_cursor, unpack_cursor
-from shopfleet.kit.db import dialect_insert, upsert, utcnow
-from shopfleet.kit.errors import NotFound, field_problem
-from shopfleet.notifications.messages import Draft
+from shopfleet.kit.contracts.topics import EventPayload
+from shopfleet.kit.db import Database, utcnow
+from shopfleet.notifications import store
+from shopfleet.notifications.domain import listing, messages, retries
+from shopfleet.notifications.domain.messages import Kind
+from shopfleet.notifications.domain.retries import DeliveryStatus
 from shopfleet.notifications.models import (
     DeliveryPublic,
-    DeliveryStatus,
-    Notification,
-    NotificationDelivery,
     NotificationPublic,
     NotificationsPage,
-    NotificationUser,
     new_id,
 )
-
-N = Notification.__table__  # type: ignore[attr-defined]
-D = NotificationDelivery.__table__  # type: ignore[attr-defined]
-U = NotificationUser.__table__  # type: ignore[attr-defined]
+from shopfleet.notifications.store import Claimed, NotificationView
 
 
 async def remember_user(session: AsyncSession, shop: str, user: UserRegistered) -> None:
     """Keep (or update) where to reach a user."""
-    values = dict(
-        shop=shop,
-        user_id=user.user_id,
-        email=user.email,
-        display_name=user.display_name,
-        registered_at=user.registered_at,
-    )
-    stmt = upsert(
-        session,
-        U,
-        values,
-        keys=[U.c.shop, U.c.user_id],
-        update=["email", "display_name", "registered_at"],
-    )
-    await session.execute(stmt)
+    await store.remember_user(session, shop, user)
 
 
-async def record(
-    session: AsyncSession, shop: str, event_id: str, draft: Draft, *, due: datetime
+async def tell(
+    session: AsyncSession, shop: str, event_id: str, payload: EventPayload, *, due: datetime
 ) -> str | None:
-    """Record `draft` for its user with a pending delivery due at `due`; the new id, or
-    None when this event, or another one telling the same fact, was recorded before."""
+    """Record what `payload` tells its shopper, with a pending delivery due at `due`; the new
+    notification's id, or None when the event tells nothing, or this event or another
+    telling the same fact was recorded before."""
+    draft = messages.compose(payload)
+    if draft is None:
+        return None  # nothing the shopper needs to hear
     notification_id = new_id()
-    values = dict(
-        id=notification_id,
-        shop=shop,
-        user_id=draft.user_id,
-        event_id=event_id,
-        dedupe_key=draft.dedupe_key,
-        kind=draft.kind.value,
-        title=draft.title,
-        message=draft.message,
-        order_id=draft.order_id,
-        read_at=None,
-        created_at=utcnow(),
+    stored = await store.insert_notification(
+        session, shop, event_id, draft, notification_id=notification_id, now=utcnow(), due=due
     )
-    inserted = await session.execute(
-        dialect_insert(session, N).values(values).on_conflict_do_nothing()
-    )
-    if not inserted.rowcount:  # type: ignore[attr-defined]
-        return None
-    delivery = dict(
-        notification_id=notification_id,
-        shop=shop,
-        status=DeliveryStatus.PENDING.value,
-        attempts=0,
-        next_attempt_at=due,
-        created_at=utcnow(),
-    )
-    await session.execute(sa.insert(D).values(delivery))
-    return notification_id
+    return notification_id if stored else None
 
 
 # ----------------------------------------------------------------------------- reads
 
-_COLUMNS = (
-    N.c.id,
-    N.c.user_id,
-    N.c.kind,
-    N.c.title,
-    N.c.message,
-    N.c.order_id,
-    N.c.read_at,
-    N.c.created_at,
-    D.c.status,
-    D.c.attempts,
-    D.c.delivered_at,
-    D.c.next_attempt_at,
-    D.c.last_error,
-)
 
-
-def _public(row: Any, *, admin: bool) -> NotificationPublic:
+def _public(view: NotificationView, *, admin: bool) -> NotificationPublic:
     delivery = None
-    if row.status is not None:
+    if view.status is not None and view.attempts is not None:
+        pending = view.status == DeliveryStatus.PENDING
         delivery = DeliveryPublic(
-            status=row.status,
-            attempts=row.attempts,
-            delivered_at=row.delivered_at,
-            next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
-            last_error=row.last_error if admin else None,
+            status=DeliveryStatus(view.status),
+            attempts=view.attempts,
+            delivered_at=view.delivered_at,
+            next_attempt_at=view.next_attempt_at if pending else None,
+            last_error=view.last_error if admin else None,  # may name servers, addresses
         )
     return NotificationPublic(
-        id=row.id,
-        user_id=row.user_id,
-        kind=row.kind,
-        title=row.title,
-        message=row.message,
-        order_id=row.order_id,
-        read=row.read_at is not None,
-        read_at=row.read_at,
-        created_at=row.created_at,
+        id=view.id,
+        user_id=view.user_id,
+        kind=Kind(view.kind),
+        title=view.title,
+        message=view.message,
+        order_id=view.order_id,
+        read=view.read_at is not None,
+        read_at=view.read_at,
+        created_at=view.created_at,
         delivery=delivery,
-    )
-
-
-def _select() -> sa.Select[Any]:
-    return sa.select(*_COLUMNS).select_from(N.outerjoin(D, D.c.notification_id == N.c.id))
-
-
-def _after(cursor: str) -> sa.ColumnElement[bool]:
-    try:
-        created, last_id = unpack_cursor(cursor)
-        created_at = datetime.fromisoformat(created)
-        if created_at.tzinfo is None or not isinstance(last_id, str):
-            raise ValueError("bad cursor")
-    except (ValueError, TypeError):
-        raise field_problem(
-            422, "query.cursor", "not a cursor of this listing; start again without it"
-        ) from None
-    return sa.or_(
-        N.c.created_at < created_at, sa.and_(N.c.created_at == created_at, N.c.id < last_id)
     )
 
 
 async def list_for(
     session: AsyncSession,
     shop: str,
-    user_id: str,
+    reader_id: str,
     *,
+    is_admin: bool,
+    user: str | None,
     unread: bool | None,
     limit: int,
     cursor: str | None,
-    admin: bool = False,
 ) -> NotificationsPage:
-    """`user_id`'s notifications, newest first; `unread` True/False filters."""
-    owned = sa.and_(N.c.shop == shop, N.c.user_id == user_id)
-    query = _select().where(owned)
-    if unread is not None:
-        query = query.where(N.c.read_at.is_(None) if unread else N.c.read_at.is_not(None))
-    if cursor:
-        query = query.where(_after(cursor))
-    query = query.order_by(N.c.created_at.desc(), N.c.id.desc()).limit(limit + 1)
-    rows = (await session.execute(query)).all()
-    count = sa.select(sa.func.count()).select_from(N).where(owned, N.c.read_at.is_(None))
-    unread_count = (await session.execute(count)).scalar_one()
+    """The reader's notifications (an admin's: `user`'s, if given), newest first;
+    `unread` True/False filters."""
+    owner = listing.whose(reader_id, is_admin=is_admin, asked=user)
+    after = listing.decode_cursor(cursor) if cursor else None
+    views, more, unread_count = await store.notifications_page(
+        session, shop, owner, unread=unread, limit=limit, after=after
+    )
     next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = pack_cursor([last.created_at.isoformat(), last.id])
+    if more:
+        next_cursor = listing.encode_cursor(listing.PageEnd(views[-1].created_at, views[-1].id))
     return NotificationsPage(
-        items=[_public(row, admin=admin) for row in rows],
+        items=[_public(view, admin=is_admin) for view in views],
         unread_count=unread_count,
         next_cursor=next_cursor,
     )
@@ -186,13 +108,34 @@ async def list_for(
 async def mark_read(
     session: AsyncSession, shop: str, user_id: str, notification_id: str
 ) -> NotificationPublic:
-    """Mark one of `user_id`'s notifications read (again: no change); 404 if not theirs."""
-    mine = sa.and_(N.c.shop == shop, N.c.user_id == user_id, N.c.id == notification_id)
+    """Mark one of `user_id`'s notifications read (again: no change)."""
     async with session.begin():
-        await session.execute(
-            sa.update(N).where(mine, N.c.read_at.is_(None)).values(read_at=utcnow())
-        )
-        row = (await session.execute(_select().where(mine))).first()
-    if row is None:
-        raise NotFound(f"No notification '{notification_id}' of yours in shop '{shop}'.")
-    return _public(row, admin=False)
+        view = await store.mark_read(session, shop, user_id, notification_id, now=utcnow())
+    if view is None:
+        raise listing.NotificationNotFound(shop, notification_id)
+    return _public(view, admin=False)
+
+
+# ----------------------------------------------------------------------------- deliveries
+
+
+async def claim_due(db: Database, *, now: datetime, limit: int, lease_s: float) -> list[Claimed]:
+    """Lease up to `limit` due deliveries for `lease_s`, in one short transaction."""
+    lease_until = now + timedelta(seconds=lease_s)
+    async with db.session() as session, session.begin():
+        return await store.claim_due(session, now=now, limit=limit, lease_until=lease_until)
+
+
+async def record_attempt(
+    db: Database,
+    claimed: Claimed,
+    failure: retries.Failure | None,
+    policy: retries.RetryPolicy,
+    *,
+    now: datetime,
+) -> retries.Attempted:
+    """Record how sending `claimed` went (`failure` None: it was sent)."""
+    attempted = retries.after_attempt(claimed.attempts, failure, policy, now=now)
+    async with db.session() as session, session.begin():
+        await store.record_attempt(session, claimed, attempted)
+    return attempted

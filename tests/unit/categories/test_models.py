@@ -7,8 +7,14 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from shopfleet.categories.models import CategoryCreate, CategoryUpdate, ProductSort, slugify
-from shopfleet.categories.projection import BadCursor, decode_cursor, encode_cursor
+from shopfleet.categories.domain.products import (
+    BadCursor,
+    ProductSort,
+    decode_cursor,
+    encode_cursor,
+)
+from shopfleet.categories.domain.rules import slugify
+from shopfleet.categories.models import CategoryCreate, CategoryUpdate
 
 PID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 

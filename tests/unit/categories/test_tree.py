@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
 import pytest
 
-from shopfleet.categories.tree import CycleError, DepthError, Node, Tree, UnknownNode
+from shopfleet.categories.domain.rules import CategoryRecord
+from shopfleet.categories.domain.tree import CycleError, DepthError, Tree, UnknownNode
 
 
-def tree(*edges: tuple[str, str | None], positions: dict[str, int] | None = None) -> Tree:
+@dataclass(frozen=True)
+class Node:
+    """The least a tree holds: where a node hangs and how it sorts."""
+
+    id: str
+    parent_id: str | None
+    name: str = ""
+    position: int = 0
+
+
+def tree(*edges: tuple[str, str | None], positions: dict[str, int] | None = None) -> Tree[Node]:
     positions = positions or {}
     return Tree(Node(i, parent, name=i, position=positions.get(i, 0)) for i, parent in edges)
 
@@ -132,8 +146,9 @@ def test_bad_data_never_loops() -> None:
         t.check_move("a", "b", max_depth=8)
 
 
-def test_rows_become_nodes_with_their_data() -> None:
-    row = {"id": "x", "parent_id": None, "name": "X", "position": 3, "slug": "x"}
-    t = Tree.from_rows([row])
-    assert t.node("x").data["slug"] == "x" and t.node("x").position == 3
+def test_stored_categories_are_the_nodes() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    record = CategoryRecord("x", None, "x-slug", "X", None, 3, 1, now, now)
+    t = Tree([record])
+    assert t.node("x").slug == "x-slug" and t.node("x").position == 3
     assert len(t) == 1 and "x" in t and "y" not in t

@@ -15,6 +15,7 @@ from shopfleet.kit.refusals import (
     NotFoundRefusal,
     Refusal,
     StateRefusal,
+    TakenRefusal,
     UnavailableRefusal,
     UpstreamRefusal,
 )
@@ -85,6 +86,19 @@ async def test_an_invalid_value_names_the_field_to_fix() -> None:
         }
     ]
     assert "lines[0].quantity" in body["detail"]
+
+
+async def test_a_taken_value_is_a_conflict_naming_the_field() -> None:
+    refusal = TakenRefusal("body.slug", "'shoes' is taken; choose another", slug="slug-taken")
+    transport = httpx.ASGITransport(app=app_refusing(refusal))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        body = (await client.get("/x")).json()
+    assert (body["status"], body["title"]) == (409, "Conflict")
+    assert body["type"] == "https://shopfleet.io/problems/slug-taken"
+    assert body["detail"] == "Fix this field: body.slug: 'shoes' is taken; choose another."
+    assert body["errors"] == [
+        {"field": "body.slug", "message": "'shoes' is taken; choose another", "type": "value_error"}
+    ]
 
 
 def test_an_extra_cannot_replace_a_problems_own_member() -> None:

@@ -10,9 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from shopfleet.kit.contracts import events as ev
-from shopfleet.notifications.deliveries import RetryPolicy
-from shopfleet.notifications.messages import compose, order_ref
-from shopfleet.notifications.models import Kind
+from shopfleet.notifications.domain.messages import Kind, compose, order_ref
+from shopfleet.notifications.domain.retries import RetryPolicy
 from shopfleet.notifications.senders import Outgoing, SendError, SmtpSender
 from shopfleet.notifications.settings import NotificationsSettings
 

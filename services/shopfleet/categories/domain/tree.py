@@ -1,35 +1,36 @@
 """A shop's category tree as plain data: order, paths, descendants, and the rules of moves.
 
-No I/O: the service loads a shop's rows (a few hundred at most), builds a `Tree`, asks it
-whether a change is allowed and what a delete touches, and writes the answer.
+No I/O: the service loads a shop's categories (a few hundred at most), builds a `Tree` of
+them, asks it whether a change is allowed and what a delete touches, and writes the answer.
+A tree holds any kind of node that has an id, a parent, a name and a position (`Placed`):
+the service's are `CategoryRecord`s, so `tree.node(id)` is the stored category.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import TypeVar
-
-from shopfleet.kit.db import NamedRow
+from typing import Generic, Protocol, TypeVar
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
-    id: str
-    parent_id: str | None
-    name: str = ""
-    position: int = 0
-    data: NamedRow = field(default_factory=dict, compare=False, repr=False)
+class Placed(Protocol):
+    """What the tree needs of a node: where it hangs and how it sorts among its siblings."""
 
-    @classmethod
-    def from_row(cls, row: NamedRow) -> Node:
-        """A node from a row (a mapping with id, parent_id, name, position and anything else)."""
-        return cls(row["id"], row["parent_id"], row["name"], row["position"], row)
+    @property
+    def id(self) -> str: ...
+    @property
+    def parent_id(self) -> str | None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def position(self) -> int: ...
 
 
-def sibling_order(node: Node) -> tuple[int, str, str]:
+N = TypeVar("N", bound=Placed)
+
+
+def sibling_order(node: Placed) -> tuple[int, str, str]:
     """Siblings are ordered by position, then name, then id (so the order is total)."""
     return (node.position, node.name, node.id)
 
@@ -50,16 +51,16 @@ class UnknownNode(TreeError):
     pass
 
 
-class Tree:
+class Tree(Generic[N]):
     """A forest of categories: roots have `parent_id` None.
 
     A node whose parent is missing (which the database's constraints prevent) is treated as
     a root, and walks up the tree stop at a repeated node, so bad data never loops forever.
     """
 
-    def __init__(self, nodes: Iterable[Node]) -> None:
-        self.nodes: dict[str, Node] = {node.id: node for node in nodes}
-        children: dict[str | None, list[Node]] = {}
+    def __init__(self, nodes: Iterable[N]) -> None:
+        self.nodes: dict[str, N] = {node.id: node for node in nodes}
+        children: dict[str | None, list[N]] = {}
         for node in self.nodes.values():
             parent = node.parent_id if node.parent_id in self.nodes else None
             children.setdefault(parent, []).append(node)
@@ -67,32 +68,28 @@ class Tree:
             siblings.sort(key=sibling_order)
         self._children = children
 
-    @classmethod
-    def from_rows(cls, rows: Iterable[NamedRow]) -> Tree:
-        return cls(Node.from_row(row) for row in rows)
-
     def __len__(self) -> int:
         return len(self.nodes)
 
     def __contains__(self, node_id: object) -> bool:
         return node_id in self.nodes
 
-    def node(self, node_id: str) -> Node:
+    def node(self, node_id: str) -> N:
         try:
             return self.nodes[node_id]
         except KeyError:
             raise UnknownNode(f"no category '{node_id}'") from None
 
-    def roots(self) -> list[Node]:
+    def roots(self) -> list[N]:
         return list(self._children.get(None, ()))
 
-    def children(self, node_id: str | None) -> list[Node]:
+    def children(self, node_id: str | None) -> list[N]:
         """Direct children in sibling order (`None`: the roots)."""
         return list(self._children.get(node_id, ()))
 
-    def path(self, node_id: str) -> list[Node]:
+    def path(self, node_id: str) -> list[N]:
         """The nodes from the root down to `node_id`, both included."""
-        path: list[Node] = []
+        path: list[N] = []
         seen: set[str] = set()
         current: str | None = node_id
         while current is not None and current in self.nodes and current not in seen:
@@ -171,6 +168,6 @@ class Tree:
 
     # ------------------------------------------------------------------------- output
 
-    def nested(self, make: Callable[[Node, list[T]], T], node_id: str | None = None) -> list[T]:
+    def nested(self, make: Callable[[N, list[T]], T], node_id: str | None = None) -> list[T]:
         """The (sub)forest under `node_id` built bottom-up: `make(node, built_children)`."""
         return [make(child, self.nested(make, child.id)) for child in self.children(node_id)]

@@ -12,6 +12,7 @@ of it once, from whichever came first.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from shopfleet.kit.contracts.events import (
     OrderCancelled,
@@ -22,7 +23,19 @@ from shopfleet.kit.contracts.events import (
     ShipmentStatusChanged,
 )
 from shopfleet.kit.contracts.topics import EventPayload
-from shopfleet.notifications.models import MAX_MESSAGE, MAX_TITLE, Kind
+
+MAX_TITLE = 200
+MAX_MESSAGE = 2000
+
+
+class Kind(StrEnum):
+    ORDER_PLACED = "order_placed"
+    ORDER_PAID = "order_paid"
+    ORDER_CANCELLED = "order_cancelled"
+    PAYMENT_FAILED = "payment_failed"
+    PAYMENT_REFUNDED = "payment_refunded"
+    ORDER_SHIPPED = "order_shipped"
+    ORDER_DELIVERED = "order_delivered"
 
 
 @dataclass(frozen=True, slots=True)
