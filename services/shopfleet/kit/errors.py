@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from shopfleet.kit.refusals import InvalidRefusal, Refusal, headers_of, status_of
+from shopfleet.kit.refusals import InvalidRefusal, Refusal, TakenRefusal, headers_of, status_of
 
 PROBLEM_BASE = "https://shopfleet.io/problems/"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -191,10 +191,11 @@ def problem_for(refusal: Refusal) -> Problem:
     """The problem a refusal is answered with (its kind's status, its slug and extras)."""
     extra = dict(refusal.extra)
     title = None
-    if isinstance(refusal, InvalidRefusal):
+    if isinstance(refusal, InvalidRefusal | TakenRefusal):
         extra["errors"] = [
             {"field": refusal.field, "message": refusal.message, "type": "value_error"}
         ]
+    if isinstance(refusal, InvalidRefusal):
         title = "Your request has invalid fields"
     return Problem(
         status_of(refusal),

@@ -46,6 +46,16 @@ class StateRefusal(Refusal):
     default_slug = "conflict"
 
 
+class TakenRefusal(StateRefusal):
+    """A value of one request field that something stored has already (an id taken);
+    `field` names what to change, as an `InvalidRefusal` does."""
+
+    def __init__(self, field: str, message: str, **extra: Any) -> None:
+        super().__init__(f"Fix this field: {field}: {message}.", **extra)
+        self.field = field
+        self.message = message
+
+
 class InvalidRefusal(Refusal):
     """A value the schema accepted but a rule does not; `field` names what to fix."""
 
