@@ -239,7 +239,7 @@ async def list_shipments(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> ShipmentsPage:
     """Your shipments, newest first; an admin sees all of the shop's (filter by `user`)."""
-    return await shipping.list_shipments(
+    return await shipping.shipments.page(
         session,
         shop,
         user,
@@ -260,7 +260,7 @@ async def read_shipment(
     shipping: ShippingDep,
 ) -> ShipmentPublic:
     """One of your shipments (any, for an admin), with its status history."""
-    return await shipping.shipment(session, shop, shipment_id, user)
+    return await shipping.shipments.get(session, shop, shipment_id, user)
 
 
 @router.post("/shipments", status_code=status.HTTP_201_CREATED, tags=["shipments"])
@@ -273,7 +273,7 @@ async def create_shipment(
     response: Response,
 ) -> ShipmentPublic:
     """Create an order's shipment by hand (admin); 409 if the order has one."""
-    created = await shipping.create_shipment(session, shop, body, admin.user_id)
+    created = await shipping.shipments.create(session, shop, body, admin.user_id)
     _location(response, shop, f"/shipments/{created.id}")
     return created
 
@@ -292,7 +292,7 @@ async def update_shipment(
     pending → packed → shipped → in_transit → delivered (steps may be skipped forward);
     returned after it left; cancelled before. Emits `shipment.status_changed`.
     """
-    return await shipping.update_shipment(session, shop, shipment_id, body, admin.user_id)
+    return await shipping.shipments.update(session, shop, shipment_id, body, admin.user_id)
 
 
 @router.delete(
@@ -306,4 +306,4 @@ async def delete_shipment(
     shipping: ShippingDep,
 ) -> None:
     """Delete a pending or cancelled shipment (admin)."""
-    await shipping.delete_shipment(session, shop, shipment_id)
+    await shipping.shipments.delete(session, shop, shipment_id)

@@ -42,7 +42,7 @@ def create_app(
     )
     shipping = ShippingService(settings, ShopCurrencies(identity), catalog)
     # order.paid makes shipments, order.cancelled cancels them; declared before pub/sub starts.
-    for subscription in subscriptions(db, shipping):
+    for subscription in subscriptions(db, shipping.shipments):
         blocks.pubsub.subscribe(subscription)
     relay = OutboxRelay(db, blocks.pubsub, source="shipping")
     app = service_app(
