@@ -2,8 +2,8 @@
 
 A decision reads what `store.py` loaded and answers what to write (and the event to
 publish with it, in one transaction), or it raises a refusal (`refusals`, kinds of
-`kit.refusals`: the kit alone picks the HTTP status). `shipping/service.py` loads, calls a
-decision, and stores what it says.
+`kit.refusals`: the kit alone picks the HTTP status). The use cases (`service.py`,
+`shipments.py`) load, call a decision, and store what it says.
 
 - `costs`: what a method charges for some lines to a country; which method and products a
   quote may use.

@@ -35,20 +35,27 @@ class ShipmentStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-S = ShipmentStatus
 # Where a shipment may go from each status. A parcel may skip steps forward (a carrier
 # scan can be missed), never go back once it left; returned and cancelled are final.
 TRANSITIONS: dict[ShipmentStatus, frozenset[ShipmentStatus]] = {
-    S.PENDING: frozenset({S.PACKED, S.SHIPPED, S.CANCELLED}),
-    S.PACKED: frozenset({S.PENDING, S.SHIPPED, S.CANCELLED}),
-    S.SHIPPED: frozenset({S.IN_TRANSIT, S.DELIVERED, S.RETURNED}),
-    S.IN_TRANSIT: frozenset({S.DELIVERED, S.RETURNED}),
-    S.DELIVERED: frozenset({S.RETURNED}),
-    S.RETURNED: frozenset(),
-    S.CANCELLED: frozenset(),
+    ShipmentStatus.PENDING: frozenset(
+        {ShipmentStatus.PACKED, ShipmentStatus.SHIPPED, ShipmentStatus.CANCELLED}
+    ),
+    ShipmentStatus.PACKED: frozenset(
+        {ShipmentStatus.PENDING, ShipmentStatus.SHIPPED, ShipmentStatus.CANCELLED}
+    ),
+    ShipmentStatus.SHIPPED: frozenset(
+        {ShipmentStatus.IN_TRANSIT, ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED}
+    ),
+    ShipmentStatus.IN_TRANSIT: frozenset({ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED}),
+    ShipmentStatus.DELIVERED: frozenset({ShipmentStatus.RETURNED}),
+    ShipmentStatus.RETURNED: frozenset(),
+    ShipmentStatus.CANCELLED: frozenset(),
 }
-NOT_YET_SHIPPED: frozenset[ShipmentStatus] = frozenset({S.PENDING, S.PACKED})
-DELETABLE: frozenset[ShipmentStatus] = frozenset({S.PENDING, S.CANCELLED})
+NOT_YET_SHIPPED: frozenset[ShipmentStatus] = frozenset(
+    {ShipmentStatus.PENDING, ShipmentStatus.PACKED}
+)
+DELETABLE: frozenset[ShipmentStatus] = frozenset({ShipmentStatus.PENDING, ShipmentStatus.CANCELLED})
 
 # A status change as the shipment's history keeps it: status, previous, at, cause, actor.
 HistoryEntry = dict[str, str | None]
@@ -109,12 +116,12 @@ def new_shipment(
         order_id=order_id,
         user_id=user_id,
         method_id=method_id,
-        status=S.PENDING,
+        status=ShipmentStatus.PENDING,
         carrier=carrier,
         tracking_number=tracking_number,
         address=address,
         lines=lines,
-        history=[history_entry(S.PENDING, None, now, cause, actor)],
+        history=[history_entry(ShipmentStatus.PENDING, None, now, cause, actor)],
         created_at=now,
         updated_at=now,
         version=1,
@@ -259,7 +266,9 @@ def on_order_cancelled(
         return RememberCancelled()
     if shipment.status not in NOT_YET_SHIPPED:
         return LeftAlready(shipment.status)
-    return change(shipment, {"status": S.CANCELLED}, cause="order.cancelled", actor=None, now=now)
+    return change(
+        shipment, {"status": ShipmentStatus.CANCELLED}, cause="order.cancelled", actor=None, now=now
+    )
 
 
 def listed_user(user_id: str, *, is_admin: bool, asked: str | None) -> str | None:
