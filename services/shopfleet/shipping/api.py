@@ -1,11 +1,10 @@
-"""Shipping's HTTP routes: thin wrappers that validate input and call the domain modules."""
+"""Shipping's HTTP routes: thin wrappers that validate input and call `ShippingService`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from shopfleet.kit.auth import (
     SHOP_API_PREFIX,
@@ -14,15 +13,15 @@ from shopfleet.kit.auth import (
     OptionalUser,
     OwnerOrAdmin,
     ShopId,
+    Unauthenticated,
 )
 from shopfleet.kit.contracts import ids
-from shopfleet.kit.contracts.clients.catalog import CatalogClient
 from shopfleet.kit.contracts.events import ShipmentStatus
 from shopfleet.kit.contracts.shipping import Address, Quote
 from shopfleet.kit.countries import CountryCode
 from shopfleet.kit.db import ReaderDep, SessionDep
-from shopfleet.kit.errors import Problem
-from shopfleet.shipping import addresses, methods, quotes, shipments
+from shopfleet.kit.errors import Problem, field_problem
+from shopfleet.shipping.deps import ShippingDep
 from shopfleet.shipping.models import (
     AddressList,
     AddressPublic,
@@ -32,29 +31,14 @@ from shopfleet.shipping.models import (
     MethodList,
     MethodPublic,
     MethodUpdate,
+    PageKey,
     QuoteAsk,
     ShipmentCreate,
     ShipmentPublic,
     ShipmentsPage,
     ShipmentUpdate,
 )
-from shopfleet.shipping.settings import ShippingSettings
 
-
-@dataclass(frozen=True, slots=True)
-class Shipping:
-    """What the routes need besides a session: limits and the clients of other services."""
-
-    settings: ShippingSettings
-    currencies: methods.ShopCurrencies
-    catalog: CatalogClient
-
-
-async def _shipping(request: Request) -> Shipping:  # async: a def would run in a thread
-    return request.app.state.shipping
-
-
-ShippingDep = Annotated[Shipping, Depends(_shipping)]
 MethodIdPath = Annotated[ids.ShippingMethodId, Path(description="The method's id (a slug).")]
 AddressIdPath = Annotated[ids.AddressId, Path(description="The address's id.")]
 ShipmentIdPath = Annotated[ids.ShipmentId, Path(description="The shipment's id.")]
@@ -74,6 +58,7 @@ async def list_methods(
     shop: ShopId,
     session: ReaderDep,
     user: OptionalUser,
+    shipping: ShippingDep,
     country: Annotated[
         CountryCode | None, Query(description="Only methods that ship to this country.")
     ] = None,
@@ -84,17 +69,21 @@ async def list_methods(
     """The shop's shipping methods on offer, cheapest base price first."""
     if include_inactive and not (user and user.is_admin):
         raise Problem(403, "Only a shop Admin may list inactive methods; omit include_inactive.")
-    return await methods.list_methods(
+    return await shipping.list_methods(
         session, shop, country=country, include_inactive=include_inactive
     )
 
 
 @router.get("/shipping/methods/{method_id}", tags=["shipping"])
 async def read_method(
-    shop: ShopId, method_id: MethodIdPath, session: ReaderDep, user: OptionalUser
+    shop: ShopId,
+    method_id: MethodIdPath,
+    session: ReaderDep,
+    user: OptionalUser,
+    shipping: ShippingDep,
 ) -> MethodPublic:
     """One method; an inactive one only for admins."""
-    return await methods.get_method(
+    return await shipping.method(
         session, shop, method_id, include_inactive=bool(user and user.is_admin)
     )
 
@@ -109,13 +98,7 @@ async def create_method(
     response: Response,
 ) -> MethodPublic:
     """Create a shipping method (admin), priced in the shop's currency; its id is yours."""
-    created = await methods.create_method(
-        session,
-        shop,
-        body,
-        shipping.currencies,
-        max_methods=shipping.settings.max_methods_per_shop,
-    )
+    created = await shipping.create_method(session, shop, body)
     _location(response, shop, f"/shipping/methods/{created.id}")
     return created
 
@@ -127,26 +110,33 @@ async def update_method(
     body: MethodUpdate,
     _admin: AdminUser,
     session: SessionDep,
+    shipping: ShippingDep,
 ) -> MethodPublic:
     """Change a method (admin); only the fields sent change. Quotes use the new rates."""
-    return await methods.update_method(session, shop, method_id, body)
+    return await shipping.update_method(session, shop, method_id, body)
 
 
 @router.delete("/shipping/methods/{method_id}", tags=["shipping"])
 async def delete_method(
-    shop: ShopId, method_id: MethodIdPath, _admin: AdminUser, session: SessionDep
+    shop: ShopId,
+    method_id: MethodIdPath,
+    _admin: AdminUser,
+    session: SessionDep,
+    shipping: ShippingDep,
 ) -> MethodDeletion:
     """Delete a method (admin); one that shipments use is deactivated instead."""
-    return await methods.delete_method(session, shop, method_id)
+    return await shipping.delete_method(session, shop, method_id)
 
 
 # ----------------------------------------------------------------------------- addresses
 
 
 @router.get("/shipping/addresses", tags=["shipping"])
-async def list_addresses(shop: ShopId, user: CurrentUser, session: ReaderDep) -> AddressList:
+async def list_addresses(
+    shop: ShopId, user: CurrentUser, session: ReaderDep, shipping: ShippingDep
+) -> AddressList:
     """Your saved addresses, oldest first."""
-    return await addresses.list_addresses(session, shop, user.user_id)
+    return await shipping.list_addresses(session, shop, user.user_id)
 
 
 @router.post("/shipping/addresses", status_code=status.HTTP_201_CREATED, tags=["shipping"])
@@ -159,18 +149,20 @@ async def create_address(
     response: Response,
 ) -> AddressPublic:
     """Save an address (country: ISO 3166-1 alpha-2; postal code required)."""
-    created = await addresses.create_address(
-        session, shop, user.user_id, body, limit=shipping.settings.max_addresses_per_user
-    )
+    created = await shipping.create_address(session, shop, user.user_id, body)
     _location(response, shop, f"/shipping/addresses/{created.id}")
     return created
 
 
 @router.get("/shipping/addresses/{address_id}", tags=["shipping"])
 async def read_address(
-    shop: ShopId, address_id: AddressIdPath, user: CurrentUser, session: ReaderDep
+    shop: ShopId,
+    address_id: AddressIdPath,
+    user: CurrentUser,
+    session: ReaderDep,
+    shipping: ShippingDep,
 ) -> AddressPublic:
-    return await addresses.read_address(session, shop, user.user_id, address_id)
+    return await shipping.read_address(session, shop, user.user_id, address_id)
 
 
 @router.patch("/shipping/addresses/{address_id}", tags=["shipping"])
@@ -180,18 +172,23 @@ async def update_address(
     body: AddressUpdate,
     user: CurrentUser,
     session: SessionDep,
+    shipping: ShippingDep,
 ) -> AddressPublic:
     """Change your address; only the fields sent change."""
-    return await addresses.update_address(session, shop, user.user_id, address_id, body)
+    return await shipping.update_address(session, shop, user.user_id, address_id, body)
 
 
 @router.delete(
     "/shipping/addresses/{address_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["shipping"]
 )
 async def delete_address(
-    shop: ShopId, address_id: AddressIdPath, user: CurrentUser, session: SessionDep
+    shop: ShopId,
+    address_id: AddressIdPath,
+    user: CurrentUser,
+    session: SessionDep,
+    shipping: ShippingDep,
 ) -> None:
-    await addresses.delete_address(session, shop, user.user_id, address_id)
+    await shipping.delete_address(session, shop, user.user_id, address_id)
 
 
 # ----------------------------------------------------------------------------- quotes
@@ -206,10 +203,27 @@ async def quote(
     Prices and weights come from the catalog. 404: unknown method; 422: the method does
     not ship to the address's country, or a product is not for sale.
     """
-    return await quotes.quote_for_shopper(session, shop, body, user, shipping.catalog)
+    rates = await shipping.rates_on_offer(session, shop, body.method_id)  # a 404 comes first
+    if body.address is None and user is None:
+        raise Unauthenticated("Log in to quote to a saved address, or send the `address` itself.")
+    owner = user.user_id if user is not None else ""
+    return await shipping.quote_for_shopper(session, shop, rates, body, owner)
 
 
 # ----------------------------------------------------------------------------- shipments
+
+
+def _page_key(cursor: str) -> PageKey:
+    try:
+        return PageKey.from_cursor(cursor)
+    except ValueError:
+        raise field_problem(
+            400,
+            "query.cursor",
+            "not a cursor of this listing: pass the next_cursor of the "
+            "previous page unchanged, or omit it to start at the first page",
+            slug="bad-cursor",
+        ) from None
 
 
 @router.get("/shipments", tags=["shipments"])
@@ -217,6 +231,7 @@ async def list_shipments(
     shop: ShopId,
     user: OwnerOrAdmin,
     session: ReaderDep,
+    shipping: ShippingDep,
     status_: Annotated[ShipmentStatus | None, Query(alias="status")] = None,
     order_id: Annotated[ids.OrderRef | None, Query()] = None,
     user_id: Annotated[ids.UserRef | None, Query(alias="user", description="Admins only.")] = None,
@@ -224,7 +239,7 @@ async def list_shipments(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> ShipmentsPage:
     """Your shipments, newest first; an admin sees all of the shop's (filter by `user`)."""
-    return await shipments.list_shipments(
+    return await shipping.shipments.page(
         session,
         shop,
         user,
@@ -232,24 +247,33 @@ async def list_shipments(
         order_id=order_id,
         user_id=user_id,
         limit=limit,
-        cursor=cursor,
+        after=_page_key(cursor) if cursor else None,
     )
 
 
 @router.get("/shipments/{shipment_id}", tags=["shipments"])
 async def read_shipment(
-    shop: ShopId, shipment_id: ShipmentIdPath, user: OwnerOrAdmin, session: ReaderDep
+    shop: ShopId,
+    shipment_id: ShipmentIdPath,
+    user: OwnerOrAdmin,
+    session: ReaderDep,
+    shipping: ShippingDep,
 ) -> ShipmentPublic:
     """One of your shipments (any, for an admin), with its status history."""
-    return await shipments.get_shipment(session, shop, shipment_id, user)
+    return await shipping.shipments.get(session, shop, shipment_id, user)
 
 
 @router.post("/shipments", status_code=status.HTTP_201_CREATED, tags=["shipments"])
 async def create_shipment(
-    shop: ShopId, body: ShipmentCreate, admin: AdminUser, session: SessionDep, response: Response
+    shop: ShopId,
+    body: ShipmentCreate,
+    admin: AdminUser,
+    session: SessionDep,
+    shipping: ShippingDep,
+    response: Response,
 ) -> ShipmentPublic:
     """Create an order's shipment by hand (admin); 409 if the order has one."""
-    created = await shipments.create_manual(session, shop, body, admin.user_id)
+    created = await shipping.shipments.create(session, shop, body, admin.user_id)
     _location(response, shop, f"/shipments/{created.id}")
     return created
 
@@ -261,20 +285,25 @@ async def update_shipment(
     body: ShipmentUpdate,
     admin: AdminUser,
     session: SessionDep,
+    shipping: ShippingDep,
 ) -> ShipmentPublic:
     """Move a shipment on and/or set its carrier and tracking number (admin).
 
     pending → packed → shipped → in_transit → delivered (steps may be skipped forward);
     returned after it left; cancelled before. Emits `shipment.status_changed`.
     """
-    return await shipments.update_shipment(session, shop, shipment_id, body, admin.user_id)
+    return await shipping.shipments.update(session, shop, shipment_id, body, admin.user_id)
 
 
 @router.delete(
     "/shipments/{shipment_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["shipments"]
 )
 async def delete_shipment(
-    shop: ShopId, shipment_id: ShipmentIdPath, _admin: AdminUser, session: SessionDep
+    shop: ShopId,
+    shipment_id: ShipmentIdPath,
+    _admin: AdminUser,
+    session: SessionDep,
+    shipping: ShippingDep,
 ) -> None:
     """Delete a pending or cancelled shipment (admin)."""
-    await shipments.delete_shipment(session, shop, shipment_id)
+    await shipping.shipments.delete(session, shop, shipment_id)

@@ -15,11 +15,10 @@ from shopfleet.kit.outbox import OutboxRelay
 from shopfleet.kit.service import service_app
 from shopfleet.kit.tenant_data import purge_router
 from shopfleet.shipping import api, internal_api
-from shopfleet.shipping.api import Shipping
 from shopfleet.shipping.events import subscriptions
-from shopfleet.shipping.methods import ShopCurrencies
-from shopfleet.shipping.quotes import CATALOG_WORDING
+from shopfleet.shipping.service import ShippingService
 from shopfleet.shipping.settings import ShippingSettings
+from shopfleet.shipping.upstreams import CATALOG_WORDING, ShopCurrencies
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -33,8 +32,17 @@ def create_app(
     settings: ShippingSettings, blocks: Blocks, *, verifier: TokenVerifier | None = None
 ) -> FastAPI:
     db = open_database(settings)
+    timeout = settings.call_timeout_s
+    identity = IdentityClient(blocks.invoker, app_id=settings.identity_app_id, timeout_s=timeout)
+    catalog = CatalogClient(
+        blocks.invoker,
+        app_id=settings.catalog_app_id,
+        timeout_s=timeout,
+        wording=CATALOG_WORDING,
+    )
+    shipping = ShippingService(settings, ShopCurrencies(identity), catalog)
     # order.paid makes shipments, order.cancelled cancels them; declared before pub/sub starts.
-    for subscription in subscriptions(db):
+    for subscription in subscriptions(db, shipping.shipments):
         blocks.pubsub.subscribe(subscription)
     relay = OutboxRelay(db, blocks.pubsub, source="shipping")
     app = service_app(
@@ -48,15 +56,5 @@ def create_app(
         on_start=[relay.start],
         on_stop=[relay.stop],
     )
-    timeout = settings.call_timeout_s
-    identity = IdentityClient(blocks.invoker, app_id=settings.identity_app_id, timeout_s=timeout)
-    catalog = CatalogClient(
-        blocks.invoker,
-        app_id=settings.catalog_app_id,
-        timeout_s=timeout,
-        wording=CATALOG_WORDING,
-    )
-    app.state.shipping = Shipping(
-        settings=settings, currencies=ShopCurrencies(identity), catalog=catalog
-    )
+    app.state.shipping = shipping
     return app

@@ -15,7 +15,7 @@ from shopfleet.kit.contracts.events import ORDER_CANCELLED, ORDER_PAID, OrderCan
 from shopfleet.kit.db import Database
 from shopfleet.kit.inbox import PermanentEventError
 from shopfleet.kit.subscriptions import DatabaseInbox, EventRouter, Received
-from shopfleet.shipping import shipments
+from shopfleet.shipping.shipments import Shipments
 
 CONSUMER = "shipping"
 _MAX_ID = 64  # order and user ids fit the shipments table's columns
@@ -27,18 +27,18 @@ def _fits_our_columns(event: Received[OrderPaid | OrderCancelled]) -> None:
             raise PermanentEventError(f"{event.topic}: {name} must have 1 to {_MAX_ID} characters")
 
 
-def subscriptions(db: Database) -> list[Subscription]:
+def subscriptions(db: Database, shipments: Shipments) -> list[Subscription]:
     """What `create_app` subscribes, before the platform starts pub/sub."""
     router = EventRouter(CONSUMER, DatabaseInbox(db))
 
     @router.on(ORDER_PAID)
     async def order_paid(session: AsyncSession, event: Received[OrderPaid]) -> None:
         _fits_our_columns(event)
-        await shipments.create_for_paid_order(session, event.shop, event.payload)
+        await shipments.order_paid(session, event.shop, event.payload)
 
     @router.on(ORDER_CANCELLED)
     async def order_cancelled(session: AsyncSession, event: Received[OrderCancelled]) -> None:
         _fits_our_columns(event)
-        await shipments.cancel_for_order(session, event.shop, event.payload)
+        await shipments.order_cancelled(session, event.shop, event.payload)
 
     return router.subscriptions()

@@ -13,7 +13,7 @@ from shopfleet.kit.auth import ShopId
 from shopfleet.kit.contracts import ids
 from shopfleet.kit.contracts.shipping import ADDRESS_PATH, QUOTE_PATH, Address, Quote, QuoteRequest
 from shopfleet.kit.db import ReaderDep
-from shopfleet.shipping import addresses, quotes
+from shopfleet.shipping.deps import ShippingDep
 
 router = APIRouter(tags=["internal"])
 UserIdPath = Annotated[ids.UserRef, Path()]
@@ -22,13 +22,19 @@ AddressIdPath = Annotated[ids.AddressId, Path()]
 
 @router.get(ADDRESS_PATH)
 async def read_address(
-    shop: ShopId, user_id: UserIdPath, address_id: AddressIdPath, session: ReaderDep
+    shop: ShopId,
+    user_id: UserIdPath,
+    address_id: AddressIdPath,
+    session: ReaderDep,
+    shipping: ShippingDep,
 ) -> Address:
     """A shopper's saved address; 404 unless it is that shopper's."""
-    return await addresses.get_address(session, shop, user_id, address_id)
+    return await shipping.address(session, shop, user_id, address_id)
 
 
 @router.post(QUOTE_PATH)
-async def quote(shop: ShopId, body: QuoteRequest, session: ReaderDep) -> Quote:
+async def quote(
+    shop: ShopId, body: QuoteRequest, session: ReaderDep, shipping: ShippingDep
+) -> Quote:
     """Quote priced lines: 404 unknown or retired method, 422 country not served."""
-    return await quotes.quote_priced(session, shop, body)
+    return await shipping.quote_priced(session, shop, body)

@@ -1,155 +1,204 @@
-"""Shipping's pure domain rules: what a shipment costs, where a method ships, how a
-shipment's status may move. No I/O: `methods`, `addresses`, `quotes` and `shipments`
-load rows, ask these functions, and write the answer.
+"""Shipping's use cases: methods, saved addresses and quotes here; shipments (and the
+events that make and cancel them) in `shipments.py`, reached as `ShippingService.shipments`.
 
-Cost of a method for some lines to a country:
-
-    0                                                   if subtotal >= free_above
-    base + per_kg × ⌈weight in kg⌉ + per_item × units   otherwise
-
-where the weight is rounded up to the next whole kilogram (a 1 g parcel pays one kilogram,
-a weightless one none), and amounts are integer minor units of the shop's currency.
+Each loads what it needs (`store.py`), lets the domain decide (`domain/`), then stores the
+change in the caller's session and commits it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopfleet.kit.contracts.shipping import Quote, QuoteLine
-from shopfleet.kit.db import NamedRow
-from shopfleet.kit.money import MAX_AMOUNT, Money
+from shopfleet.kit.contracts.clients.catalog import CatalogClient
+from shopfleet.kit.contracts.shipping import Address, Quote, QuoteRequest
+from shopfleet.kit.db import utcnow
+from shopfleet.shipping.domain import costs, edits, methods
+from shopfleet.shipping.domain.methods import Deletion, MethodRecord
+from shopfleet.shipping.domain.refusals import (
+    AddressNotFound,
+    MethodIdTaken,
+    method_not_found,
+)
+from shopfleet.shipping.models import (
+    ADDRESS_FIELDS,
+    AddressList,
+    AddressPublic,
+    AddressUpdate,
+    MethodCreate,
+    MethodDeletion,
+    MethodList,
+    MethodPublic,
+    MethodUpdate,
+    QuoteAsk,
+    method_public,
+    new_id,
+)
+from shopfleet.shipping.settings import ShippingSettings
+from shopfleet.shipping.shipments import Shipments
+from shopfleet.shipping.store import ShippingStore
+from shopfleet.shipping.upstreams import ShopCurrencies
 
-GRAMS_PER_KG = 1000
 
+class ShippingService:
+    """The use cases, with the limits and the other services they need."""
 
-class QuoteError(ValueError):
-    """A quote that cannot be given; `field` names the request field to fix."""
+    def __init__(
+        self, settings: ShippingSettings, currencies: ShopCurrencies, catalog: CatalogClient
+    ) -> None:
+        self.settings, self.currencies, self.catalog = settings, currencies, catalog
+        self.shipments = Shipments()
 
-    def __init__(self, message: str, *, field: str, slug: str) -> None:
-        super().__init__(message)
-        self.field, self.slug = field, slug
+    # ------------------------------------------------------------------------- methods
 
+    async def list_methods(
+        self, session: AsyncSession, shop: str, *, country: str | None, include_inactive: bool
+    ) -> MethodList:
+        found = await ShippingStore(session).methods(shop, include_inactive=include_inactive)
+        shown = [m for m in found if country is None or costs.serves(m.countries, country)]
+        return MethodList(items=[method_public(method) for method in shown])
 
-@dataclass(frozen=True, slots=True)
-class Rates:
-    """A shipping method as the cost calculation needs it."""
+    async def method(
+        self, session: AsyncSession, shop: str, method_id: str, *, include_inactive: bool
+    ) -> MethodPublic:
+        found = await ShippingStore(session).method(shop, method_id)
+        visible = methods.visible_method(found, shop, method_id, include_inactive=include_inactive)
+        return method_public(visible)
 
-    id: str
-    name: str
-    carrier: str
-    currency: str
-    base: int
-    per_kg: int
-    per_item: int
-    free_above: int | None
-    days_min: int
-    days_max: int
-    countries: tuple[str, ...] = ()  # empty: everywhere
-
-    @classmethod
-    def from_row(cls, row: NamedRow) -> Rates:
-        """From a `shipping_methods` row (or a mapping with its column names)."""
-        return cls(
-            id=row["id"],
-            name=row["name"],
-            carrier=row["carrier"],
-            currency=row["currency"],
-            base=row["base_amount"],
-            per_kg=row["per_kg_amount"],
-            per_item=row["per_item_amount"],
-            free_above=row["free_above_amount"],
-            days_min=row["estimated_days_min"],
-            days_max=row["estimated_days_max"],
-            countries=tuple(row["countries"] or ()),
+    async def create_method(
+        self, session: AsyncSession, shop: str, body: MethodCreate
+    ) -> MethodPublic:
+        """A method priced in the shop's currency (asked of identity)."""
+        store = ShippingStore(session)
+        currency = methods.shop_currency(await self.currencies.currency(shop), body.currency)
+        most = self.settings.max_methods_per_shop
+        edits.check_method_room(await store.count_methods(shop), most)
+        now = utcnow()
+        method = MethodRecord(
+            **body.model_dump(exclude={"currency"}),
+            currency=currency,
+            created_at=now,
+            updated_at=now,
+            version=1,
         )
-
-
-def billable_kg(weight_grams: int) -> int:
-    """Whole kilograms charged for a weight: every started kilogram counts."""
-    return -(-weight_grams // GRAMS_PER_KG)
-
-
-def serves(countries: Iterable[str], country: str) -> bool:
-    """Does a method with these zones ship to `country`? No zones: everywhere."""
-    zones = tuple(countries)
-    return not zones or country in zones
-
-
-def cost_of(rates: Rates, *, subtotal: int, weight_grams: int, units: int) -> int:
-    """The shipping cost in minor units (see the module's docstring)."""
-    if rates.free_above is not None and subtotal >= rates.free_above:
-        return 0
-    return rates.base + rates.per_kg * billable_kg(weight_grams) + rates.per_item * units
-
-
-def quote(rates: Rates, country: str, lines: Sequence[QuoteLine]) -> Quote:
-    """Quote `rates` for `lines` shipped to `country`; `QuoteError` when it cannot."""
-    if not serves(rates.countries, country):
-        raise QuoteError(
-            f"shipping method '{rates.id}' does not ship to {country}; it ships to "
-            f"{', '.join(rates.countries)}. Choose another method or address",
-            field="body.address.country",
-            slug="country-not-served",
-        )
-    subtotal = weight = units = 0
-    for index, line in enumerate(lines):
-        if line.unit_price.currency != rates.currency:
-            raise QuoteError(
-                f"the line is priced in {line.unit_price.currency}, but method '{rates.id}' "
-                f"charges in {rates.currency}, the shop's currency",
-                field=f"body.lines.{index}.unit_price.currency",
-                slug="currency-mismatch",
+        if not await store.insert_method(shop, method):
+            await session.rollback()
+            raise MethodIdTaken(
+                "body.id",
+                f"'{body.id}' is already a shipping method of this shop; choose another id, "
+                f"or PATCH /shipping/methods/{body.id}",
             )
-        subtotal += line.unit_price.amount * line.quantity
-        weight += line.weight_grams * line.quantity
-        units += line.quantity
-    cost = cost_of(rates, subtotal=subtotal, weight_grams=weight, units=units)
-    if cost > MAX_AMOUNT or subtotal > MAX_AMOUNT:
-        raise QuoteError(
-            "the lines (or their shipping) exceed the largest amount we handle; "
-            "split them into smaller orders",
-            field="body.lines",
-            slug="amount-too-large",
-        )
-    return Quote(
-        method_id=rates.id,
-        method_name=rates.name,
-        carrier=rates.carrier,
-        cost=Money(amount=cost, currency=rates.currency),
-        subtotal=Money(amount=subtotal, currency=rates.currency),
-        weight_grams=weight,
-        estimated_days_min=rates.days_min,
-        estimated_days_max=rates.days_max,
-    )
+        await session.commit()
+        return method_public(method)
 
+    async def update_method(
+        self, session: AsyncSession, shop: str, method_id: str, body: MethodUpdate
+    ) -> MethodPublic:
+        store = ShippingStore(session)
+        current = await store.method(shop, method_id, lock=True)
+        if current is None:
+            raise method_not_found(shop, method_id)
+        changes = edits.changed_fields(current, body.model_dump(exclude_unset=True))
+        if not changes:
+            await session.rollback()
+            return method_public(current)
+        changed = methods.changed_method(current, changes, utcnow())
+        names = (*changes, "version", "updated_at")
+        await store.update_method(shop, method_id, {n: getattr(changed, n) for n in names})
+        await session.commit()
+        return method_public(changed)
 
-# ----------------------------------------------------------------------------- shipments
+    async def delete_method(
+        self, session: AsyncSession, shop: str, method_id: str
+    ) -> MethodDeletion:
+        """Delete an unused method; one that shipments use is deactivated instead."""
+        store = ShippingStore(session)
+        current = await store.method(shop, method_id, lock=True)
+        if current is None:
+            raise method_not_found(shop, method_id)
+        deletion = methods.method_deletion(current, await store.method_used(shop, method_id))
+        if deletion is Deletion.DELETE:
+            await store.delete_method(shop, method_id)
+        elif deletion is Deletion.DEACTIVATE:
+            columns = {"active": False, "version": current.version + 1, "updated_at": utcnow()}
+            await store.update_method(shop, method_id, columns)
+        await session.commit()
+        return MethodDeletion(id=method_id, outcome=deletion.outcome)
 
-# Where a shipment may go from each status. A parcel may skip steps forward (a carrier
-# scan can be missed), never go back once it left; returned and cancelled are final.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "pending": frozenset({"packed", "shipped", "cancelled"}),
-    "packed": frozenset({"pending", "shipped", "cancelled"}),
-    "shipped": frozenset({"in_transit", "delivered", "returned"}),
-    "in_transit": frozenset({"delivered", "returned"}),
-    "delivered": frozenset({"returned"}),
-    "returned": frozenset(),
-    "cancelled": frozenset(),
-}
-NOT_YET_SHIPPED: frozenset[str] = frozenset({"pending", "packed"})
-DELETABLE: frozenset[str] = frozenset({"pending", "cancelled"})
+    # ------------------------------------------------------------------------- addresses
 
+    async def list_addresses(self, session: AsyncSession, shop: str, user_id: str) -> AddressList:
+        return AddressList(items=await ShippingStore(session).addresses(shop, user_id))
 
-class TransitionError(ValueError):
-    pass
+    async def read_address(
+        self, session: AsyncSession, shop: str, user_id: str, address_id: str
+    ) -> AddressPublic:
+        found = await ShippingStore(session).address(shop, user_id, address_id)
+        if found is None:
+            raise AddressNotFound.of(address_id)
+        return found
 
+    async def address(
+        self, session: AsyncSession, shop: str, user_id: str, address_id: str
+    ) -> Address:
+        """The bare address (for quotes and orders) if it is `user_id`'s."""
+        found = await self.read_address(session, shop, user_id, address_id)
+        return Address.model_validate(found.model_dump(include=set(ADDRESS_FIELDS)))
 
-def check_transition(current: str, target: str) -> None:
-    """May a shipment in `current` move to `target`? `TransitionError` says why not."""
-    allowed = TRANSITIONS.get(current, frozenset())
-    if target not in allowed:
-        options = ", ".join(sorted(allowed)) or "nothing (it is final)"
-        raise TransitionError(
-            f"a {current} shipment cannot become {target}; from {current} it may become {options}"
-        )
+    async def create_address(
+        self, session: AsyncSession, shop: str, user_id: str, body: Address
+    ) -> AddressPublic:
+        store = ShippingStore(session)
+        most = self.settings.max_addresses_per_user
+        edits.check_address_room(await store.count_addresses(shop, user_id), most)
+        now = utcnow()
+        stamps = {"id": new_id(), "created_at": now, "updated_at": now}
+        address = AddressPublic.model_validate(body.model_dump() | stamps)
+        await store.insert_address(shop, user_id, address)
+        await session.commit()
+        return address
+
+    async def update_address(
+        self, session: AsyncSession, shop: str, user_id: str, address_id: str, body: AddressUpdate
+    ) -> AddressPublic:
+        # Each field was validated, and the required ones cannot be nulled: still an Address.
+        current = await self.read_address(session, shop, user_id, address_id)
+        changes = edits.changed_fields(current, body.model_dump(exclude_unset=True))
+        if not changes:
+            await session.rollback()
+            return current
+        changes["updated_at"] = utcnow()
+        await ShippingStore(session).update_address(shop, user_id, address_id, changes)
+        await session.commit()
+        return AddressPublic.model_validate(current.model_dump() | changes)
+
+    async def delete_address(
+        self, session: AsyncSession, shop: str, user_id: str, address_id: str
+    ) -> None:
+        if not await ShippingStore(session).delete_address(shop, user_id, address_id):
+            await session.rollback()
+            raise AddressNotFound.of(address_id)
+        await session.commit()
+
+    # ------------------------------------------------------------------------- quotes
+
+    async def rates_on_offer(self, session: AsyncSession, shop: str, method_id: str) -> costs.Rates:
+        """The rates of a method on offer (unknown or retired: not found)."""
+        found = await ShippingStore(session).method(shop, method_id)
+        return costs.rates_on_offer(found, shop, method_id)
+
+    async def quote_priced(self, session: AsyncSession, shop: str, request: QuoteRequest) -> Quote:
+        """Orders' quote of lines it priced already."""
+        rates = await self.rates_on_offer(session, shop, request.method_id)
+        return costs.quote(rates, request.address.country, request.lines)
+
+    async def quote_for_shopper(
+        self, session: AsyncSession, shop: str, rates: costs.Rates, ask: QuoteAsk, owner: str
+    ) -> Quote:
+        """A shopper's quote of products catalog prices and weighs, to the address sent or
+        to a saved address of `owner` (the signed-in shopper)."""
+        address = ask.address
+        if address is None:
+            address = await self.address(session, shop, owner, ask.address_id or "")
+        found = await self.catalog.lookup(shop, [line.product_id for line in ask.lines])
+        items = [(line.product_id, line.quantity) for line in ask.lines]
+        return costs.quote(rates, address.country, costs.priced_lines(items, found))

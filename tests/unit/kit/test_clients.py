@@ -20,7 +20,7 @@ from shopfleet.kit.contracts.clients.shipping import CannotShip, NoSuchMethod, S
 from shopfleet.kit.contracts.shipping import Address, QuoteLine, QuoteRequest
 from shopfleet.kit.refusals import NotFoundRefusal, UnavailableRefusal, UpstreamRefusal
 from shopfleet.orders.upstreams import WORDING as ORDERS_WORDING
-from shopfleet.shipping.quotes import CATALOG_WORDING as SHIPPING_WORDING
+from shopfleet.shipping.upstreams import CATALOG_WORDING as SHIPPING_WORDING
 from tests.support.invoker import Answer, ScriptedInvoker, answer, problem
 
 

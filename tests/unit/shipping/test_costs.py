@@ -7,17 +7,9 @@ import pytest
 
 from shopfleet.kit.contracts.shipping import QuoteLine
 from shopfleet.kit.money import MAX_AMOUNT, Money
-from shopfleet.shipping.service import (
-    TRANSITIONS,
-    QuoteError,
-    Rates,
-    TransitionError,
-    billable_kg,
-    check_transition,
-    cost_of,
-    quote,
-    serves,
-)
+from shopfleet.shipping.domain.costs import Rates, billable_kg, cost_of, quote, serves
+from shopfleet.shipping.domain.refusals import QuoteError, TransitionRefused
+from shopfleet.shipping.domain.shipments import TRANSITIONS, check_transition
 
 PID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 PID2 = "1f8fad5b-d9cb-469f-a165-70867728950e"
@@ -146,7 +138,7 @@ def test_allowed_transitions(current: str, target: str) -> None:
     ],
 )
 def test_forbidden_transitions_say_what_is_allowed(current: str, target: str) -> None:
-    with pytest.raises(TransitionError) as refused:
+    with pytest.raises(TransitionRefused) as refused:
         check_transition(current, target)
     assert current in str(refused.value)
     if TRANSITIONS[current]:
