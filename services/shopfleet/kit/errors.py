@@ -17,7 +17,13 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from shopfleet.kit.refusals import InvalidRefusal, Refusal, headers_of, status_of
+from shopfleet.kit.refusals import (
+    FieldConflict,
+    InvalidRefusal,
+    Refusal,
+    headers_of,
+    status_of,
+)
 
 PROBLEM_BASE = "https://shopfleet.io/problems/"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -196,6 +202,8 @@ def problem_for(refusal: Refusal) -> Problem:
             {"field": refusal.field, "message": refusal.message, "type": "value_error"}
         ]
         title = "Your request has invalid fields"
+    elif isinstance(refusal, FieldConflict):
+        extra["errors"] = [{"field": refusal.field, "message": refusal.message, "type": "conflict"}]
     return Problem(
         status_of(refusal),
         refusal.detail,

@@ -57,6 +57,16 @@ class InvalidRefusal(Refusal):
         self.message = message
 
 
+class FieldConflict(StateRefusal):
+    """A value that conflicts with what is stored (taken by another, below what is held);
+    `field` names what to change. Answered as a conflict listing that field."""
+
+    def __init__(self, detail: str, *, field: str, message: str, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.field = field
+        self.message = message
+
+
 class LimitRefusal(Refusal):
     """A limit of the shop or the shopper is reached; retry after `retry_after_s`."""
 
