@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from shopfleet.kit.errors import install_problem_handlers, problem_for
 from shopfleet.kit.refusals import (
     DeclinedRefusal,
+    FieldConflict,
     ForbiddenRefusal,
     InvalidRefusal,
     LimitRefusal,
@@ -85,6 +86,21 @@ async def test_an_invalid_value_names_the_field_to_fix() -> None:
         }
     ]
     assert "lines[0].quantity" in body["detail"]
+
+
+async def test_a_field_conflict_is_409_naming_the_field_to_change() -> None:
+    refusal = FieldConflict(
+        "Fix this field: body.sku: taken; choose another.",
+        slug="sku-taken",
+        field="body.sku",
+        message="taken",
+    )
+    transport = httpx.ASGITransport(app=app_refusing(refusal))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        body = (await client.get("/x")).json()
+    assert (body["status"], body["title"]) == (409, "Conflict")
+    assert body["type"] == "https://shopfleet.io/problems/sku-taken"
+    assert body["errors"] == [{"field": "body.sku", "message": "taken", "type": "conflict"}]
 
 
 def test_an_extra_cannot_replace_a_problems_own_member() -> None:
