@@ -173,7 +173,11 @@ async def price_history(
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> PriceHistoryPage:
     """The product's prices, newest first (admin)."""
-    before = decode_price_cursor(cursor)  # a bad cursor is a 400 before any query runs
+    try:
+        before = decode_price_cursor(cursor)
+    except Problem:  # a missing product is a 404 before its cursor is a 400
+        await products.find_product(session, shop, product_id)
+        raise
     return await products.price_history(session, shop, product_id, limit=limit, before=before)
 
 
