@@ -31,7 +31,7 @@ from rich.table import Table
 
 from shopfleet.catalog.app import MIGRATIONS
 from shopfleet.catalog.models import Product
-from shopfleet.catalog.products import live_products
+from shopfleet.catalog.store.products import live_products
 from shopfleet.kit.db import Database
 from shopfleet.kit.quotas import lock_quota
 from shopfleet.kit.tenant_data import purge_shop

@@ -6,7 +6,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 
-from shopfleet.catalog import images, listing, pricing, products, stock
+from shopfleet.catalog import listing
+from shopfleet.catalog.cursors import decode_price_cursor
+from shopfleet.catalog.deps import CatalogDep
 from shopfleet.catalog.params import ListParams, list_params, query_parameters
 from shopfleet.catalog.schemas import (
     ImagePublic,
@@ -18,8 +20,8 @@ from shopfleet.catalog.schemas import (
     ProductUpdate,
     StockUpdate,
 )
-from shopfleet.catalog.service import Catalog
-from shopfleet.catalog.uploads import read_file_field
+from shopfleet.catalog.service import images, products, stock
+from shopfleet.catalog.uploads import checked_image, read_file_field
 from shopfleet.kit.auth import (
     PUBLIC,
     SHOP_API_PREFIX,
@@ -31,10 +33,6 @@ from shopfleet.kit.auth import (
 from shopfleet.kit.contracts.ids import IMAGE_ID_PATTERN, PRODUCT_ID_PATTERN, SHOP_SLUG_PATTERN
 from shopfleet.kit.db import ReaderDep, SessionDep
 from shopfleet.kit.errors import Problem
-
-
-async def _catalog(request: Request) -> Catalog:  # async: a def would run in a thread
-    return request.app.state.catalog
 
 
 async def _require_admin(request: Request, shop: str, detail: str) -> None:
@@ -49,7 +47,6 @@ async def _require_admin(request: Request, shop: str, detail: str) -> None:
         raise Problem(403, detail, slug="forbidden")
 
 
-CatalogDep = Annotated[Catalog, Depends(_catalog)]
 # A path parameter, not the kit's `ShopId` dependency (see `_require_admin`).
 ShopSlug = Annotated[str, Path(pattern=SHOP_SLUG_PATTERN, description="The shop's slug.")]
 ProductId = Annotated[str, Path(pattern=PRODUCT_ID_PATTERN, description="The product's id.")]
@@ -57,6 +54,14 @@ ImageId = Annotated[str, Path(pattern=IMAGE_ID_PATTERN, description="The image's
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 router = APIRouter(prefix=SHOP_API_PREFIX)
+
+
+def etag_matches(if_none_match: str | None, current: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+    return "*" in tags or current in tags
+
 
 # ----------------------------------------------------------------------------- reading
 
@@ -103,7 +108,7 @@ async def read_image(
     found = await images.find_image(session, shop, image_id, size)
     await session.close()
     headers = {"ETag": found.etag, "Cache-Control": IMMUTABLE}
-    if images.etag_matches(if_none_match, found.etag):
+    if etag_matches(if_none_match, found.etag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     data = await images.read_image(catalog, found)
     headers |= {
@@ -155,7 +160,7 @@ async def change_price(
     shop: ShopId, product_id: ProductId, body: PriceUpdate, admin: AdminUser, session: SessionDep
 ) -> ProductPublic:
     """Set the price (and compare-at price); the change is kept in the history (admin)."""
-    return await pricing.change_price(session, shop, product_id, body, actor=admin.user_id)
+    return await products.change_price(session, shop, product_id, body, actor=admin.user_id)
 
 
 @router.get("/products/{product_id}/prices", tags=["products"])
@@ -168,7 +173,12 @@ async def price_history(
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> PriceHistoryPage:
     """The product's prices, newest first (admin)."""
-    return await pricing.price_history(session, shop, product_id, limit=limit, cursor=cursor)
+    try:
+        before = decode_price_cursor(cursor)
+    except Problem:  # a missing product is a 404 before its cursor is a 400
+        await products.find_product(session, shop, product_id)
+        raise
+    return await products.price_history(session, shop, product_id, limit=limit, before=before)
 
 
 @router.put("/products/{product_id}/stock", tags=["products"])
@@ -212,7 +222,9 @@ async def upload_image(
 ) -> ImagePublic:
     """Add an image (multipart field `file`: JPEG, PNG, WebP or GIF); a thumbnail is made."""
     data = await read_file_field(request, "file", max_bytes=catalog.settings.max_image_bytes)
-    image = await images.add_image(session, catalog, shop, product_id, data)
+    await images.check_product(session, shop, product_id)
+    checked = await checked_image(data, catalog.settings)
+    image = await images.add_image(session, catalog, shop, product_id, data, checked)
     response.headers["Location"] = image.url
     return image
 

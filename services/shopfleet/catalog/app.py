@@ -6,11 +6,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from shopfleet.catalog import api, events, internal_api, products
-from shopfleet.catalog import images as images_of_shop
+from shopfleet.catalog import api, events, internal_api
+from shopfleet.catalog.deps import Catalog
 from shopfleet.catalog.imagestore import ImageStore, LocalImageStore
 from shopfleet.catalog.reader import ListingReader
-from shopfleet.catalog.service import Catalog
+from shopfleet.catalog.service import images as images_of_shop
+from shopfleet.catalog.service import products
 from shopfleet.catalog.settings import CatalogSettings
 from shopfleet.catalog.shops import ShopDirectory
 from shopfleet.kit.auth import TokenVerifier

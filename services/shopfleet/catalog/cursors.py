@@ -1,5 +1,9 @@
-"""The listing's opaque cursor: the sort, a fingerprint of the filters, and the last row's
-(sort key, id). A cursor made for other filters or another sort is refused, not misread.
+"""The opaque cursors of catalog's pages, and their reading at the edge (a cursor we did
+not issue is a 400 naming `query.cursor`).
+
+The listing's: the sort, a fingerprint of the filters, and the last row's (sort key, id); a
+cursor made for other filters or another sort is refused, not misread. The price
+history's: the id of the last price shown.
 """
 
 from __future__ import annotations
@@ -99,3 +103,23 @@ def _parse_key(sort: Sort, key: Any) -> Any:
     if not isinstance(key, str) or len(key) > 200 or "\x00" in key:
         raise ValueError("name key")
     return key
+
+
+def encode_price_cursor(last_id: int) -> str:
+    return pack_cursor(["p", last_id])
+
+
+def decode_price_cursor(cursor: str | None) -> int | None:
+    """The id of the last price of the page before; None: the first page."""
+    if not cursor:
+        return None
+    try:
+        kind, last_id = unpack_cursor(cursor)
+        if kind != "p" or type(last_id) is not int or not 0 <= last_id < 2**62:
+            raise ValueError(cursor)
+        return last_id
+    except ValueError:
+        raise _bad_cursor(
+            "not a valid cursor: pass the next_cursor of the previous page "
+            "unchanged, or omit it to start at the first page"
+        ) from None

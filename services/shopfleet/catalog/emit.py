@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shopfleet.catalog.domain import available, fell_low
 from shopfleet.kit.contracts.events import (
     PRODUCT_DELETED,
     PRODUCT_UPDATED,
@@ -20,13 +21,6 @@ from shopfleet.kit.contracts.events import (
     StockLow,
 )
 from shopfleet.kit.outbox import Outbox
-
-
-def available(product: Any) -> int:
-    """Units a buyer can have now: nothing of an inactive or deleted product."""
-    if not product.active or product.deleted_at is not None:
-        return 0
-    return max(0, product.on_hand - product.reserved)
 
 
 async def product_updated(session: AsyncSession, product: Any) -> None:
@@ -50,11 +44,6 @@ async def product_updated(session: AsyncSession, product: Any) -> None:
 async def product_deleted(session: AsyncSession, product: Any) -> None:
     payload = ProductDeleted(product_id=product.id, version=product.version)
     await Outbox.add(session, PRODUCT_DELETED, payload, shop=product.shop)
-
-
-def fell_low(before: int, after: int, threshold: int) -> bool:
-    """Availability fell to or below the threshold, or ran out: worth a `stock.low`."""
-    return after < before and (after <= threshold < before or after == 0)
 
 
 async def stock_changed(session: AsyncSession, product: Any, before: int) -> None:

@@ -11,7 +11,7 @@ import re
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopfleet.catalog import categories
+from shopfleet.catalog.service import categories
 from shopfleet.catalog.shops import ShopDirectory
 from shopfleet.kit.blocks import Subscription
 from shopfleet.kit.contracts.events import (

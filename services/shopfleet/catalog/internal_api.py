@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from shopfleet.catalog import reservations, stock
+from shopfleet.catalog.service import stock
 from shopfleet.kit.auth import ShopId
 from shopfleet.kit.contracts import ids
 from shopfleet.kit.contracts.catalog import (
@@ -41,17 +41,17 @@ async def reserve(
 ) -> ReservationResult:
     """Reserve every line or none (`rejected`, with shortages); the same order id again
     answers the same outcome."""
-    return await reservations.reserve(session, shop, order_id, body)
+    return await stock.reserve(session, shop, order_id, body)
 
 
 @router.post(COMMIT_PATH)
 async def commit(shop: ShopId, order_id: OrderId, session: SessionDep) -> ReservationResult:
     """The order is paid: reserved units leave the stock. Idempotent."""
-    return await reservations.commit(session, shop, order_id)
+    return await stock.commit(session, shop, order_id)
 
 
 @router.delete(RESERVATION_PATH)
 async def release(shop: ShopId, order_id: OrderId, session: SessionDep) -> ReservationResult:
     """The order is cancelled: its units are for sale again (reserved ones are freed, those
     of a paid order go back on hand). Idempotent."""
-    return await reservations.release(session, shop, order_id)
+    return await stock.release(session, shop, order_id)

@@ -14,17 +14,17 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from shopfleet.catalog import categories
 from shopfleet.catalog.cursors import ListQuery, decode_cursor, encode_cursor
-from shopfleet.catalog.models import Product
+from shopfleet.catalog.domain import check_price_range
+from shopfleet.catalog.models import PRODUCTS_TABLE
 from shopfleet.catalog.reader import ListingReader, Shape
 from shopfleet.catalog.schemas import Sort, images_prefix
-from shopfleet.kit.errors import field_problem
+from shopfleet.catalog.store.categories import LINKS, subtree_cte
+from shopfleet.kit.refusals import InvalidRefusal
 
 __all__ = ["ListQuery", "build_statement", "list_products"]
 
-PRODUCTS: sa.Table = Product.__table__  # type: ignore[attr-defined]
-P = PRODUCTS.c
+P = PRODUCTS_TABLE.c
 _ITEM_COLUMNS = (
     P.id,
     P.name,
@@ -82,8 +82,8 @@ def build_statement(shape: Shape) -> sa.Select[Any]:
     if shape.in_stock:
         stmt = stmt.where(P.on_hand - P.reserved > 0)
     if shape.category:
-        tree = categories.subtree_cte(sa.bindparam("shop"), sa.bindparam("category"))
-        links = categories.LINKS.c
+        tree = subtree_cte(sa.bindparam("shop"), sa.bindparam("category"))
+        links = LINKS.c
         in_tree = sa.select(links.product_id).where(
             links.shop == sa.bindparam("shop"), links.category_id.in_(sa.select(tree.c.id))
         )
@@ -116,9 +116,7 @@ def params(shop: str, query: ListQuery) -> dict[str, Any]:
 
 async def list_products(reader: ListingReader, shop: str, query: ListQuery) -> bytes:
     """A page as JSON: `{items, next_cursor}`."""
-    low, high = query.min_price, query.max_price
-    if low is not None and high is not None and low > high:
-        raise field_problem(422, "query.max_price", f"must not be below min_price ({low})")
+    check_price_range(query.min_price, query.max_price)
     values = params(shop, query)  # a bad cursor is a 400 before any query runs
     rows = await reader.rows(shape_of(query), build_statement, values)
     if (
@@ -126,7 +124,7 @@ async def list_products(reader: ListingReader, shop: str, query: ListQuery) -> b
         and query.category is not None
         and not await reader.category_exists(shop, query.category)
     ):
-        raise field_problem(422, "query.category", f"no category '{query.category}' in this shop")
+        raise InvalidRefusal("query.category", f"no category '{query.category}' in this shop")
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     prefix = images_prefix(shop)

@@ -185,3 +185,12 @@ class Reservation(CatalogModel, table=True):
 
 
 TABLES = [ShopRow, CategoryRow, Product, ProductCategory, PriceChange, ProductImage, Reservation]
+
+# The same tables as Core sees them: the store's statements and the fast read path select
+# columns, not objects.
+_tables = CatalogModel.metadata.tables
+SHOPS_TABLE: sa.Table = _tables["shops"]
+CATEGORIES_TABLE: sa.Table = _tables["categories"]
+PRODUCTS_TABLE: sa.Table = _tables["products"]
+LINKS_TABLE: sa.Table = _tables["product_categories"]
+PRICES_TABLE: sa.Table = _tables["product_prices"]

@@ -12,8 +12,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from shopfleet.catalog import categories
 from shopfleet.catalog.schemas import Sort
+from shopfleet.catalog.store.categories import subtree
 from shopfleet.kit.reads import FastReader
 
 
@@ -37,4 +37,4 @@ Builder = Callable[[Shape], sa.Select[Any]]
 class ListingReader(FastReader):
     async def category_exists(self, shop: str, category: str) -> bool:
         async with self.db.reader() as session:
-            return await categories.subtree(session, shop, category) is not None
+            return await subtree(session, shop, category) is not None

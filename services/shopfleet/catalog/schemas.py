@@ -19,6 +19,8 @@ from pydantic import (
     field_validator,
 )
 
+from shopfleet.catalog.domain import available
+from shopfleet.catalog.models import Product, ProductImage
 from shopfleet.kit.auth import SHOP_API_PREFIX
 from shopfleet.kit.contracts import ids
 from shopfleet.kit.money import Amount, Currency, Money
@@ -228,3 +230,52 @@ class PriceHistoryEntry(BaseModel):
 class PriceHistoryPage(BaseModel):
     items: list[PriceHistoryEntry]
     next_cursor: str | None = None
+
+
+def product_public(product: Product, images: list[ProductImage], *, admin: bool) -> ProductPublic:
+    """The product as a caller reads it; stock levels only for an admin."""
+    shop, currency = product.shop, product.currency
+    compare_at = product.compare_at_amount
+    thumb = product.thumbnail_image_id
+    return ProductPublic(
+        id=product.id,
+        name=product.name,
+        slug=product.slug,
+        description=product.description,
+        sku=product.sku,
+        price=Money(amount=product.price_amount, currency=currency),
+        compare_at=None if compare_at is None else Money(amount=compare_at, currency=currency),
+        attributes=product.attributes,
+        active=product.active,
+        deleted=product.deleted_at is not None,
+        category_ids=product.category_ids,
+        images=[image_public(shop, image) for image in images],
+        thumbnail_url=image_url(shop, thumb, "thumb") if thumb else None,
+        available=available(product),
+        weight_grams=product.weight_grams,
+        stock=StockLevels(
+            on_hand=product.on_hand,
+            reserved=product.reserved,
+            available=product.on_hand - product.reserved,
+            low_stock_threshold=product.low_stock_threshold,
+        )
+        if admin
+        else None,
+        created_at=product.created_at,
+        updated_at=product.updated_at,
+        deleted_at=product.deleted_at,
+        version=product.version,
+    )
+
+
+def image_public(shop: str, image: ProductImage) -> ImagePublic:
+    return ImagePublic(
+        id=image.id,
+        url=image_url(shop, image.id, "full"),
+        thumbnail_url=image_url(shop, image.id, "thumb"),
+        content_type=image.content_type,
+        width=image.width,
+        height=image.height,
+        size_bytes=image.size_bytes,
+        position=image.position,
+    )

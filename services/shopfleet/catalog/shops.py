@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopfleet.catalog.models import ShopRow
+from shopfleet.catalog.store.products import remember_shop, shop_settings
 from shopfleet.kit.blocks import Invoker
 from shopfleet.kit.contracts.clients.identity import IdentityClient
 from shopfleet.kit.contracts.tenants import ShopSettings
-from shopfleet.kit.db import Database, upsert, utcnow
+from shopfleet.kit.db import Database
 from shopfleet.kit.quotas import QuotaReader
 
 
@@ -40,11 +40,9 @@ class ShopDirectory:
         if known is not None:
             return known
         async with self.db.reader() as session:
-            row = await session.get(ShopRow, shop)
-        if row is not None:
-            known = ShopSettings(
-                shop=row.slug, display_name=row.display_name, currency=row.currency
-            )
+            stored = await shop_settings(session, shop)
+        if stored is not None:
+            known = stored
         else:
             known = await self.identity.settings(shop)
             if self.quotas is not None:
@@ -63,14 +61,5 @@ class ShopDirectory:
 
     async def remember(self, session: AsyncSession, shop: ShopSettings) -> None:
         """Record a shop in the caller's transaction (from `shop.created` or identity)."""
-        values = {
-            "slug": shop.shop,
-            "display_name": shop.display_name[:120],
-            "currency": shop.currency,
-            "updated_at": utcnow(),
-        }
-        table = ShopRow.__table__  # type: ignore[attr-defined]
-        await session.execute(
-            upsert(session, table, values, keys=["slug"], update=["display_name", "currency"])
-        )
+        await remember_shop(session, shop)
         self._known[shop.shop] = shop

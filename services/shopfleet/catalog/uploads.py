@@ -1,4 +1,5 @@
-"""Reading one file field of a multipart upload, with a size limit enforced while reading.
+"""Reading one file field of a multipart upload, with a size limit enforced while reading,
+and checking that it is an image we accept.
 
 The body is parsed as it streams in: the moment the file passes `max_bytes` we answer 413
 and stop reading, so a huge upload costs neither memory nor the time to receive it all.
@@ -6,12 +7,15 @@ and stop reading, so a huge upload costs neither memory nor the time to receive 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
+from shopfleet.catalog.imaging import CheckedImage, NotAnImage, TooManyPixels, check_and_thumbnail
+from shopfleet.catalog.settings import CatalogSettings
 from shopfleet.kit.errors import Problem, field_problem
 
 # Room for the multipart framing and a few small fields besides the file.
@@ -115,3 +119,27 @@ async def read_file_field(request: Request, name: str, *, max_bytes: int) -> byt
     if not wanted[0].data:
         raise field_problem(422, f"body.{name}", "the file is empty")
     return bytes(wanted[0].data)
+
+
+async def checked_image(data: bytes, settings: CatalogSettings) -> CheckedImage:
+    """The uploaded file checked and thumbnailed (in a thread: Pillow's work is CPU); 415
+    for what is not an image we accept, 413 for too many pixels."""
+    try:
+        return await asyncio.to_thread(
+            check_and_thumbnail,
+            data,
+            thumb_px=settings.thumbnail_px,
+            max_pixels=settings.max_image_pixels,
+        )
+    except NotAnImage as exc:
+        raise Problem(
+            415,
+            f"The file is not an image we accept: {exc}. Upload a JPEG, PNG, WebP or GIF.",
+            errors=[{"field": "body.file", "message": str(exc), "type": "not_an_image"}],
+        ) from None
+    except TooManyPixels as exc:
+        raise Problem(
+            413,
+            f"The image has too many pixels ({exc}); upload a smaller one.",
+            errors=[{"field": "body.file", "message": str(exc), "type": "too_large"}],
+        ) from None

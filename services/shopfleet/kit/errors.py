@@ -18,9 +18,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from shopfleet.kit.refusals import (
+    FieldConflict,
     InvalidRefusal,
     Refusal,
-    TakenRefusal,
     headers_of,
     status_of,
 )
@@ -197,12 +197,15 @@ def problem_for(refusal: Refusal) -> Problem:
     """The problem a refusal is answered with (its kind's status, its slug and extras)."""
     extra = dict(refusal.extra)
     title = None
-    if isinstance(refusal, InvalidRefusal | TakenRefusal):
+    if isinstance(refusal, InvalidRefusal):
         extra["errors"] = [
             {"field": refusal.field, "message": refusal.message, "type": "value_error"}
         ]
-    if isinstance(refusal, InvalidRefusal):
         title = "Your request has invalid fields"
+    elif isinstance(refusal, FieldConflict):
+        extra["errors"] = [
+            {"field": refusal.field, "message": refusal.message, "type": refusal.error_type}
+        ]
     return Problem(
         status_of(refusal),
         refusal.detail,

@@ -46,12 +46,18 @@ class StateRefusal(Refusal):
     default_slug = "conflict"
 
 
-class TakenRefusal(StateRefusal):
-    """A value that must be unique (a slug, a SKU) is another's already: a conflict that
-    names the field to change, shaped like a validation error."""
+class FieldConflict(StateRefusal):
+    """A value that conflicts with what is stored (a slug or SKU another has, on hand below
+    what is reserved): a 409 whose `errors` entry names the field to change. `detail`
+    defaults to the validation wording; `error_type` is that entry's type (shipping's and
+    categories' answers say `value_error`, catalog's `conflict`: kept as they were)."""
 
-    def __init__(self, field: str, message: str, **extra: Any) -> None:
-        super().__init__(f"Fix this field: {field}: {message}.", **extra)
+    error_type = "value_error"
+
+    def __init__(
+        self, field: str, message: str, *, detail: str | None = None, **extra: Any
+    ) -> None:
+        super().__init__(detail or f"Fix this field: {field}: {message}.", **extra)
         self.field = field
         self.message = message
 

@@ -191,6 +191,9 @@ async def test_price_changes_keep_a_history(catalog: Any) -> None:
     for garbage in ("garbage!", base64.urlsafe_b64encode(b"p" + b"9" * 30).decode()):
         bad = await catalog.http.get(history, headers=catalog.admin, params={"cursor": garbage})
         catalog.assert_problem(bad, 400, "query.cursor")
+    nowhere = catalog.api("acme", "/products/00000000-0000-4000-8000-000000000000/prices")
+    missing = await catalog.http.get(nowhere, headers=catalog.admin, params={"cursor": "bad!"})
+    assert missing.status_code == 404  # the product is looked for before its cursor is read
     events = await catalog.pubsub.wait_for("product.updated", 3, product_id=product["id"])
     assert [e.data["price_amount"] for e in events] == [1000, 900, 1100]
 

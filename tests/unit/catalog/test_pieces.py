@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from shopfleet.catalog import demo
-from shopfleet.catalog.emit import available, fell_low
-from shopfleet.catalog.images import etag_matches
+from shopfleet.catalog.api import etag_matches
+from shopfleet.catalog.domain import available, fell_low
 from shopfleet.catalog.imaging import NotAnImage, TooManyPixels, check_and_thumbnail
 
 

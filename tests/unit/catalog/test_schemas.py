@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from shopfleet.catalog.products import slugify
+from shopfleet.catalog.domain import slugify
 from shopfleet.catalog.schemas import PriceUpdate, ProductCreate, ProductUpdate
 
 

@@ -9,13 +9,13 @@ from fastapi import FastAPI
 from shopfleet.kit.errors import install_problem_handlers, problem_for
 from shopfleet.kit.refusals import (
     DeclinedRefusal,
+    FieldConflict,
     ForbiddenRefusal,
     InvalidRefusal,
     LimitRefusal,
     NotFoundRefusal,
     Refusal,
     StateRefusal,
-    TakenRefusal,
     UnavailableRefusal,
     UpstreamRefusal,
 )
@@ -89,7 +89,7 @@ async def test_an_invalid_value_names_the_field_to_fix() -> None:
 
 
 async def test_a_taken_value_is_a_conflict_naming_the_field() -> None:
-    refusal = TakenRefusal("body.slug", "'shoes' is taken; choose another", slug="slug-taken")
+    refusal = FieldConflict("body.slug", "'shoes' is taken; choose another", slug="slug-taken")
     transport = httpx.ASGITransport(app=app_refusing(refusal))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         body = (await client.get("/x")).json()
@@ -99,6 +99,19 @@ async def test_a_taken_value_is_a_conflict_naming_the_field() -> None:
     assert body["errors"] == [
         {"field": "body.slug", "message": "'shoes' is taken; choose another", "type": "value_error"}
     ]
+
+
+async def test_a_field_conflict_keeps_its_own_detail_and_error_type() -> None:
+    class SkuTaken(FieldConflict):
+        error_type = "conflict"
+
+    refusal = SkuTaken("body.sku", "taken", detail="That SKU is taken.", slug="sku-taken")
+    transport = httpx.ASGITransport(app=app_refusing(refusal))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        body = (await client.get("/x")).json()
+    assert (body["status"], body["detail"]) == (409, "That SKU is taken.")
+    assert body["type"] == "https://shopfleet.io/problems/sku-taken"
+    assert body["errors"] == [{"field": "body.sku", "message": "taken", "type": "conflict"}]
 
 
 def test_an_extra_cannot_replace_a_problems_own_member() -> None:

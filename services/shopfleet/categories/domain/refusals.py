@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from shopfleet.kit.refusals import InvalidRefusal, NotFoundRefusal, StateRefusal, TakenRefusal
+from shopfleet.kit.refusals import FieldConflict, InvalidRefusal, NotFoundRefusal, StateRefusal
 
 
 class CategoryNotFound(NotFoundRefusal):
@@ -20,7 +20,7 @@ class UnknownParent(InvalidRefusal):
         )
 
 
-class SlugTaken(TakenRefusal):
+class SlugTaken(FieldConflict):
     default_slug = "slug-taken"
 
     def __init__(self, slug: str) -> None:

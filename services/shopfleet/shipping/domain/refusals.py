@@ -7,10 +7,10 @@ slug, and the members a caller needs to act on.
 from __future__ import annotations
 
 from shopfleet.kit.refusals import (
+    FieldConflict,
     InvalidRefusal,
     NotFoundRefusal,
     StateRefusal,
-    TakenRefusal,
 )
 
 
@@ -74,7 +74,7 @@ class TooManyAddresses(StateRefusal):
     default_slug = "too-many-addresses"
 
 
-class MethodIdTaken(TakenRefusal):
+class MethodIdTaken(FieldConflict):
     default_slug = "method-id-taken"
 
 

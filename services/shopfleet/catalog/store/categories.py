@@ -1,8 +1,8 @@
-"""The category projection: categories' tree as far as the catalog needs it.
+"""The category projection's SQL: categories' tree as far as the catalog needs it, and
+which products are in which category.
 
-Filled from `category.updated` / `category.deleted`. Events can arrive twice or out of
-order, so a row changes only for a newer `version`; a deleted category stays as a
-tombstone so that an older update arriving late cannot bring it back.
+A row changes only for a newer `version` (events arrive twice or out of order); a deleted
+category stays as a tombstone so that an older update arriving late cannot bring it back.
 """
 
 from __future__ import annotations
@@ -11,19 +11,28 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from shopfleet.catalog import emit
-from shopfleet.catalog.models import CategoryRow, Product, ProductCategory
+from shopfleet.catalog.models import CATEGORIES_TABLE, LINKS_TABLE, Product
 from shopfleet.kit.contracts.events import CategoryDeleted, CategoryUpdated
 from shopfleet.kit.db import excluded, upsert, utcnow
 
-CATEGORIES: sa.Table = CategoryRow.__table__  # type: ignore[attr-defined]
-LINKS: sa.Table = ProductCategory.__table__  # type: ignore[attr-defined]
+CATEGORIES = CATEGORIES_TABLE
+LINKS = LINKS_TABLE
 
 
-async def apply_updated(session: AsyncSession, shop: str, event: CategoryUpdated) -> None:
+async def _upsert_newer(session: AsyncSession, values: dict[str, Any], update: list[str]) -> bool:
+    """Insert the category, or update it if `values` are of a newer version; whether it did."""
+    newer = excluded(session, CATEGORIES).version > CATEGORIES.c.version
+    result = await session.execute(
+        upsert(session, CATEGORIES, values, keys=["shop", "id"], update=update, where=newer)
+    )
+    return isinstance(result, CursorResult) and result.rowcount > 0
+
+
+async def save_updated(session: AsyncSession, shop: str, event: CategoryUpdated) -> None:
     values = {
         "shop": shop,
         "id": event.category_id,
@@ -33,21 +42,11 @@ async def apply_updated(session: AsyncSession, shop: str, event: CategoryUpdated
         "deleted": False,
         "updated_at": utcnow(),
     }
-    newer = excluded(session, CATEGORIES).version > CATEGORIES.c.version
-    await session.execute(
-        upsert(
-            session,
-            CATEGORIES,
-            values,
-            keys=["shop", "id"],
-            update=["parent_id", "slug", "version", "deleted", "updated_at"],
-            where=newer,
-        )
-    )
+    await _upsert_newer(session, values, ["parent_id", "slug", "version", "deleted", "updated_at"])
 
 
-async def apply_deleted(session: AsyncSession, shop: str, event: CategoryDeleted) -> list[str]:
-    """Tombstone the category and take it off its products; returns the products changed."""
+async def save_deleted(session: AsyncSession, shop: str, event: CategoryDeleted) -> bool:
+    """Tombstone the category; False if we hold a newer version (nothing changed)."""
     values = {
         "shop": shop,
         "id": event.category_id,
@@ -57,44 +56,27 @@ async def apply_deleted(session: AsyncSession, shop: str, event: CategoryDeleted
         "deleted": True,
         "updated_at": utcnow(),
     }
-    newer = excluded(session, CATEGORIES).version > CATEGORIES.c.version
-    result = await session.execute(
-        upsert(
-            session,
-            CATEGORIES,
-            values,
-            keys=["shop", "id"],
-            update=["version", "deleted", "updated_at"],
-            where=newer,
-        )
+    return await _upsert_newer(session, values, ["version", "deleted", "updated_at"])
+
+
+async def unlink_category(session: AsyncSession, shop: str, category_id: str) -> list[Product]:
+    """Take the category off every product: its links go, and its products are returned
+    locked (in id order), for the caller to change their `category_ids`."""
+    links = LINKS.c
+    in_category = sa.and_(links.shop == shop, links.category_id == category_id)
+    product_ids = list(
+        (await session.scalars(sa.select(links.product_id).where(in_category))).all()
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
-        return []  # an older event than what we hold: nothing changes
-    product_ids = (
-        await session.scalars(
-            sa.select(LINKS.c.product_id).where(
-                LINKS.c.shop == shop, LINKS.c.category_id == event.category_id
-            )
-        )
-    ).all()
     if not product_ids:
         return []
-    await session.execute(
-        sa.delete(LINKS).where(LINKS.c.shop == shop, LINKS.c.category_id == event.category_id)
-    )
+    await session.execute(sa.delete(LINKS).where(in_category))
     products = await session.scalars(
         sa.select(Product)
         .where(col(Product.shop) == shop, col(Product.id).in_(product_ids))
         .order_by(col(Product.id))
         .with_for_update()
     )
-    now = utcnow()
-    for product in products:
-        product.category_ids = [c for c in product.category_ids if c != event.category_id]
-        product.version += 1
-        product.updated_at = now
-        await emit.product_updated(session, product)
-    return list(product_ids)
+    return list(products)
 
 
 async def unknown_categories(session: AsyncSession, shop: str, ids: Sequence[str]) -> list[str]:
@@ -115,7 +97,7 @@ async def unknown_categories(session: AsyncSession, shop: str, ids: Sequence[str
     return [i for i in ids if i not in known]
 
 
-def subtree_cte(shop: Any, category: Any) -> Any:
+def subtree_cte(shop: sa.ColumnElement[str] | str, category: sa.ColumnElement[str] | str) -> sa.CTE:
     """A recursive CTE of the category (by id or slug) and its live descendants' ids."""
     live = sa.and_(CATEGORIES.c.shop == shop, CATEGORIES.c.deleted.is_(False))
     root = (

@@ -1,0 +1,202 @@
+"""Stock levels and reservations: admins set what is on hand, orders reserve, commit and
+release, buyers see what is available (`on_hand - reserved`, of an active, live product).
+
+A reservation takes all lines or none, atomically under concurrency, and is idempotent:
+lines are taken in product-id order (no deadlock); if any is short, the lines already
+taken roll back to a savepoint and the order's outcome is recorded as `rejected`; asking
+again for the same order id answers the same outcome.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopfleet.catalog import domain, emit
+from shopfleet.catalog.domain import ReservationStatus
+from shopfleet.catalog.models import Reservation
+from shopfleet.catalog.schemas import ProductPublic, image_url, product_public
+from shopfleet.catalog.service.products import live_product
+from shopfleet.catalog.store import products as product_store
+from shopfleet.catalog.store import stock as store
+from shopfleet.kit.contracts.catalog import (
+    ProductLookupResult,
+    ProductSnapshot,
+    ReservationResult,
+    ReserveRequest,
+)
+from shopfleet.kit.contracts.ids import PRODUCT_ID_PATTERN
+from shopfleet.kit.db import utcnow
+from shopfleet.kit.money import Money
+
+log = structlog.get_logger("shopfleet.catalog.reservations")
+PRODUCT_ID = re.compile(PRODUCT_ID_PATTERN)
+
+
+async def set_stock(
+    session: AsyncSession, shop: str, product_id: str, on_hand: int
+) -> ProductPublic:
+    product = await live_product(session, shop, product_id)  # locked until commit
+    domain.check_on_hand(on_hand, product.reserved)
+    if on_hand != product.on_hand:
+        before = domain.available(product)
+        product.on_hand = on_hand
+        product.version += 1
+        product.updated_at = utcnow()
+        await emit.stock_changed(session, product, before)
+        await session.commit()
+    images = await product_store.images_of(session, product_id)
+    return product_public(product, images, admin=True)
+
+
+async def lookup(session: AsyncSession, shop: str, ids: Sequence[str]) -> ProductLookupResult:
+    """Snapshots of the products asked for; deleted ones read as inactive, unknown ones missing."""
+    wanted = [i for i in dict.fromkeys(ids) if PRODUCT_ID.fullmatch(i)]
+    found = {row.id: row for row in await store.snapshots(session, shop, wanted)}
+    items = [
+        ProductSnapshot(
+            id=row.id,
+            name=row.name,
+            slug=row.slug,
+            sku=row.sku,
+            price=Money(amount=row.price_amount, currency=row.currency),
+            available=domain.available(row),
+            active=row.active and row.deleted_at is None,
+            image_url=image_url(shop, row.thumbnail_image_id, "thumb")
+            if row.thumbnail_image_id
+            else None,
+            weight_grams=row.weight_grams,
+        )
+        for row in (found[i] for i in wanted if i in found)
+    ]
+    missing = [i for i in dict.fromkeys(ids) if i not in found]
+    return ProductLookupResult(items=items, missing=missing)
+
+
+def _result(row: Reservation) -> ReservationResult:
+    """The stored outcome as the contract says it (validated: the row's JSON is untyped)."""
+    return ReservationResult.model_validate(
+        {
+            "order_id": row.order_id,
+            "status": row.status,
+            "lines": row.lines,
+            "shortages": row.shortages,
+        }
+    )
+
+
+def _answer_again(row: Reservation, wanted: list[tuple[str, int]]) -> ReservationResult:
+    domain.check_same_lines(row.order_id, row.status, row.lines, wanted)
+    return _result(row)
+
+
+async def reserve(
+    session: AsyncSession, shop: str, order_id: str, request: ReserveRequest
+) -> ReservationResult:
+    lines = [line.model_dump() for line in request.lines]
+    wanted = domain.merged(lines)
+    existing = await session.get(Reservation, (shop, order_id))
+    if existing is not None:
+        return _answer_again(existing, wanted)
+    now = utcnow()
+    row = Reservation(
+        shop=shop,
+        order_id=order_id,
+        status=ReservationStatus.RESERVED.value,
+        lines=lines,
+        shortages=[],
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    try:
+        await session.flush()
+    except IntegrityError:  # the same order id, reserved concurrently: answer its outcome
+        await session.rollback()
+        existing = await session.get(Reservation, (shop, order_id))
+        if existing is None:
+            raise
+        return _answer_again(existing, wanted)
+
+    taken: list[tuple[sa.Row[Any], int]] = []
+    short: list[tuple[str, int]] = []
+    savepoint = await session.begin_nested()
+    for product_id, quantity in wanted:
+        changed = await store.reserve_line(session, shop, product_id, quantity, now)
+        if changed is None:
+            short.append((product_id, quantity))
+        else:
+            taken.append((changed, quantity))
+    if short:
+        await savepoint.rollback()
+        row.status = ReservationStatus.REJECTED.value
+        products = await store.products_now(session, shop, [pid for pid, _ in short])
+        now_available = {product.id: domain.available(product) for product in products}
+        row.shortages = domain.shortages(short, now_available)
+    else:
+        await savepoint.commit()
+        for product, quantity in taken:
+            await _stock_changed(session, product, domain.RESERVE, quantity)
+    await session.commit()
+    return _result(row)
+
+
+async def _locked(session: AsyncSession, shop: str, order_id: str) -> Reservation:
+    row = await store.locked_reservation(session, shop, order_id)
+    if row is None:
+        raise domain.ReservationNotFound(f"No reservation for order '{order_id}' in shop '{shop}'.")
+    return row
+
+
+async def commit(session: AsyncSession, shop: str, order_id: str) -> ReservationResult:
+    """The order is paid: its reserved units leave the stock (on hand and reserved drop)."""
+    row = await _locked(session, shop, order_id)
+    move = domain.decide_commit(order_id, ReservationStatus(row.status))
+    if move is not None:
+        await _apply(session, shop, row, move)
+        row.status = ReservationStatus.COMMITTED.value
+        await session.commit()
+    return _result(row)
+
+
+async def release(session: AsyncSession, shop: str, order_id: str) -> ReservationResult:
+    """The order is cancelled: its units are for sale again.
+
+    Orders asks for this only while the goods are still in the warehouse: what was shipped
+    comes back as a return, restocked by hand.
+    """
+    row = await _locked(session, shop, order_id)
+    move = domain.decide_release(ReservationStatus(row.status))
+    if move is not None:
+        await _apply(session, shop, row, move)
+        row.status = ReservationStatus.RELEASED.value
+        await session.commit()
+    return _result(row)
+
+
+async def _apply(
+    session: AsyncSession, shop: str, row: Reservation, move: domain.StockMove
+) -> None:
+    now = utcnow()
+    row.updated_at = now
+    for product_id, quantity in domain.merged(row.lines):
+        product = await store.move_line(session, shop, product_id, quantity, move, now)
+        if product is None:  # cannot happen while reservations are the only way to reserve
+            log.error(
+                "reservation exceeds reserved stock", order_id=row.order_id, product_id=product_id
+            )
+            continue
+        await _stock_changed(session, product, move, quantity)
+
+
+async def _stock_changed(
+    session: AsyncSession, product: sa.Row[Any], move: domain.StockMove, quantity: int
+) -> None:
+    before = move.available_before(domain.available(product), quantity)
+    await emit.stock_changed(session, product, before=before)
