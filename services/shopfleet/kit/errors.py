@@ -20,7 +20,6 @@ from starlette.responses import Response
 from shopfleet.kit.refusals import (
     InvalidRefusal,
     Refusal,
-    TakenRefusal,
     headers_of,
     status_of,
 )
@@ -197,10 +196,11 @@ def problem_for(refusal: Refusal) -> Problem:
     """The problem a refusal is answered with (its kind's status, its slug and extras)."""
     extra = dict(refusal.extra)
     title = None
-    if isinstance(refusal, InvalidRefusal | TakenRefusal):
-        extra["errors"] = [
-            {"field": refusal.field, "message": refusal.message, "type": "value_error"}
-        ]
+    # A refusal that names the request field to change (InvalidRefusal, TakenRefusal, or
+    # any kind with `field` and `message`) lists it as validation errors do.
+    field, message = getattr(refusal, "field", None), getattr(refusal, "message", None)
+    if isinstance(field, str) and isinstance(message, str):
+        extra["errors"] = [{"field": field, "message": message, "type": "value_error"}]
     if isinstance(refusal, InvalidRefusal):
         title = "Your request has invalid fields"
     return Problem(

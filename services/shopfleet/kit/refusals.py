@@ -94,6 +94,12 @@ class UpstreamRefusal(Refusal):
     default_slug = "bad-gateway"
 
 
+class PreconditionRefusal(Refusal):
+    """A condition the request set (If-Match) no longer holds: nothing changed; read again."""
+
+    default_slug = "precondition-failed"
+
+
 class DeclinedRefusal(Refusal):
     """A payment was declined (e.g. by the card's bank): nothing was charged; pay another way."""
 
@@ -106,6 +112,7 @@ STATUS: dict[type[Refusal], int] = {
     DeclinedRefusal: 402,
     ForbiddenRefusal: 403,
     StateRefusal: 409,
+    PreconditionRefusal: 412,
     InvalidRefusal: 422,
     LimitRefusal: 429,
     UnavailableRefusal: 503,

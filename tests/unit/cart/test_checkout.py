@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
-from shopfleet.cart.checkout import ordered_quantities, take_ordered
+from shopfleet.cart.domain.checkout import ordered_quantities, take_ordered
 from shopfleet.cart.models import StoredCart, StoredLine
 from shopfleet.kit.contracts.events import OrderLinePayload
 from shopfleet.kit.money import Money
