@@ -201,6 +201,38 @@ async def test_a_shopper_checks_out_and_the_admin_ships(
     assert settled["status"] == "succeeded" and settled["captured"] == order["total"]
 
 
+async def test_a_late_duplicate_order_meets_the_order_that_emptied_the_cart(
+    served: tuple[EmbeddedPlatform, httpx.AsyncClient],
+) -> None:
+    """A retried POST /orders (no Idempotency-Key, or a new one) that arrives after its
+    first attempt's order emptied the cart is told about that order (409 naming it), as it
+    would have been before the cart emptied; once that order is paid, the cart is empty."""
+    _, http = served
+    shopper = await new_shopper(http)
+    product = await a_product(shopper)
+    before = await available(shopper, product["id"])
+    order = await place_order(shopper, product["id"], 2)
+    await eventually(lambda: shopper.call("GET", "/cart"), lambda cart: not cart["lines"])
+    body = {"shipping_method": "standard", "shipping_address": ADDRESS}
+
+    late = await shopper.call("POST", "/orders", expect=None, json=body)
+
+    problem = assert_problem(late, 409)
+    assert problem["type"].endswith("/cart-already-ordered"), problem
+    assert problem["order_id"] == order["id"] and order["id"] in problem["detail"], problem
+    mine = await shopper.call("GET", "/orders")
+    assert [o["id"] for o in mine["items"]] == [order["id"]]
+    assert await available(shopper, product["id"]) == before - 2  # reserved once
+
+    _, confirmed = await pay(shopper, order["id"])
+    assert confirmed.status_code == 200, confirmed.text
+    await shopper.until_status(order["id"], "paid", "fulfilling")
+    later = await shopper.call("POST", "/orders", expect=None, json=body)
+    assert assert_problem(later, 409)["type"].endswith("/cart-empty")
+    mine = await shopper.call("GET", "/orders")
+    assert [o["id"] for o in mine["items"]] == [order["id"]]
+
+
 async def test_a_declined_card_fails_the_order_releases_stock_and_restores_the_cart(
     served: tuple[EmbeddedPlatform, httpx.AsyncClient],
 ) -> None:

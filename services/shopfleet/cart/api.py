@@ -1,4 +1,5 @@
-"""The cart's HTTP routes: thin wrappers that read headers, validate input and call `Carts`.
+"""The cart's HTTP routes: thin wrappers that read headers (deps.py), validate input and
+call `Carts`.
 
 Who owns the cart: a signed-in user (bearer token) or an anonymous shopper identified by
 `X-Cart-Id` (a UUID the server issues on the first write without one). Every answer that
@@ -7,12 +8,12 @@ shows a stored cart carries its `ETag`; writes accept `If-Match` (412 when stale
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Body, Path, Response
 
-from shopfleet.cart.etags import IfMatch, quote_etag
+from shopfleet.cart.deps import CART_ID_HEADER, CartsDep, IfMatchDep, Reader, Trace, Writer
+from shopfleet.cart.etags import quote_etag
 from shopfleet.cart.models import (
     AddItem,
     CartPublic,
@@ -20,13 +21,10 @@ from shopfleet.cart.models import (
     RestoreRequest,
     UpdateItem,
 )
-from shopfleet.cart.service import Carts
 from shopfleet.cart.shopper import Shopper
 from shopfleet.cart.views import CartView
-from shopfleet.kit.auth import SHOP_API_PREFIX, OptionalUser, ShopId, Unauthenticated
-from shopfleet.kit.contracts.ids import CART_ID_PATTERN, PRODUCT_ID_PATTERN
-
-CART_ID_HEADER = "X-Cart-Id"
+from shopfleet.kit.auth import SHOP_API_PREFIX, Unauthenticated
+from shopfleet.kit.contracts.ids import PRODUCT_ID_PATTERN
 
 _HEADERS: dict[str, Any] = {
     "ETag": {
@@ -50,65 +48,6 @@ _WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _carts(request: Request) -> Carts:  # async: a def would run in a thread
-    return request.app.state.carts
-
-
-async def _shopper(
-    shop: ShopId,
-    user: OptionalUser,
-    x_cart_id: Annotated[
-        str | None,
-        Header(
-            alias=CART_ID_HEADER,
-            pattern=CART_ID_PATTERN,
-            description="Anonymous shoppers: the cart id the server issued (a UUID). With a "
-            "bearer token: an anonymous cart to merge into the user's cart.",
-        ),
-    ] = None,
-) -> Shopper:
-    return Shopper(
-        shop=shop,
-        user_id=user.user_id if user else None,
-        cart_id=x_cart_id.lower() if x_cart_id else None,
-    )
-
-
-async def _writer(shopper: Annotated[Shopper, Depends(_shopper)]) -> Shopper:
-    """An anonymous write without X-Cart-Id starts a new cart: issue its id."""
-    if shopper.user_id is None and shopper.cart_id is None:
-        return Shopper(shop=shopper.shop, cart_id=str(uuid.uuid4()))
-    return shopper
-
-
-async def _if_match(
-    if_match: Annotated[
-        str | None,
-        Header(
-            alias="If-Match",
-            max_length=1024,
-            description="The ETag of the cart you read; the write fails with 412 if it changed.",
-        ),
-    ] = None,
-) -> IfMatch | None:
-    return IfMatch.parse(if_match)
-
-
-async def _trace(request: Request) -> list[tuple[bytes, bytes]]:
-    """The request id and trace context, passed on to catalog."""
-    state = request.scope.get("state", {})
-    return [
-        (name.encode(), state[key].encode())
-        for name, key in (("x-request-id", "request_id"), ("traceparent", "traceparent"))
-        if state.get(key)
-    ]
-
-
-CartsDep = Annotated[Carts, Depends(_carts)]
-Reader = Annotated[Shopper, Depends(_shopper)]
-Writer = Annotated[Shopper, Depends(_writer)]
-IfMatchDep = Annotated[IfMatch | None, Depends(_if_match)]
-Trace = Annotated[list[tuple[bytes, bytes]], Depends(_trace)]
 ProductIdPath = Annotated[
     str, Path(pattern=PRODUCT_ID_PATTERN, description="The product of the line.")
 ]

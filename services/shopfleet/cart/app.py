@@ -11,16 +11,27 @@ from shopfleet.cart.api import router
 from shopfleet.cart.checkout import CheckoutHooks
 from shopfleet.cart.events import subscriptions
 from shopfleet.cart.internal_api import router as internal_router
-from shopfleet.cart.problems import CATALOG_WORDING
 from shopfleet.cart.service import Carts
 from shopfleet.cart.settings import CartSettings
 from shopfleet.cart.store import CartStore
 from shopfleet.kit.auth import TokenVerifier
 from shopfleet.kit.blocks import Blocks
+from shopfleet.kit.contracts.clients.base import Wording
 from shopfleet.kit.contracts.clients.catalog import CatalogClient
 from shopfleet.kit.service import service_app
 
 READY_KEY = "cart:readyz"
+
+
+def _cannot_price(service: str, operation: str) -> str:
+    return (
+        f"Prices and stock cannot be checked right now because the {service} is unavailable; "
+        "your cart is unchanged. Retry in a few seconds."
+    )
+
+
+# The cart prices before it writes: whatever goes wrong in catalog, nothing was changed.
+CATALOG_WORDING = Wording(unavailable=_cannot_price, bad_answer="unavailable")
 
 
 def create_app(
@@ -44,10 +55,7 @@ def create_app(
         blocks.invoker, timeout_s=settings.catalog_timeout_s, wording=CATALOG_WORDING
     )
     hooks = CheckoutHooks(
-        store,
-        inbox_ttl_s=settings.inbox_ttl_s,
-        order_lines_ttl_s=settings.order_lines_ttl_s,
-        clock=clock,
+        store, inbox_ttl_s=settings.inbox_ttl_s, order_lines_ttl_s=settings.order_lines_ttl_s
     )
     # Orders' events change carts; declared before the platform starts pub/sub.
     for subscription in subscriptions(hooks):
@@ -70,4 +78,5 @@ def create_app(
     app.state.carts = Carts(
         store, catalog, order_lines_ttl_s=settings.order_lines_ttl_s, clock=clock
     )
+    app.state.checkout = hooks
     return app

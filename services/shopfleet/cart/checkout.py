@@ -1,7 +1,9 @@
-"""The cart's side of the checkout saga: what orders' events do to a shopper's cart.
+"""The cart's use cases in the checkout saga: what orders reads, and what orders' events
+do to a shopper's cart (the rules: domain/checkout.py).
 
+- orders reads a signed-in shopper's lines and the cart's version to place an order;
 - `order.placed`: the ordered quantities leave the user's cart; lines (and units) the
-  shopper added since stay.
+  shopper added since stay; a cart the order empties remembers that order;
 - `order.cancelled` (cancelled or payment_failed): the order's lines are kept, so that
   `POST /cart/restore {"order_id"}` puts them back.
 
@@ -15,18 +17,26 @@ order's lines and the mark together; two racing deliveries of it write the same 
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 
-from shopfleet.cart.keys import CartRef, inbox_key
-from shopfleet.cart.models import StoredCart
-from shopfleet.cart.order_lines import order_lines_op
-from shopfleet.cart.store import CartStore, Change, Loaded
-from shopfleet.kit.blocks import StateOp
-from shopfleet.kit.contracts.events import OrderCancelled, OrderLinePayload, OrderPlaced
+from shopfleet.cart.domain.checkout import (
+    LineLike,
+    after_order_placed,
+    lines_for_orders,
+    order_lines,
+    ordered_quantities,
+)
+from shopfleet.cart.keys import CartRef
+from shopfleet.cart.settings import ORDER_LINES_TTL_S
+from shopfleet.cart.store import CartStore, Change, Loaded, inbox_mark, order_lines_op
+from shopfleet.kit.blocks import StateStore
+from shopfleet.kit.contracts.cart import CartLines
+from shopfleet.kit.contracts.events import OrderCancelled, OrderPlaced
 
 log = structlog.get_logger("shopfleet.cart.checkout")
 
@@ -37,28 +47,30 @@ class AlreadyHandled(Exception):
     """The inbox holds this event: it changed the cart before."""
 
 
-def ordered_quantities(lines: Iterable[OrderLinePayload]) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    for line in lines:
-        counts[line.product_id] += line.quantity
-    return counts
+async def remember_order_lines(
+    state: StateStore,
+    shop: str,
+    user_id: str,
+    order_id: str,
+    lines: Iterable[LineLike | Mapping[str, Any]],
+    *,
+    ttl_s: int = ORDER_LINES_TTL_S,
+    clock: Callable[[], float] = time.time,
+) -> None:
+    """Keep a cancelled order's lines so that its shopper can put them back into the cart
+    (`POST /cart/restore {"order_id": ...}`), for `ttl_s` (CartSettings.order_lines_ttl_s).
 
-
-def take_ordered(cart: StoredCart, ordered: Counter[str]) -> StoredCart:
-    """The cart less the ordered units: a line keeps what exceeds its ordered quantity
-    (units added after ordering); a line ordered in full goes. Pure."""
-    lines = []
-    for line in cart.lines:
-        left = line.quantity - ordered.get(line.product_id, 0)
-        if left > 0:
-            lines.append(
-                line if left == line.quantity else line.model_copy(update={"quantity": left})
-            )
-    return cart.model_copy(update={"lines": lines})
+    Saving the same order again replaces its lines. Raises ValueError (a pydantic
+    ValidationError for a bad line) for input that can never be stored: DROP it.
+    """
+    doc = order_lines(order_id, lines, datetime.fromtimestamp(clock(), UTC))
+    op = order_lines_op(shop, user_id, doc, ttl_s)
+    await state.save(op.key, op.value, ttl_s=op.ttl_s)
 
 
 class CheckoutHooks:
-    """Applies orders' events to carts; built by `create_app`, called by `events.py`."""
+    """The checkout's use cases; built by `create_app`, called by `events.py` and
+    `internal_api.py`."""
 
     def __init__(
         self,
@@ -66,38 +78,34 @@ class CheckoutHooks:
         *,
         inbox_ttl_s: int,
         order_lines_ttl_s: int,
-        clock: Callable[[], float] | None = None,
         consumer: str = CONSUMER,
     ) -> None:
         self.store = store
         self.inbox_ttl_s = inbox_ttl_s
         self.order_lines_ttl_s = order_lines_ttl_s
         self.consumer = consumer
-        self._clock = clock
 
-    def _mark(self, shop: str, event_id: str) -> StateOp:
-        key = inbox_key(self.consumer, shop, event_id)
-        handled_at = (
-            datetime.fromtimestamp(self._clock(), UTC) if self._clock else datetime.now(UTC)
-        )
-        return StateOp.upsert(key, {"handled_at": handled_at.isoformat()}, ttl_s=self.inbox_ttl_s)
+    async def lines(self, shop: str, user_id: str) -> CartLines:
+        """A signed-in shopper's lines and the cart's version, for orders to place."""
+        loaded = await self.store.load(CartRef.user(shop, user_id))
+        return lines_for_orders(user_id, loaded.cart, loaded.etag)
 
     async def order_placed(self, shop: str, event_id: str, order: OrderPlaced) -> bool:
         """Take the ordered units out of the shopper's cart; False if already handled."""
         ref = CartRef.user(shop, order.user_id)
-        mark = self._mark(shop, event_id)
+        mark = inbox_mark(self.consumer, shop, event_id, self.store.now(), self.inbox_ttl_s)
         first = await self.store.load(ref, removed=True, others=[mark.key])
         if mark.key in first.others:
             return False
         if not first.exists:  # no cart (expired, or emptied by hand): nothing to take out
-            await self.store.state.transact([mark])
+            await self.store.transact([mark])
             return True
         ordered = ordered_quantities(order.lines)
 
         def change(state: Loaded) -> Change:
             if mark.key in state.others:
                 raise AlreadyHandled()
-            cart = take_ordered(state.cart, ordered)
+            cart = after_order_placed(state.cart, state.etag, order.order_id, ordered)
             return Change(cart.model_copy(update={"updated_at": self.store.now()}), None, [mark])
 
         try:
@@ -109,17 +117,12 @@ class CheckoutHooks:
 
     async def order_cancelled(self, shop: str, event_id: str, order: OrderCancelled) -> bool:
         """Keep the order's lines for `POST /cart/restore`; False if already handled."""
-        mark = self._mark(shop, event_id)
-        if await self.store.state.get(mark.key) is not None:
+        now = self.store.now()
+        mark = inbox_mark(self.consumer, shop, event_id, now, self.inbox_ttl_s)
+        if await self.store.handled(mark):
             return False
-        keep = order_lines_op(
-            shop,
-            order.user_id,
-            order.order_id,
-            order.lines,
-            ttl_s=self.order_lines_ttl_s,
-            clock=self._clock,
-        )
-        await self.store.state.transact([keep, mark])
+        doc = order_lines(order.order_id, order.lines, now)
+        keep = order_lines_op(shop, order.user_id, doc, self.order_lines_ttl_s)
+        await self.store.transact([keep, mark])
         log.info("cart.order_lines_kept", shop=shop, order_id=order.order_id, status=order.status)
         return True

@@ -44,10 +44,20 @@ class StoredLine(_Stored):
     added_at: datetime
 
 
+class OrderedCart(_Stored):
+    """The cart as an order emptied it: the lines and version orders read (domain/checkout.py)."""
+
+    order_id: str
+    version: str
+    lines: list[StoredLine]
+
+
 class StoredCart(_Stored):
     lines: list[StoredLine] = Field(default_factory=list)
     rev: str = ""  # a fresh id per write: tells this write's ETag from a later one's
     updated_at: datetime | None = None
+    # Set by the `order.placed` that emptied the cart; every shopper's write clears it.
+    ordered: OrderedCart | None = None
 
     def line(self, product_id: str) -> StoredLine | None:
         return next((line for line in self.lines if line.product_id == product_id), None)

@@ -1,4 +1,5 @@
-"""Carts on the StateStore port: TTLs and optimistic read-modify-write (keys: keys.py).
+"""All of the cart's state-store access: carts with TTLs and optimistic read-modify-write,
+and the keys beside them (removed lines, a cancelled order's lines, the inbox; keys.py).
 
 Every write refreshes the cart's TTL (`user_ttl_s` or `anonymous_ttl_s`); a write of the
 removed lines refreshes theirs (`removed_ttl_s`), and each removed line also ages out on
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 import uuid
 import weakref
@@ -34,11 +36,12 @@ from typing import TypeVar
 import structlog
 from pydantic import BaseModel, ValidationError
 
+from shopfleet.cart.domain.refusals import CartBusy, StaleCart
 from shopfleet.cart.etags import IfMatch
-from shopfleet.cart.keys import CartRef
+from shopfleet.cart.keys import CartRef, inbox_key
 from shopfleet.cart.models import StoredCart, StoredOrderLines, StoredRemoved
-from shopfleet.cart.problems import CartBusy, StaleCart
 from shopfleet.kit.blocks import ETagMismatch, StateItem, StateOp, StateStore
+from shopfleet.kit.contracts.ids import REFERENCE_PATTERN
 
 log = structlog.get_logger("shopfleet.cart.store")
 
@@ -87,6 +90,21 @@ def _parse(model: type[Document], item: StateItem | None, problem: str) -> Docum
     except ValidationError as exc:
         log.warning(problem, key=item.key, error=str(exc)[:300])
         return None
+
+
+def inbox_mark(consumer: str, shop: str, event_id: str, at: datetime, ttl_s: int) -> StateOp:
+    """The inbox's mark that `consumer` handled `event_id`, to write with the change."""
+    key = inbox_key(consumer, shop, event_id)
+    return StateOp.upsert(key, {"handled_at": at.isoformat()}, ttl_s=ttl_s)
+
+
+def order_lines_op(shop: str, user_id: str, doc: StoredOrderLines, ttl_s: int) -> StateOp:
+    """Keeping a cancelled order's lines under its shopper's cart. Raises ValueError for an
+    order id our keys cannot hold."""
+    if not re.fullmatch(REFERENCE_PATTERN, doc.order_id):
+        raise ValueError(f"order id {doc.order_id!r} does not match {REFERENCE_PATTERN}")
+    key = CartRef.user(shop, user_id).order_key(doc.order_id)
+    return StateOp.upsert(key, doc.model_dump(mode="json"), ttl_s=ttl_s)
 
 
 class CartStore:
@@ -152,7 +170,15 @@ class CartStore:
     def parse_order_lines(self, item: StateItem | None) -> StoredOrderLines | None:
         return _parse(StoredOrderLines, item, "unreadable order lines")
 
+    async def handled(self, mark: StateOp) -> bool:
+        """Whether the inbox holds `mark` (see `inbox_mark`): its event was handled before."""
+        return await self.state.get(mark.key) is not None
+
     # ------------------------------------------------------------------------- writes
+
+    async def transact(self, ops: Sequence[StateOp]) -> None:
+        """Ops on keys beside any cart (order lines, inbox marks), in one transaction."""
+        await self.state.transact(list(ops))
 
     async def write(
         self,

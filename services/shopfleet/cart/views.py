@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from shopfleet.cart.models import (
     CartLinePublic,
@@ -65,7 +66,7 @@ def render_cart(
     cart: StoredCart,
     snapshots: Snapshots,
     *,
-    owner: str,
+    owner: Literal["user", "anonymous"],
     cart_id: str | None,
     expires_at: datetime | None,
     merged_cart_id: str | None = None,
@@ -84,7 +85,7 @@ def render_cart(
         amount = sum(line.line_total.amount for line in orderable if line.line_total)
         subtotal = Money.model_construct(amount=amount, currency=currency)
     return CartPublic(
-        owner=owner,  # type: ignore[arg-type]
+        owner=owner,
         cart_id=cart_id,
         lines=lines,
         line_count=len(lines),

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from shopfleet.kit.refusals import (
-    FieldConflict,
+    FieldNamed,
     InvalidRefusal,
     Refusal,
     headers_of,
@@ -197,15 +197,12 @@ def problem_for(refusal: Refusal) -> Problem:
     """The problem a refusal is answered with (its kind's status, its slug and extras)."""
     extra = dict(refusal.extra)
     title = None
-    if isinstance(refusal, InvalidRefusal):
-        extra["errors"] = [
-            {"field": refusal.field, "message": refusal.message, "type": "value_error"}
-        ]
-        title = "Your request has invalid fields"
-    elif isinstance(refusal, FieldConflict):
+    if isinstance(refusal, FieldNamed):
         extra["errors"] = [
             {"field": refusal.field, "message": refusal.message, "type": refusal.error_type}
         ]
+    if isinstance(refusal, InvalidRefusal):
+        title = "Your request has invalid fields"
     return Problem(
         status_of(refusal),
         refusal.detail,

@@ -46,13 +46,20 @@ class StateRefusal(Refusal):
     default_slug = "conflict"
 
 
-class FieldConflict(StateRefusal):
+class FieldNamed:
+    """Mixed into a refusal that names the request field to change: it is answered with an
+    `errors` entry (`field`, `message`, `error_type`), as a validation error is."""
+
+    field: str
+    message: str
+    error_type = "value_error"
+
+
+class FieldConflict(StateRefusal, FieldNamed):
     """A value that conflicts with what is stored (a slug or SKU another has, on hand below
     what is reserved): a 409 whose `errors` entry names the field to change. `detail`
     defaults to the validation wording; `error_type` is that entry's type (shipping's and
     categories' answers say `value_error`, catalog's `conflict`: kept as they were)."""
-
-    error_type = "value_error"
 
     def __init__(
         self, field: str, message: str, *, detail: str | None = None, **extra: Any
@@ -62,7 +69,7 @@ class FieldConflict(StateRefusal):
         self.message = message
 
 
-class InvalidRefusal(Refusal):
+class InvalidRefusal(Refusal, FieldNamed):
     """A value the schema accepted but a rule does not; `field` names what to fix."""
 
     default_slug = "validation-error"
@@ -100,6 +107,12 @@ class UpstreamRefusal(Refusal):
     default_slug = "bad-gateway"
 
 
+class PreconditionRefusal(Refusal):
+    """A condition the request set (If-Match) no longer holds: nothing changed; read again."""
+
+    default_slug = "precondition-failed"
+
+
 class DeclinedRefusal(Refusal):
     """A payment was declined (e.g. by the card's bank): nothing was charged; pay another way."""
 
@@ -112,6 +125,7 @@ STATUS: dict[type[Refusal], int] = {
     DeclinedRefusal: 402,
     ForbiddenRefusal: 403,
     StateRefusal: 409,
+    PreconditionRefusal: 412,
     InvalidRefusal: 422,
     LimitRefusal: 429,
     UnavailableRefusal: 503,

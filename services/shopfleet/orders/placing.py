@@ -84,7 +84,9 @@ class Placing:
         request = checkout.quote_request(body.shipping_method, address, priced.lines)
         quote = await self.upstreams.quote(shop, request)
         version = checkout.cart_version(cart)
-        return checkout.draft(shop, user_id, priced, address, quote, version)
+        return checkout.draft(
+            shop, user_id, priced, address, quote, version, ordered_by=cart.ordered_by
+        )
 
     async def _address(
         self, shop: str, user_id: str, given: Address | None, saved_id: str | None
@@ -114,7 +116,11 @@ class Placing:
                 open_now = await store.open_orders(session, draft.shop, draft.user_id)
                 cap = self.max_unpaid_orders
                 if not checkout.may_place(
-                    open_now, cart_version=draft.cart_version, key=key, cap=cap
+                    open_now,
+                    cart_version=draft.cart_version,
+                    key=key,
+                    cap=cap,
+                    ordered_by=draft.ordered_by,
                 ):
                     return None  # placed with this key meanwhile: answer that order
                 return await store.insert_placing(session, draft, key=key, digest=digest, now=now)

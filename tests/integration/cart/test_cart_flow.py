@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 
-from shopfleet.cart.service import remember_order_lines
+from shopfleet.cart.checkout import remember_order_lines
 from shopfleet.kit.blocks import Blocks
 from tests.integration.cart.conftest import (
     SHOP,

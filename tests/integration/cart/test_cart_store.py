@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from shopfleet.cart.checkout import remember_order_lines
+from shopfleet.cart.domain.refusals import CartBusy
 from shopfleet.cart.keys import CartRef
 from shopfleet.cart.models import StoredCart, StoredLine
-from shopfleet.cart.problems import CartBusy
-from shopfleet.cart.service import remember_order_lines
 from shopfleet.cart.store import CartStore, Change, Loaded
 from shopfleet.kit.blocks import StateStore
 from tests.integration.cart.conftest import SHOP

@@ -220,3 +220,45 @@ async def test_orders_reads_a_shoppers_cart_lines(
     elsewhere = await http.get(path(OTHER_SHOP, user))  # carts are per shop
     assert elsewhere.status_code == 200 and elsewhere.json()["lines"] == []
     assert_problem(await http.get(path(SHOP, "a:b")), 422)
+
+
+async def test_a_cart_an_order_emptied_answers_orders_as_that_order_read_it(
+    tab: Tab, catalog: FakeCatalog, blocks: Blocks, http: httpx.AsyncClient
+) -> None:
+    """A late duplicate of an order reads the cart that order read (lines, version) and
+    the order's id, not an empty cart, until the shopper writes to the cart."""
+    mug, pen = catalog.add("Mug"), catalog.add("Pen")
+    user, me = signed_in(tab)
+    await me.add(mug, 2)
+    await me.add(pen, 1)
+    path = CART_LINES_PATH.format(shop=SHOP, user_id=user)
+    read = CartLines.model_validate((await http.get(path)).json())
+    assert read.ordered_by is None
+    order_id = str(uuid.uuid4())
+
+    assert await deliver(blocks, placed(user, {mug: 2, pen: 1}, order_id=order_id)) == (
+        Delivery.SUCCESS
+    )
+
+    assert await me.quantities() == {}  # the shopper sees the cart emptied
+    again = CartLines.model_validate((await http.get(path)).json())
+    assert again.ordered_by == order_id
+    assert again.version == read.version and again.lines == read.lines
+    await me.add(pen, 1)  # the shopper's write: a new cart to order
+    after = CartLines.model_validate((await http.get(path)).json())
+    assert after.ordered_by is None and after.version not in (None, read.version)
+    assert [(line.product_id, line.quantity) for line in after.lines] == [(pen, 1)]
+
+
+async def test_an_order_that_leaves_lines_in_the_cart_is_not_remembered(
+    tab: Tab, catalog: FakeCatalog, blocks: Blocks, http: httpx.AsyncClient
+) -> None:
+    mug = catalog.add("Mug")
+    user, me = signed_in(tab)
+    await me.add(mug, 3)
+    assert await deliver(blocks, placed(user, {mug: 2})) == Delivery.SUCCESS
+    left = CartLines.model_validate(
+        (await http.get(CART_LINES_PATH.format(shop=SHOP, user_id=user))).json()
+    )
+    assert left.ordered_by is None
+    assert [(line.product_id, line.quantity) for line in left.lines] == [(mug, 1)]

@@ -7,9 +7,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from shopfleet.cart.domain.checkout import restore_order
+from shopfleet.cart.domain.lines import add_line, put_back, set_quantity
+from shopfleet.cart.domain.removed import (
+    clear_lines,
+    merge_carts,
+    remember_removed,
+    remove_line,
+    restore_removed,
+)
 from shopfleet.cart.etags import IfMatch
-from shopfleet.cart.lines import add_line, put_back, set_quantity
-from shopfleet.cart.merge import merge_carts
 from shopfleet.cart.models import (
     MAX_LINES,
     MAX_QUANTITY,
@@ -23,13 +30,12 @@ from shopfleet.cart.models import (
     StoredRemoved,
     UpdateItem,
 )
-from shopfleet.cart.order_lines import restore_order
-from shopfleet.cart.removed import clear_lines, remember_removed, remove_line, restore_removed
 from shopfleet.cart.shopper import Shopper
 from shopfleet.cart.views import render_cart
 from shopfleet.kit.contracts.catalog import ProductSnapshot
-from shopfleet.kit.errors import Problem
+from shopfleet.kit.errors import problem_for
 from shopfleet.kit.money import Money
+from shopfleet.kit.refusals import Refusal, status_of
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -69,8 +75,9 @@ def quantities(c: StoredCart) -> dict[str, int]:
     return {x.product_id: x.quantity for x in c.lines}
 
 
-def problem(excinfo: pytest.ExceptionInfo[Problem]) -> tuple[int, str, list[str]]:
-    exc = excinfo.value
+def problem(excinfo: pytest.ExceptionInfo[Refusal]) -> tuple[int, str, list[str]]:
+    """The refusal as it is answered: status, slug and the fields its errors name."""
+    exc = problem_for(excinfo.value)
     return exc.status, exc.slug, [e["field"] for e in exc.extra.get("errors", [])]
 
 
@@ -96,17 +103,17 @@ def test_add_creates_then_grows_a_line_at_todays_price() -> None:
     ],
 )
 def test_add_refuses(snapshot: ProductSnapshot | None, status: int, slug: str, field: str) -> None:
-    with pytest.raises(Problem) as excinfo:
+    with pytest.raises(Refusal) as excinfo:
         add_line(cart(line("a", 2)), "a", 2, snapshot, NOW)
     assert problem(excinfo) == (status, slug, [field])
 
 
 def test_add_respects_the_line_and_cart_limits() -> None:
-    with pytest.raises(Problem) as excinfo:
+    with pytest.raises(Refusal) as excinfo:
         add_line(cart(line("a", MAX_QUANTITY - 1)), "a", 2, snap("a", available=1000), NOW)
     assert problem(excinfo)[:2] == (409, "line-quantity-limit")
     full = cart(*(line(f"p{n}") for n in range(MAX_LINES)))
-    with pytest.raises(Problem) as excinfo:
+    with pytest.raises(Refusal) as excinfo:
         add_line(full, "new", 1, snap("new"), NOW)
     assert problem(excinfo)[:2] == (409, "cart-full")
     assert quantities(add_line(full, "p0", 1, snap("p0"), NOW))["p0"] == 2  # an existing line
@@ -121,9 +128,9 @@ def test_set_quantity() -> None:
         ("a", None, 409),
         ("a", snap("a", available=4), 409),
     ]:
-        with pytest.raises(Problem) as excinfo:
+        with pytest.raises(Refusal) as excinfo:
             set_quantity(c, pid, 5, snapshot)
-        assert excinfo.value.status == status
+        assert status_of(excinfo.value) == status
 
 
 # ----------------------------------------------------------------------------- removed
@@ -137,7 +144,7 @@ def test_remove_and_clear_keep_removed_lines_newest_first() -> None:
     later = NOW + timedelta(minutes=1)
     c, removed = clear_lines(c, removed, later)
     assert c.lines == [] and [x.product_id for x in removed.lines] == ["a", "c", "b"]
-    with pytest.raises(Problem) as excinfo:
+    with pytest.raises(Refusal) as excinfo:
         remove_line(c, removed, "a", NOW)
     assert problem(excinfo) == (404, "not-in-cart", ["path.product_id"])
 
@@ -157,12 +164,12 @@ def test_restore_removed_is_all_or_nothing() -> None:
     c, left = restore_removed(cart(line("a", 98)), removed, ["a"])
     assert quantities(c) == {"a": MAX_QUANTITY}  # summed, capped
     assert [x.product_id for x in left.lines] == ["b"]
-    with pytest.raises(Problem) as excinfo:
+    with pytest.raises(Refusal) as excinfo:
         restore_removed(cart(), removed, ["a", "zzz"])
     assert problem(excinfo) == (404, "not-removed", ["body.product_ids"])
     assert excinfo.value.extra["missing"] == ["zzz"]
     almost_full = cart(*(line(f"p{n}") for n in range(MAX_LINES - 1)))
-    with pytest.raises(Problem) as excinfo:
+    with pytest.raises(Refusal) as excinfo:
         restore_removed(almost_full, removed, None)
     assert problem(excinfo)[:2] == (409, "cart-full")
     c, left = restore_removed(cart(), removed, None)

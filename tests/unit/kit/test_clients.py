@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from shopfleet.cart.problems import CATALOG_WORDING as CART_WORDING
+from shopfleet.cart.app import CATALOG_WORDING as CART_WORDING
 from shopfleet.kit.blocks import InvokeResponse, ServiceUnavailable
 from shopfleet.kit.contracts.catalog import ReservationLine, ReserveRequest
 from shopfleet.kit.contracts.clients.base import Wording

@@ -78,6 +78,21 @@ def test_a_cart_version_being_placed_is_refused_with_a_retry() -> None:
     assert headers_of(refused.value) == {"Retry-After": "5"}
 
 
+def test_a_cart_an_open_order_emptied_names_that_order() -> None:
+    """A late duplicate reads the cart as the order it duplicates read it (`ordered_by`):
+    refused naming that order, whatever the version, and never placed again."""
+    open_now = [_open("o1", cart_version="v1"), _open("o2", cart_version="v2")]
+    with pytest.raises(CartAlreadyOrdered) as refused:
+        checkout.may_place(open_now, cart_version="v9", key=None, cap=3, ordered_by="o2")
+    assert refused.value.extra == {"order_id": "o2"}
+
+
+def test_a_cart_an_order_emptied_is_empty_once_that_order_is_paid_or_ended() -> None:
+    with pytest.raises(CartRefused) as refused:
+        checkout.may_place([_open("o1")], cart_version="v1", key=None, cap=3, ordered_by="o0")
+    assert refused.value.slug == "cart-empty"
+
+
 def test_the_unpaid_order_cap_names_the_orders_to_pay_or_cancel() -> None:
     open_now = [_open("o1"), _open("o2"), _open("o3", Status.PLACING)]
     with pytest.raises(TooManyUnpaidOrders) as refused:

@@ -22,3 +22,8 @@ class CartLines(BaseModel):
     # The cart's version (its ETag): changes with every write; None when there is no cart.
     # Orders lets one version of a cart become one open order.
     version: str | None = None
+    # The order whose placing emptied the cart, when the shopper has not written to it
+    # since: `lines` and `version` are then the cart as that order read it, so a late
+    # duplicate of that order meets that order, not an empty cart. Orders never places
+    # from such a cart.
+    ordered_by: str | None = None

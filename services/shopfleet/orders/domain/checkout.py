@@ -62,6 +62,7 @@ class Draft:
     quote: Quote
     cart_version: str | None
     total: Money  # subtotal plus shipping (`pricing.total`: one currency, chargeable)
+    ordered_by: str | None = None  # the order that emptied the cart (`CartLines.ordered_by`)
 
     def shipping(self) -> ShippingChoice:
         return shipping_choice(self.quote)
@@ -76,11 +77,18 @@ class Draft:
 
 
 def draft(
-    shop: str, user_id: str, priced: Priced, address: Address, quote: Quote, version: str | None
+    shop: str,
+    user_id: str,
+    priced: Priced,
+    address: Address,
+    quote: Quote,
+    version: str | None,
+    *,
+    ordered_by: str | None = None,
 ) -> Draft:
     """The order to place; refused if its total cannot be charged in one payment."""
     total = pricing.total(priced.subtotal, quote.cost)
-    return Draft(shop, user_id, priced, address, quote, version, total)
+    return Draft(shop, user_id, priced, address, quote, version, total, ordered_by)
 
 
 def still_placing(order: OrderRecord | None) -> OrderRecord:
@@ -240,13 +248,27 @@ def check_daily_quota(used: int, limit: int, now: datetime) -> None:
 
 
 def may_place(
-    open_now: Sequence[OpenOrder], *, cart_version: str | None, key: str | None, cap: int
+    open_now: Sequence[OpenOrder],
+    *,
+    cart_version: str | None,
+    key: str | None,
+    cap: int,
+    ordered_by: str | None = None,
 ) -> bool:
     """May the shopper place from this version of the cart? False: an order with this
     Idempotency-Key was placed meanwhile (answer it). Refused when this version of the
-    cart is ordered already, or the shopper has `cap` orders open."""
+    cart is ordered already, or the shopper has `cap` orders open.
+
+    A cart that an order emptied (`ordered_by`, the shopper has not changed it since) is
+    never placed again: while that order is open, the answer names it as before the cart
+    emptied; once it is paid or ended, the cart is empty."""
     if key is not None and any(order.idempotency_key == key for order in open_now):
         return False
+    if ordered_by is not None:
+        emptied_by = next((order for order in open_now if order.id == ordered_by), None)
+        if emptied_by is not None:
+            raise _cart_already_ordered(emptied_by)
+        raise pricing.cart_empty()  # that order is paid or ended: nothing is left to order
     for order in open_now:
         if cart_version is not None and order.cart_version == cart_version:
             raise _cart_already_ordered(order)

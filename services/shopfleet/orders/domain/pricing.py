@@ -33,11 +33,15 @@ def merge(lines: Iterable[CartLine]) -> dict[str, int]:
     return dict(total)
 
 
+def cart_empty() -> CartRefused:
+    return CartRefused(
+        "Your cart is empty; add products to it before placing an order.", slug="cart-empty"
+    )
+
+
 def check_cart(quantities: Mapping[str, int]) -> None:
     if not quantities:
-        raise CartRefused(
-            "Your cart is empty; add products to it before placing an order.", slug="cart-empty"
-        )
+        raise cart_empty()
     if len(quantities) > MAX_LINES:
         raise CartRefused(
             f"An order holds at most {MAX_LINES} different products; your cart has "

@@ -1,6 +1,6 @@
 """A cart's lines and their limits: adding, setting a quantity, putting lines back.
 
-Pure: a stored cart and catalog snapshots in, a new stored cart out, or a Problem that
+Pure: a stored cart and catalog snapshots in, a new stored cart out, or a refusal that
 says what the shopper should change.
 """
 
@@ -9,8 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from shopfleet.cart.domain.refusals import (
+    CartFull,
+    InsufficientStock,
+    LineQuantityLimit,
+    NotForSale,
+    NotInCart,
+    ProductUnavailable,
+)
 from shopfleet.cart.models import MAX_LINES, MAX_QUANTITY, StoredCart, StoredLine
-from shopfleet.cart.problems import field_problem
 from shopfleet.kit.contracts.catalog import ProductSnapshot, sellable
 
 
@@ -23,30 +30,24 @@ def add_line(
 ) -> StoredCart:
     """Add `quantity` units (to the product's line if there is one) at today's price."""
     if not sellable(snapshot):
-        raise field_problem(
-            422,
+        raise NotForSale(
             f"Product '{product_id}' is not for sale in this shop (unknown, deleted or inactive).",
             "body.product_id",
-            slug="unknown-product",
         )
     assert snapshot is not None
     existing = cart.line(product_id)
     in_cart = existing.quantity if existing else 0
     if existing is None and len(cart.lines) >= MAX_LINES:
-        raise field_problem(
-            409,
+        raise CartFull(
             f"The cart holds at most {MAX_LINES} different products; remove one first.",
             "body.product_id",
-            slug="cart-full",
             max_lines=MAX_LINES,
         )
     if in_cart + quantity > MAX_QUANTITY:
-        raise field_problem(
-            409,
+        raise LineQuantityLimit(
             f"At most {MAX_QUANTITY} units per product: the cart has {in_cart}, so add at most "
             f"{MAX_QUANTITY - in_cart}.",
             "body.quantity",
-            slug="line-quantity-limit",
             max_quantity=MAX_QUANTITY,
             in_cart=in_cart,
         )
@@ -66,12 +67,10 @@ def set_quantity(
 ) -> StoredCart:
     existing = line_in(cart, product_id)
     if not sellable(snapshot):
-        raise field_problem(
-            409,
+        raise ProductUnavailable(
             f"Product '{product_id}' is no longer available; remove it with "
             f"DELETE /cart/items/{product_id}.",
             "path.product_id",
-            slug="product-unavailable",
         )
     assert snapshot is not None
     _check_stock(snapshot, quantity, existing.quantity, "body.quantity")
@@ -98,15 +97,10 @@ def put_back(cart: StoredCart, lines: Iterable[StoredLine]) -> tuple[StoredCart,
 
 
 def line_in(cart: StoredCart, product_id: str) -> StoredLine:
-    """The product's line; a 404 naming the path when the cart has none."""
+    """The product's line; refused (naming the path) when the cart has none."""
     line = cart.line(product_id)
     if line is None:
-        raise field_problem(
-            404,
-            f"Product '{product_id}' is not in the cart.",
-            "path.product_id",
-            slug="not-in-cart",
-        )
+        raise NotInCart(f"Product '{product_id}' is not in the cart.", "path.product_id")
     return line
 
 
@@ -128,6 +122,4 @@ def _check_stock(snapshot: ProductSnapshot, quantity: int, in_cart: int, field: 
         detail = f"'{snapshot.name}' is out of stock."
     else:
         detail = f"Only {available} of '{snapshot.name}' available; the cart would hold {quantity}."
-    raise field_problem(
-        409, detail, field, slug="insufficient-stock", available=available, in_cart=in_cart
-    )
+    raise InsufficientStock(detail, field, available=available, in_cart=in_cart)

@@ -1,4 +1,5 @@
-"""Removed lines: what removing and clearing keep, and putting those lines back.
+"""Removed lines: what removing and clearing keep, putting those lines back, and merging
+a guest's cart (and its removed lines) into a signed-in user's.
 
 Pure, like lines.py. Removed lines are kept newest first, one per product, at most
 MAX_REMOVED; the store ages each out after `removed_ttl_s`.
@@ -9,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from shopfleet.cart.lines import line_in, put_back, with_lines
+from shopfleet.cart.domain.lines import line_in, put_back, with_lines
+from shopfleet.cart.domain.refusals import CartFull, NotRemoved
 from shopfleet.cart.models import (
     MAX_LINES,
     MAX_REMOVED,
@@ -18,7 +20,6 @@ from shopfleet.cart.models import (
     StoredLine,
     StoredRemoved,
 )
-from shopfleet.cart.problems import field_problem
 
 
 def remove_line(
@@ -57,24 +58,20 @@ def restore_removed(
     else:
         missing = [pid for pid in product_ids if removed.line(pid) is None]
         if missing:
-            raise field_problem(
-                404,
+            raise NotRemoved(
                 f"Not among your removed lines (or kept too long): {', '.join(missing)}. "
                 "GET /cart/removed lists what can be restored.",
                 "body.product_ids",
-                slug="not-removed",
                 missing=missing,
             )
     wanted = set(product_ids)
     new_lines = [pid for pid in wanted if cart.line(pid) is None]
     room = MAX_LINES - len(cart.lines)
     if len(new_lines) > room:
-        raise field_problem(
-            409,
+        raise CartFull(
             f"The cart has room for {room} more products and this would add {len(new_lines)}; "
             "restore fewer (product_ids) or remove lines first.",
             "body.product_ids",
-            slug="cart-full",
             max_lines=MAX_LINES,
         )
     back = [
@@ -87,3 +84,23 @@ def restore_removed(
     return restored, StoredRemoved(
         lines=[line for line in removed.lines if line.product_id not in wanted]
     )
+
+
+def merge_carts(
+    cart: StoredCart,
+    removed: StoredRemoved,
+    other: StoredCart,
+    other_removed: StoredRemoved,
+    now: datetime,
+) -> tuple[StoredCart, StoredRemoved]:
+    """Merge a guest's cart (and its removed lines) into a user's: quantities add up (at
+    most 99 a line), what finds no room joins the removed lines, and of two removed lines
+    of one product the later stays."""
+    merged, leftovers = put_back(cart, other.lines)
+    latest: dict[str, RemovedLine] = {}
+    for line in [*removed.lines, *other_removed.lines]:
+        kept = latest.get(line.product_id)
+        if kept is None or line.removed_at > kept.removed_at:
+            latest[line.product_id] = line
+    lines = sorted(latest.values(), key=lambda line: line.removed_at, reverse=True)
+    return merged, remember_removed(StoredRemoved(lines=lines[:MAX_REMOVED]), leftovers, now)
