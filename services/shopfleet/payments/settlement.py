@@ -20,22 +20,34 @@ from shopfleet.kit.contracts.events import PAYMENT_FAILED, PAYMENT_REFUNDED, PAY
 from shopfleet.kit.db import Database, utcnow
 from shopfleet.kit.outbox import Outbox
 from shopfleet.kit.refusals import Refusal
-from shopfleet.payments import domain
 from shopfleet.payments.background import Background, after_commit
-from shopfleet.payments.domain import (
-    Capture,
-    Change,
-    Fail,
-    Intent,
-    Move,
+from shopfleet.payments.domain.access import existing_payment
+from shopfleet.payments.domain.from_stripe import Intent, StripeRefund
+from shopfleet.payments.domain.payment import (
     PaymentRecord,
-    RefundFailed,
     RefundReason,
     RefundRecord,
     RefundStatus,
+)
+from shopfleet.payments.domain.rechecks import first_check_at
+from shopfleet.payments.domain.refunds import (
+    RefundFailed,
     RefundSucceeded,
     RefundUnderWay,
-    StripeRefund,
+    adopts_refund,
+    payment_refunded,
+    refund_amount,
+    refund_taken_meanwhile,
+    settle_refund,
+)
+from shopfleet.payments.domain.settling import (
+    Capture,
+    Change,
+    Fail,
+    Move,
+    payment_failed,
+    payment_succeeded,
+    settle_intent,
 )
 from shopfleet.payments.provider import Declined, Rejected, Unavailable, refused_refund
 from shopfleet.payments.settings import PaymentsSettings
@@ -53,7 +65,7 @@ SETTLE_ATTEMPTS = 3
 
 def told(intent: Intent) -> Decide:
     """The decision on a payment, given what Stripe told of its intent."""
-    return functools.partial(domain.settle_intent, intent=intent)
+    return functools.partial(settle_intent, intent=intent)
 
 
 class Settlement:
@@ -68,7 +80,7 @@ class Settlement:
         self.background = background
 
     def check_after(self) -> datetime:
-        return domain.first_check_at(utcnow(), self.settings.reconcile_after_s)
+        return first_check_at(utcnow(), self.settings.reconcile_after_s)
 
     # ------------------------------------------------------------------------- intents
 
@@ -110,7 +122,7 @@ class Settlement:
         now = utcnow()
         if not await store.fail(payment.id, failure, now):
             return False
-        event = domain.payment_failed(payment, failure, now)
+        event = payment_failed(payment, failure, now)
         await Outbox.add(store.session, PAYMENT_FAILED, event, shop=payment.shop)
         return True
 
@@ -121,7 +133,7 @@ class Settlement:
         if not await store.capture(payment.id, capture, now):
             return False
         if not capture.late:
-            event = domain.payment_succeeded(payment, capture.received, now)
+            event = payment_succeeded(payment, capture.received, now)
             await Outbox.add(store.session, PAYMENT_SUCCEEDED, event, shop=payment.shop)
             return True
         # Money taken for a payment we had given up: recorded above, and given back.
@@ -171,10 +183,10 @@ class Settlement:
         The store's conditional update is the guard: concurrent refunds never hold more than
         was captured. A refund held for a cancelled order runs once the transaction commits.
         """
-        payment = domain.existing_payment(await store.payment(shop, payment_id), payment_id)
-        wanted = domain.refund_amount(payment, amount)
+        payment = existing_payment(await store.payment(shop, payment_id), payment_id)
+        wanted = refund_amount(payment, amount)
         if not await store.hold_refund(payment_id, wanted, utcnow()):
-            raise domain.refund_taken_meanwhile()
+            raise refund_taken_meanwhile()
         refund_id = await store.new_refund(payment, wanted, reason, self.check_after())
         if reason is RefundReason.ORDER_CANCELLED:
             run = functools.partial(self.execute_refund, refund_id)
@@ -188,7 +200,7 @@ class Settlement:
             if refund is None or refund.status is not RefundStatus.PENDING:
                 return None
             found = await store.payment(refund.shop, refund.payment_id)
-        payment = domain.existing_payment(found, refund.payment_id)
+        payment = existing_payment(found, refund.payment_id)
         account = await self.accounts.account(refund.shop)
         try:
             made = await account.refund(payment.intent_id, refund, look_first=look_first)
@@ -218,7 +230,7 @@ class Settlement:
         if refund is None:
             return
         now = utcnow()
-        match domain.settle_refund(refund, provider_id, status, failure):
+        match settle_refund(refund, provider_id, status, failure):
             case RefundSucceeded() as succeeded:
                 await self._refund_succeeded(store, refund, succeeded)
             case RefundFailed() as failed:
@@ -233,9 +245,7 @@ class Settlement:
         if not await store.refund_succeeded(refund, succeeded.provider_id, now):
             return
         found = await store.payment(refund.shop, refund.payment_id)
-        event = domain.payment_refunded(
-            refund, domain.existing_payment(found, refund.payment_id), now
-        )
+        event = payment_refunded(refund, existing_payment(found, refund.payment_id), now)
         await Outbox.add(store.session, PAYMENT_REFUNDED, event, shop=refund.shop)
 
     async def apply_charge_refunds(
@@ -257,7 +267,7 @@ class Settlement:
         self, store: PaymentsStore, payment: PaymentRecord, made: StripeRefund
     ) -> str | None:
         """A refund made outside payments, as one of ours (None: not recorded)."""
-        if not domain.adopts_refund(made):
+        if not adopts_refund(made):
             return None
         reason = RefundReason.REQUESTED
         try:

@@ -19,19 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopfleet.kit.contracts.orders import OrderSummary
 from shopfleet.kit.db import Database, dialect_insert
-from shopfleet.payments.domain import (
+from shopfleet.payments.domain.from_stripe import Intent
+from shopfleet.payments.domain.payment import (
     CAPTURED,
     OPEN,
-    Capture,
-    Fail,
-    Intent,
-    Move,
     PaymentRecord,
     PaymentStatus,
     RefundReason,
     RefundRecord,
     RefundStatus,
 )
+from shopfleet.payments.domain.settling import Capture, Fail, Move
 from shopfleet.payments.models import PageKey, Payment, PaymentsModel, Refund
 
 payments_table = PaymentsModel.metadata.tables["payments"]
