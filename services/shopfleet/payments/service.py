@@ -1,7 +1,7 @@
 """Payments' use cases: intents, confirmation, refunds, Stripe's webhooks, order.cancelled
 and the reconciler's rounds.
 
-Each loads what it needs (`store.py`), lets the domain decide (`domain.py`), then stores the
+Each loads what it needs (`store/`), lets the domain decide (`domain/`), then stores the
 change and its event (outbox) in one transaction. Stripe is called through `provider.py`,
 orders through `clients.py`; what Stripe says of an intent or a refund is settled by
 `settlement.py`, the one path for every source.
@@ -53,7 +53,8 @@ from shopfleet.payments.models import (
 from shopfleet.payments.provider import Account, Declined, Rejected, Unavailable
 from shopfleet.payments.settings import PaymentsSettings
 from shopfleet.payments.settlement import Settlement, told
-from shopfleet.payments.store import PaymentsStore, insert_open_payment, reading, writing
+from shopfleet.payments.store.payments import PaymentsStore, insert_open_payment, reading, writing
+from shopfleet.payments.store.webhooks import record_stripe_event
 from shopfleet.payments.stripe_accounts import StripeAccounts
 
 log = structlog.get_logger("shopfleet.payments")
@@ -81,7 +82,7 @@ class PaymentsService:
         async with reading(self.db) as store:
             found = await store.payment(shop, payment_id, owner=owner)
             payment = existing_payment(found, payment_id)
-            refunds = await store.refunds_of(shop, payment_id)
+            refunds = await store.refunds.of_payment(shop, payment_id)
         shown = payment_public(payment).model_dump()
         return PaymentDetail(**shown, refunds=[refund_public(r) for r in refunds])
 
@@ -212,7 +213,7 @@ class PaymentsService:
         if refused is not None:
             raise refused
         async with reading(self.db) as store:
-            refund = await store.refund(refund_id)
+            refund = await store.refunds.get(refund_id)
         assert refund is not None, "a refund is never deleted"
         return refund_public(refund)
 
@@ -236,7 +237,7 @@ class PaymentsService:
         if refunded_intent is not None and refunds is None:
             refunds = await self._refunds_at_stripe(shop, refunded_intent)
         async with self.db.session() as session, session.begin():
-            if not await PaymentsStore(session).record_event(shop, event_id, kind, utcnow()):
+            if not await record_stripe_event(session, shop, event_id, kind, utcnow()):
                 return False
             if intent is not None:
                 await self.settlement.settle_intent(session, shop, intent)
@@ -271,7 +272,7 @@ class PaymentsService:
         now, batch = utcnow(), self.settings.reconcile_batch
         async with reading(self.db) as store:
             payments = await store.due_payments(now, batch)
-            refund_ids = await store.due_refunds(now, batch)
+            refund_ids = await store.refunds.due(now, batch)
         for payment in payments:
             await self._reconcile_payment(payment)
         for refund_id in refund_ids:

@@ -51,7 +51,7 @@ from shopfleet.payments.domain.settling import (
 )
 from shopfleet.payments.provider import Declined, Rejected, Unavailable, refused_refund
 from shopfleet.payments.settings import PaymentsSettings
-from shopfleet.payments.store import PaymentsStore, reading, writing
+from shopfleet.payments.store.payments import PaymentsStore, reading, writing
 from shopfleet.payments.stripe_accounts import StripeAccounts
 
 log = structlog.get_logger("shopfleet.payments")
@@ -185,9 +185,9 @@ class Settlement:
         """
         payment = existing_payment(await store.payment(shop, payment_id), payment_id)
         wanted = refund_amount(payment, amount)
-        if not await store.hold_refund(payment_id, wanted, utcnow()):
+        if not await store.refunds.hold(payment_id, wanted, utcnow()):
             raise refund_taken_meanwhile()
-        refund_id = await store.new_refund(payment, wanted, reason, self.check_after())
+        refund_id = await store.refunds.add_pending(payment, wanted, reason, self.check_after())
         if reason is RefundReason.ORDER_CANCELLED:
             run = functools.partial(self.execute_refund, refund_id)
             after_commit(store.session, lambda: self.background.spawn(run()))
@@ -196,7 +196,7 @@ class Settlement:
     async def execute_refund(self, refund_id: str, *, look_first: bool = False) -> Refusal | None:
         """Ask Stripe for a held refund and settle it; None when done or still under way."""
         async with reading(self.db) as store:
-            refund = await store.refund(refund_id)
+            refund = await store.refunds.get(refund_id)
             if refund is None or refund.status is not RefundStatus.PENDING:
                 return None
             found = await store.payment(refund.shop, refund.payment_id)
@@ -206,7 +206,7 @@ class Settlement:
             made = await account.refund(payment.intent_id, refund, look_first=look_first)
         except Unavailable as exc:
             async with writing(self.db) as store:
-                await store.check_refund_again_at(refund_id, self.check_after())
+                await store.refunds.check_again_at(refund_id, self.check_after())
             return exc.refusal("refund the payment")
         except (Rejected, Declined) as exc:
             async with self.db.session() as session, session.begin():
@@ -226,7 +226,7 @@ class Settlement:
     ) -> None:
         """Apply what Stripe says of one of our refunds (the one path for every source)."""
         store = PaymentsStore(session)
-        refund = await store.refund(refund_id)
+        refund = await store.refunds.get(refund_id)
         if refund is None:
             return
         now = utcnow()
@@ -234,15 +234,15 @@ class Settlement:
             case RefundSucceeded() as succeeded:
                 await self._refund_succeeded(store, refund, succeeded)
             case RefundFailed() as failed:
-                await store.refund_failed(refund, failed.provider_id, failed.message, now)
+                await store.refunds.failed(refund, failed.provider_id, failed.message, now)
             case RefundUnderWay() as under_way:
-                await store.note_provider_refund(refund_id, under_way.provider_id, now)
+                await store.refunds.note_provider_id(refund_id, under_way.provider_id, now)
 
     async def _refund_succeeded(
         self, store: PaymentsStore, refund: RefundRecord, succeeded: RefundSucceeded
     ) -> None:
         now = utcnow()
-        if not await store.refund_succeeded(refund, succeeded.provider_id, now):
+        if not await store.refunds.succeeded(refund, succeeded.provider_id, now):
             return
         found = await store.payment(refund.shop, refund.payment_id)
         event = payment_refunded(refund, existing_payment(found, refund.payment_id), now)
@@ -257,7 +257,7 @@ class Settlement:
         if payment is None:
             return
         for made in refunds:
-            known = await store.known_refund(payment.id, made.refund_id, made.id)
+            known = await store.refunds.known(payment.id, made.refund_id, made.id)
             if known is None:  # made at Stripe directly (e.g. in its dashboard)
                 known = await self._adopt(store, payment, made)
             if known is not None:
