@@ -24,11 +24,11 @@ from shopfleet.kit.db import Database
 from shopfleet.kit.quotas import QuotaReader
 from shopfleet.kit.refusals import UnavailableRefusal
 from shopfleet.kit.tenant_data import QuotaUsage, Usage
-from shopfleet.orders import store
 from shopfleet.orders.domain import checkout, pricing
 from shopfleet.orders.domain.checkout import Draft
 from shopfleet.orders.domain.refusals import OrderInProgress
 from shopfleet.orders.models import OrderCreate, OrderPublic
+from shopfleet.orders.store import loads, placings, writes
 from shopfleet.orders.upstreams import Upstreams
 
 log = structlog.get_logger("shopfleet.orders")
@@ -109,11 +109,11 @@ class Placing:
         try:
             async with self.db.session() as session, session.begin():
                 if per_day is not None:
-                    await store.lock_daily_quota(session, draft.shop)
-                    used = await store.orders_today(session, draft.shop, now)
+                    await placings.lock_daily_quota(session, draft.shop)
+                    used = await placings.orders_today(session, draft.shop, now)
                     checkout.check_daily_quota(used, per_day, now)
-                await store.lock_shopper(session, draft.shop, draft.user_id)
-                open_now = await store.open_orders(session, draft.shop, draft.user_id)
+                await placings.lock_shopper(session, draft.shop, draft.user_id)
+                open_now = await placings.open_orders(session, draft.shop, draft.user_id)
                 cap = self.max_unpaid_orders
                 if not checkout.may_place(
                     open_now,
@@ -123,7 +123,9 @@ class Placing:
                     ordered_by=draft.ordered_by,
                 ):
                     return None  # placed with this key meanwhile: answer that order
-                return await store.insert_placing(session, draft, key=key, digest=digest, now=now)
+                return await placings.insert_placing(
+                    session, draft, key=key, digest=digest, now=now
+                )
         except IntegrityError:
             return None  # the key, or this cart's version, was taken meanwhile: look again
 
@@ -146,10 +148,10 @@ class Placing:
     async def _open(self, shop: str, order_id: str) -> OrderPublic:
         """Stock is reserved: the order becomes `pending_payment` with its events."""
         async with self.db.session() as session, session.begin():
-            placing = checkout.still_placing(await store.load_placing(session, shop, order_id))
+            placing = checkout.still_placing(await placings.load_placing(session, shop, order_id))
             now = self.now()
             decision = checkout.decide_open(placing, self.payment_window, now)
-            return await store.public(session, await store.save(session, placing, decision, now))
+            return await loads.public(session, await writes.save(session, placing, decision, now))
 
     async def _abandon(self, shop: str, order_id: str) -> None:
         """Undo a placing that failed: release whatever was reserved, forget the row. If
@@ -160,7 +162,7 @@ class Placing:
             log.warning("release after a failed placing deferred", order_id=order_id)
             return
         async with self.db.session() as session, session.begin():
-            await store.forget_placing(session, shop, order_id)
+            await placings.forget_placing(session, shop, order_id)
 
     async def _replay(
         self, shop: str, user_id: str, key: str, digest: str | None
@@ -169,11 +171,11 @@ class Placing:
         deadline = time.monotonic() + self.upstreams.timeout_s * 3
         while True:
             async with self.db.reader() as session:
-                found = await store.find_by_key(session, shop, user_id, key)
+                found = await placings.find_by_key(session, shop, user_id, key)
                 if found is None:
                     return None
                 if checkout.placed_by_key(found, digest):
-                    return await store.public(session, found)
+                    return await loads.public(session, found)
             if time.monotonic() > deadline:
                 raise OrderInProgress(
                     "The order with this Idempotency-Key is still being placed; retry shortly."
@@ -184,7 +186,7 @@ class Placing:
         """Today's orders (UTC) against `quotas.ordersPerDay`, the quota placing enforces."""
         limit = await self._orders_per_day(shop)
         async with self.db.reader() as session:
-            used = await store.orders_today(session, shop, self.now())
+            used = await placings.orders_today(session, shop, self.now())
         return Usage(orders_today=QuotaUsage(used=used, limit=limit))
 
     async def _orders_per_day(self, shop: str) -> int | None:

@@ -1,6 +1,6 @@
 """Orders' use cases: load (store) -> decide (domain) -> store + outbox, one transaction each.
 
-The rules live in `domain/`, the SQL in `store.py`; here only the order of things: what is
+The rules live in `domain/`, the SQL in `store/`; here only the order of things: what is
 read, which calls are made outside any transaction, what commits together. Calls to
 catalog about stock never run inside a transaction: a decision records what catalog must
 be told, and `settle_stock` tells it after the commit; the sweeper retries what a crash
@@ -24,11 +24,11 @@ from shopfleet.kit.db import Database
 from shopfleet.kit.outbox import PermanentEventError
 from shopfleet.kit.quotas import QuotaReader
 from shopfleet.kit.reads import FastReader
-from shopfleet.orders import store
 from shopfleet.orders.domain import access, checkout, pricing, saga
 from shopfleet.orders.domain.order import Decision, OrderRecord, Stock
 from shopfleet.orders.models import OrderPublic, OrdersPage, OrderUpdate
 from shopfleet.orders.placing import Placing
+from shopfleet.orders.store import loads, stock, sweeps, writes
 from shopfleet.orders.upstreams import Upstreams
 
 log = structlog.get_logger("shopfleet.orders")
@@ -62,7 +62,7 @@ class Orders(Placing):
         quotas: QuotaReader | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.db, self.upstreams, self.fast = db, upstreams, store.FastReads(reads)
+        self.db, self.upstreams, self.fast = db, upstreams, loads.FastReads(reads)
         self.quotas = quotas
         self.payment_window, self.placing_timeout = payment_window, placing_timeout
         self.max_unpaid_orders = max_unpaid_orders
@@ -95,9 +95,9 @@ class Orders(Placing):
         """Newest first. A shopper sees their own orders; an admin all, or one user's."""
         user = access.listed_user(_caller(principal), user)
         after = None if cursor is None else access.read_cursor(cursor)
-        page = store.ListQuery(shop=shop, user=user, status=status, after=after, limit=limit)
+        page = loads.ListQuery(shop=shop, user=user, status=status, after=after, limit=limit)
         async with self.db.reader() as session:
-            items = await store.list_page(session, page)
+            items = await loads.list_page(session, page)
         if len(items) <= limit:
             return OrdersPage(items=items)
         last = items[limit - 1]
@@ -116,7 +116,7 @@ class Orders(Placing):
         """
         caller = _caller(principal)
         async with self.db.reader() as session:
-            read = access.visible(await store.load(session, shop, order_id), caller, order_id)
+            read = access.visible(await loads.load(session, shop, order_id), caller, order_id)
         checkout.check_editable(read)
         method = body.shipping_method or read.shipping_method_id
         given = body.shipping_address, body.shipping_address_id
@@ -126,22 +126,22 @@ class Orders(Placing):
         )
         total = pricing.total(read.money(read.subtotal_amount), quote.cost)
         async with self.db.session() as session, session.begin():
-            found = await store.load(session, shop, order_id, lock=True)
+            found = await loads.load(session, shop, order_id, lock=True)
             order = access.visible(found, caller, order_id)
             requote = checkout.Requote(quote=quote, address=address, total=total)
             decision = checkout.decide_requote(order, requote, read.version, caller.user_id)
-            stored = await store.save(session, order, decision, self.now())
-            return await store.public(session, stored)
+            stored = await writes.save(session, order, decision, self.now())
+            return await loads.public(session, stored)
 
     async def cancel(
         self, shop: str, principal: Principal, order_id: str, reason: str | None
     ) -> OrderPublic:
         caller = _caller(principal)
         async with self.db.session() as session, session.begin():
-            found = await store.load(session, shop, order_id, lock=True)
+            found = await loads.load(session, shop, order_id, lock=True)
             order = access.visible(found, caller, order_id)
             now = self.now()
-            await store.save(session, order, saga.decide_cancel(order, caller, reason, now), now)
+            await writes.save(session, order, saga.decide_cancel(order, caller, reason, now), now)
         await self.settle_stock(shop, order_id)
         return await self.get(shop, principal, order_id)
 
@@ -151,26 +151,26 @@ class Orders(Placing):
         """Tell catalog what the order's `stock` says is pending; never raises (the
         sweeper retries what could not be done now)."""
         try:
-            await self._settle_stock(store.OrderKey(shop, order_id))
+            await self._settle_stock(stock.OrderKey(shop, order_id))
         except Exception:
             log.warning("stock settlement deferred", order_id=order_id, exc_info=True)
 
-    async def _settle_stock(self, key: store.OrderKey) -> None:
+    async def _settle_stock(self, key: stock.OrderKey) -> None:
         async with self.db.reader() as session:
-            pending = saga.stock_call(await store.stock_of(session, key))
+            pending = saga.stock_call(await stock.stock_of(session, key))
         if pending is None:
             return
         settled = saga.stock_settled(pending, await self._tell_catalog(key, pending))
         if pending == Stock.COMMIT_PENDING and settled == Stock.RELEASED:
             log.error("a paid order's reservation was gone at commit", order_id=key.order_id)
         async with self.db.session() as session, session.begin():
-            recorded = await store.set_stock(session, key, was=pending, now=settled)
+            recorded = await stock.set_stock(session, key, was=pending, now=settled)
             if recorded and settled == Stock.KEPT:
-                order = await store.load(session, key.shop, key.order_id)
+                order = await loads.load(session, key.shop, key.order_id)
                 if order is not None:
-                    await store.save(session, order, saga.decide_stock_kept(order), self.now())
+                    await writes.save(session, order, saga.decide_stock_kept(order), self.now())
 
-    async def _tell_catalog(self, key: store.OrderKey, pending: Stock) -> str:
+    async def _tell_catalog(self, key: stock.OrderKey, pending: Stock) -> str:
         if pending == Stock.COMMIT_PENDING:
             return await self.upstreams.commit(key.shop, key.order_id)
         return await self.upstreams.release(key.shop, key.order_id)
@@ -187,26 +187,26 @@ class Orders(Placing):
 
     async def expire_due(self, batch: int = 100) -> int:
         now = self.now()
-        expired: list[store.OrderKey] = []
+        expired: list[stock.OrderKey] = []
         async with self.db.session() as session, session.begin():
-            for order in await store.due_for_expiry(session, now, batch):
+            for order in await sweeps.due_for_expiry(session, now, batch):
                 decision = saga.decide_expiry(order, self.payment_window, now)
-                await store.save(session, order, decision, now)
-                expired.append(store.OrderKey(order.shop, order.id))
+                await writes.save(session, order, decision, now)
+                expired.append(stock.OrderKey(order.shop, order.id))
         for key in expired:
             await self.settle_stock(key.shop, key.order_id)
         return len(expired)
 
     async def retry_stock(self, batch: int = 100) -> int:
         async with self.db.reader() as session:
-            pending = await store.stock_pending(session, batch)
+            pending = await stock.stock_pending(session, batch)
         for key in pending:
             await self.settle_stock(key.shop, key.order_id)
         return len(pending)
 
     async def abandon_stale(self, batch: int = 100) -> int:
         async with self.db.reader() as session:
-            stale = await store.stale_placings(session, self.now() - self.placing_timeout, batch)
+            stale = await sweeps.stale_placings(session, self.now() - self.placing_timeout, batch)
         for key in stale:
             await self._abandon(key.shop, key.order_id)
         return len(stale)
@@ -221,14 +221,14 @@ class Orders(Placing):
         decide: Callable[[OrderRecord, Event, datetime], Decision],
     ) -> None:
         """One step of the saga, in the event handler's transaction (its inbox row too)."""
-        order = await store.load(session, shop, event.order_id, lock=True)
+        order = await loads.load(session, shop, event.order_id, lock=True)
         if order is None:
             raise PermanentEventError(f"no order '{event.order_id}' in shop '{shop}'")
         now = self.now()
         decision = decide(order, event, now)
         if decision.warning:
             log.warning(decision.warning, order_id=order.id, note=decision.note)
-        await store.save(session, order, decision, now)
+        await writes.save(session, order, decision, now)
 
     async def on_payment_succeeded(
         self, session: AsyncSession, shop: str, payment: ev.PaymentSucceeded

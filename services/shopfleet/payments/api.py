@@ -16,7 +16,7 @@ from shopfleet.kit.auth import (
 )
 from shopfleet.kit.contracts import ids
 from shopfleet.kit.errors import field_problem
-from shopfleet.payments.domain import PaymentStatus
+from shopfleet.payments.domain.payment import PaymentStatus
 from shopfleet.payments.models import (
     ConfirmRequest,
     IntentCreate,

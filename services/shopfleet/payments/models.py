@@ -22,7 +22,7 @@ from shopfleet.kit.contracts import ids
 from shopfleet.kit.cursors import pack_cursor, unpack_cursor
 from shopfleet.kit.db import UTCDateTime, utcnow
 from shopfleet.kit.money import MAX_AMOUNT, Currency, Money
-from shopfleet.payments.domain import (
+from shopfleet.payments.domain.payment import (
     PaymentRecord,
     PaymentStatus,
     RefundReason,

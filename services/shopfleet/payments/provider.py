@@ -29,12 +29,8 @@ from shopfleet.kit.refusals import (
     UnavailableRefusal,
     UpstreamRefusal,
 )
-from shopfleet.payments.domain import (
-    Intent,
-    IntentError,
-    RefundRecord,
-    StripeRefund,
-)
+from shopfleet.payments.domain.from_stripe import Intent, IntentError, StripeRefund
+from shopfleet.payments.domain.payment import RefundRecord
 from shopfleet.payments.stripe_events import RefundObject
 
 T = TypeVar("T")

@@ -1,7 +1,7 @@
 """Payments' use cases: intents, confirmation, refunds, Stripe's webhooks, order.cancelled
 and the reconciler's rounds.
 
-Each loads what it needs (`store.py`), lets the domain decide (`domain.py`), then stores the
+Each loads what it needs (`store/`), lets the domain decide (`domain/`), then stores the
 change and its event (outbox) in one transaction. Stripe is called through `provider.py`,
 orders through `clients.py`; what Stripe says of an intent or a refund is settled by
 `settlement.py`, the one path for every source.
@@ -20,22 +20,28 @@ from shopfleet.kit.blocks import Invoker
 from shopfleet.kit.contracts.orders import OrderSummary
 from shopfleet.kit.db import Database, utcnow
 from shopfleet.kit.refusals import Refusal
-from shopfleet.payments import domain
 from shopfleet.payments.background import Background
 from shopfleet.payments.clients import orders_client
-from shopfleet.payments.domain import (
-    CancelOpen,
+from shopfleet.payments.domain.access import existing_payment, seen_by
+from shopfleet.payments.domain.from_stripe import Intent, StripeRefund, unconfirmed
+from shopfleet.payments.domain.intents import (
     Confirm,
     FollowTotal,
-    Intent,
     MakeIntent,
-    PaymentRecord,
-    PaymentStatus,
-    RefundReason,
-    RefundRest,
     ReusePayment,
-    StripeRefund,
+    payable_order,
+    plan_confirm,
+    plan_intent,
 )
+from shopfleet.payments.domain.payment import PaymentRecord, PaymentStatus, RefundReason
+from shopfleet.payments.domain.rechecks import recheck_delay_s
+from shopfleet.payments.domain.refunds import (
+    CancelOpen,
+    RefundRest,
+    check_refund_currency,
+    on_order_cancelled,
+)
+from shopfleet.payments.domain.settling import fail, forgotten_by_stripe, intent_refused
 from shopfleet.payments.models import (
     PageKey,
     PaymentDetail,
@@ -47,7 +53,8 @@ from shopfleet.payments.models import (
 from shopfleet.payments.provider import Account, Declined, Rejected, Unavailable
 from shopfleet.payments.settings import PaymentsSettings
 from shopfleet.payments.settlement import Settlement, told
-from shopfleet.payments.store import PaymentsStore, insert_open_payment, reading, writing
+from shopfleet.payments.store.payments import PaymentsStore, insert_open_payment, reading, writing
+from shopfleet.payments.store.webhooks import record_stripe_event
 from shopfleet.payments.stripe_accounts import StripeAccounts
 
 log = structlog.get_logger("shopfleet.payments")
@@ -71,11 +78,11 @@ class PaymentsService:
     async def detail(
         self, shop: str, payment_id: str, who: Principal | None = None
     ) -> PaymentDetail:
-        owner = domain.seen_by(who.user_id, is_admin=who.is_admin) if who else None
+        owner = seen_by(who.user_id, is_admin=who.is_admin) if who else None
         async with reading(self.db) as store:
             found = await store.payment(shop, payment_id, owner=owner)
-            payment = domain.existing_payment(found, payment_id)
-            refunds = await store.refunds_of(shop, payment_id)
+            payment = existing_payment(found, payment_id)
+            refunds = await store.refunds.of_payment(shop, payment_id)
         shown = payment_public(payment).model_dump()
         return PaymentDetail(**shown, refunds=[refund_public(r) for r in refunds])
 
@@ -89,7 +96,7 @@ class PaymentsService:
         limit: int,
         after: PageKey | None,
     ) -> PaymentsPage:
-        owner = domain.seen_by(who.user_id, is_admin=who.is_admin)
+        owner = seen_by(who.user_id, is_admin=who.is_admin)
         async with reading(self.db) as store:
             payments, next_key = await store.page(
                 shop, owner=owner, order_id=order_id, status=status, after=after, limit=limit
@@ -104,10 +111,10 @@ class PaymentsService:
     ) -> tuple[PaymentDetail, bool]:
         """The order's open payment (False) or a new one with its intent at Stripe (True)."""
         summary = await self.orders.summary(shop, order_id)
-        order = domain.payable_order(summary, order_id, user_id=who.user_id, is_admin=who.is_admin)
+        order = payable_order(summary, order_id, user_id=who.user_id, is_admin=who.is_admin)
         async with reading(self.db) as store:
             existing = await store.open_payment(shop, order_id)
-        match domain.plan_intent(order, existing):
+        match plan_intent(order, existing):
             case MakeIntent(payment_id=payment_id):
                 return await self._make_intent(shop, order, payment_id, payment_method)
             case FollowTotal() as follow:
@@ -130,7 +137,7 @@ class PaymentsService:
         except Unavailable as exc:
             raise exc.refusal("create the payment") from None
         except Rejected as exc:
-            refused = domain.intent_refused(exc.code or "invalid_request", exc.message)
+            refused = intent_refused(exc.code or "invalid_request", exc.message)
             async with writing(self.db) as store:
                 await store.fail(payment_id, refused, utcnow())
             raise exc.refusal() from None
@@ -154,10 +161,10 @@ class PaymentsService:
     async def confirm(
         self, shop: str, who: Principal, payment_id: str, payment_method: str | None
     ) -> PaymentDetail:
-        owner = domain.seen_by(who.user_id, is_admin=who.is_admin)
+        owner = seen_by(who.user_id, is_admin=who.is_admin)
         async with reading(self.db) as store:
             found = await store.payment(shop, payment_id, owner=owner)
-        plan = domain.plan_confirm(domain.existing_payment(found, payment_id), payment_method)
+        plan = plan_confirm(existing_payment(found, payment_id), payment_method)
         if plan is None:
             return await self.detail(shop, payment_id)  # confirmed already: same answer again
         account = await self.accounts.account(shop)
@@ -172,7 +179,7 @@ class PaymentsService:
         try:
             intent = await account.confirm(plan.intent_id, new_method)
         except Declined as exc:
-            declined = functools.partial(domain.fail, code=exc.code, message=exc.message)
+            declined = functools.partial(fail, code=exc.code, message=exc.message)
             await self.settlement.settle_now(account.shop, plan.intent_id, declined)
             raise exc.refusal(payment_id) from None
         except Rejected as exc:
@@ -182,7 +189,7 @@ class PaymentsService:
             except (Rejected, Unavailable, Declined):
                 intent = Intent(plan.intent_id, "requires_confirmation")
             await self.settlement.settle_now(account.shop, intent.id, told(intent))
-            if domain.unconfirmed(intent):
+            if unconfirmed(intent):
                 raise exc.refusal() from None
             return
         except Unavailable as exc:
@@ -196,8 +203,8 @@ class PaymentsService:
     ) -> RefundPublic:
         """An admin's refund: hold the amount, then ask Stripe."""
         async with writing(self.db) as store:
-            payment = domain.existing_payment(await store.payment(shop, payment_id), payment_id)
-            domain.check_refund_currency(payment, currency)
+            payment = existing_payment(await store.payment(shop, payment_id), payment_id)
+            check_refund_currency(payment, currency)
             reason = RefundReason.REQUESTED
             refund_id = await self.settlement.reserve_refund(
                 store, shop, payment_id, amount, reason
@@ -206,7 +213,7 @@ class PaymentsService:
         if refused is not None:
             raise refused
         async with reading(self.db) as store:
-            refund = await store.refund(refund_id)
+            refund = await store.refunds.get(refund_id)
         assert refund is not None, "a refund is never deleted"
         return refund_public(refund)
 
@@ -230,7 +237,7 @@ class PaymentsService:
         if refunded_intent is not None and refunds is None:
             refunds = await self._refunds_at_stripe(shop, refunded_intent)
         async with self.db.session() as session, session.begin():
-            if not await PaymentsStore(session).record_event(shop, event_id, kind, utcnow()):
+            if not await record_stripe_event(session, shop, event_id, kind, utcnow()):
                 return False
             if intent is not None:
                 await self.settlement.settle_intent(session, shop, intent)
@@ -251,7 +258,7 @@ class PaymentsService:
         """Refund a captured payment in full (once); cancel an open one; else nothing."""
         store = PaymentsStore(session)
         for payment, refunding in await store.order_payments(shop, order_id):
-            match domain.on_order_cancelled(payment, refunding):
+            match on_order_cancelled(payment, refunding):
                 case RefundRest():
                     reason = RefundReason.ORDER_CANCELLED
                     await self.settlement.reserve_refund(store, shop, payment.id, None, reason)
@@ -265,7 +272,7 @@ class PaymentsService:
         now, batch = utcnow(), self.settings.reconcile_batch
         async with reading(self.db) as store:
             payments = await store.due_payments(now, batch)
-            refund_ids = await store.due_refunds(now, batch)
+            refund_ids = await store.refunds.due(now, batch)
         for payment in payments:
             await self._reconcile_payment(payment)
         for refund_id in refund_ids:
@@ -279,13 +286,13 @@ class PaymentsService:
             intent: Intent | None = await account.retrieve(intent_id)
         except Rejected as exc:
             if exc.status == 404:  # Stripe no longer knows it (an emulator restarted)
-                forgotten = domain.forgotten_by_stripe
+                forgotten = forgotten_by_stripe
                 await self.settlement.settle_now(payment.shop, intent_id, forgotten)
                 return
             intent = None
         except (Unavailable, Refusal):
             intent = None
-        delay_s = domain.recheck_delay_s(payment.checks, self.settings.reconcile_after_s)
+        delay_s = recheck_delay_s(payment.checks, self.settings.reconcile_after_s)
         async with self.db.session() as session, session.begin():
             if intent is not None:
                 await self.settlement.settle_intent(session, payment.shop, intent)

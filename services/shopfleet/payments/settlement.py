@@ -20,26 +20,38 @@ from shopfleet.kit.contracts.events import PAYMENT_FAILED, PAYMENT_REFUNDED, PAY
 from shopfleet.kit.db import Database, utcnow
 from shopfleet.kit.outbox import Outbox
 from shopfleet.kit.refusals import Refusal
-from shopfleet.payments import domain
 from shopfleet.payments.background import Background, after_commit
-from shopfleet.payments.domain import (
-    Capture,
-    Change,
-    Fail,
-    Intent,
-    Move,
+from shopfleet.payments.domain.access import existing_payment
+from shopfleet.payments.domain.from_stripe import Intent, StripeRefund
+from shopfleet.payments.domain.payment import (
     PaymentRecord,
-    RefundFailed,
     RefundReason,
     RefundRecord,
     RefundStatus,
+)
+from shopfleet.payments.domain.rechecks import first_check_at
+from shopfleet.payments.domain.refunds import (
+    RefundFailed,
     RefundSucceeded,
     RefundUnderWay,
-    StripeRefund,
+    adopts_refund,
+    payment_refunded,
+    refund_amount,
+    refund_taken_meanwhile,
+    settle_refund,
+)
+from shopfleet.payments.domain.settling import (
+    Capture,
+    Change,
+    Fail,
+    Move,
+    payment_failed,
+    payment_succeeded,
+    settle_intent,
 )
 from shopfleet.payments.provider import Declined, Rejected, Unavailable, refused_refund
 from shopfleet.payments.settings import PaymentsSettings
-from shopfleet.payments.store import PaymentsStore, reading, writing
+from shopfleet.payments.store.payments import PaymentsStore, reading, writing
 from shopfleet.payments.stripe_accounts import StripeAccounts
 
 log = structlog.get_logger("shopfleet.payments")
@@ -53,7 +65,7 @@ SETTLE_ATTEMPTS = 3
 
 def told(intent: Intent) -> Decide:
     """The decision on a payment, given what Stripe told of its intent."""
-    return functools.partial(domain.settle_intent, intent=intent)
+    return functools.partial(settle_intent, intent=intent)
 
 
 class Settlement:
@@ -68,7 +80,7 @@ class Settlement:
         self.background = background
 
     def check_after(self) -> datetime:
-        return domain.first_check_at(utcnow(), self.settings.reconcile_after_s)
+        return first_check_at(utcnow(), self.settings.reconcile_after_s)
 
     # ------------------------------------------------------------------------- intents
 
@@ -110,7 +122,7 @@ class Settlement:
         now = utcnow()
         if not await store.fail(payment.id, failure, now):
             return False
-        event = domain.payment_failed(payment, failure, now)
+        event = payment_failed(payment, failure, now)
         await Outbox.add(store.session, PAYMENT_FAILED, event, shop=payment.shop)
         return True
 
@@ -121,7 +133,7 @@ class Settlement:
         if not await store.capture(payment.id, capture, now):
             return False
         if not capture.late:
-            event = domain.payment_succeeded(payment, capture.received, now)
+            event = payment_succeeded(payment, capture.received, now)
             await Outbox.add(store.session, PAYMENT_SUCCEEDED, event, shop=payment.shop)
             return True
         # Money taken for a payment we had given up: recorded above, and given back.
@@ -171,11 +183,11 @@ class Settlement:
         The store's conditional update is the guard: concurrent refunds never hold more than
         was captured. A refund held for a cancelled order runs once the transaction commits.
         """
-        payment = domain.existing_payment(await store.payment(shop, payment_id), payment_id)
-        wanted = domain.refund_amount(payment, amount)
-        if not await store.hold_refund(payment_id, wanted, utcnow()):
-            raise domain.refund_taken_meanwhile()
-        refund_id = await store.new_refund(payment, wanted, reason, self.check_after())
+        payment = existing_payment(await store.payment(shop, payment_id), payment_id)
+        wanted = refund_amount(payment, amount)
+        if not await store.refunds.hold(payment_id, wanted, utcnow()):
+            raise refund_taken_meanwhile()
+        refund_id = await store.refunds.add_pending(payment, wanted, reason, self.check_after())
         if reason is RefundReason.ORDER_CANCELLED:
             run = functools.partial(self.execute_refund, refund_id)
             after_commit(store.session, lambda: self.background.spawn(run()))
@@ -184,17 +196,17 @@ class Settlement:
     async def execute_refund(self, refund_id: str, *, look_first: bool = False) -> Refusal | None:
         """Ask Stripe for a held refund and settle it; None when done or still under way."""
         async with reading(self.db) as store:
-            refund = await store.refund(refund_id)
+            refund = await store.refunds.get(refund_id)
             if refund is None or refund.status is not RefundStatus.PENDING:
                 return None
             found = await store.payment(refund.shop, refund.payment_id)
-        payment = domain.existing_payment(found, refund.payment_id)
+        payment = existing_payment(found, refund.payment_id)
         account = await self.accounts.account(refund.shop)
         try:
             made = await account.refund(payment.intent_id, refund, look_first=look_first)
         except Unavailable as exc:
             async with writing(self.db) as store:
-                await store.check_refund_again_at(refund_id, self.check_after())
+                await store.refunds.check_again_at(refund_id, self.check_after())
             return exc.refusal("refund the payment")
         except (Rejected, Declined) as exc:
             async with self.db.session() as session, session.begin():
@@ -214,28 +226,26 @@ class Settlement:
     ) -> None:
         """Apply what Stripe says of one of our refunds (the one path for every source)."""
         store = PaymentsStore(session)
-        refund = await store.refund(refund_id)
+        refund = await store.refunds.get(refund_id)
         if refund is None:
             return
         now = utcnow()
-        match domain.settle_refund(refund, provider_id, status, failure):
+        match settle_refund(refund, provider_id, status, failure):
             case RefundSucceeded() as succeeded:
                 await self._refund_succeeded(store, refund, succeeded)
             case RefundFailed() as failed:
-                await store.refund_failed(refund, failed.provider_id, failed.message, now)
+                await store.refunds.failed(refund, failed.provider_id, failed.message, now)
             case RefundUnderWay() as under_way:
-                await store.note_provider_refund(refund_id, under_way.provider_id, now)
+                await store.refunds.note_provider_id(refund_id, under_way.provider_id, now)
 
     async def _refund_succeeded(
         self, store: PaymentsStore, refund: RefundRecord, succeeded: RefundSucceeded
     ) -> None:
         now = utcnow()
-        if not await store.refund_succeeded(refund, succeeded.provider_id, now):
+        if not await store.refunds.succeeded(refund, succeeded.provider_id, now):
             return
         found = await store.payment(refund.shop, refund.payment_id)
-        event = domain.payment_refunded(
-            refund, domain.existing_payment(found, refund.payment_id), now
-        )
+        event = payment_refunded(refund, existing_payment(found, refund.payment_id), now)
         await Outbox.add(store.session, PAYMENT_REFUNDED, event, shop=refund.shop)
 
     async def apply_charge_refunds(
@@ -247,7 +257,7 @@ class Settlement:
         if payment is None:
             return
         for made in refunds:
-            known = await store.known_refund(payment.id, made.refund_id, made.id)
+            known = await store.refunds.known(payment.id, made.refund_id, made.id)
             if known is None:  # made at Stripe directly (e.g. in its dashboard)
                 known = await self._adopt(store, payment, made)
             if known is not None:
@@ -257,7 +267,7 @@ class Settlement:
         self, store: PaymentsStore, payment: PaymentRecord, made: StripeRefund
     ) -> str | None:
         """A refund made outside payments, as one of ours (None: not recorded)."""
-        if not domain.adopts_refund(made):
+        if not adopts_refund(made):
             return None
         reason = RefundReason.REQUESTED
         try:

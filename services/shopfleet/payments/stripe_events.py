@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shopfleet.payments.domain import Intent, IntentError, StripeRefund
+from shopfleet.payments.domain.from_stripe import Intent, IntentError, StripeRefund
 
 
 class _Stripe(BaseModel):

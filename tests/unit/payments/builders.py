@@ -8,7 +8,7 @@ from typing import Any
 
 from shopfleet.kit.contracts.orders import OrderSummary
 from shopfleet.kit.money import Money
-from shopfleet.payments.domain import (
+from shopfleet.payments.domain.payment import (
     PaymentRecord,
     PaymentStatus,
     RefundReason,

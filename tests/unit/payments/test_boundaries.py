@@ -18,7 +18,7 @@ from shopfleet.kit.refusals import (
     status_of,
 )
 from shopfleet.payments.clients import orders_client
-from shopfleet.payments.domain import Intent, IntentError, StripeRefund
+from shopfleet.payments.domain.from_stripe import Intent, IntentError, StripeRefund
 from shopfleet.payments.models import PageKey
 from shopfleet.payments.provider import Declined, Rejected, Unavailable, intent_from
 from shopfleet.payments.stripe_accounts import PaymentsNotConfigured
