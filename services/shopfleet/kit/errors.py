@@ -21,6 +21,7 @@ from shopfleet.kit.refusals import (
     InvalidRefusal,
     Refusal,
     TakenRefusal,
+    WrongFieldRefusal,
     headers_of,
     status_of,
 )
@@ -196,8 +197,8 @@ async def _on_problem(request: Request, exc: Exception) -> Response:
 def problem_for(refusal: Refusal) -> Problem:
     """The problem a refusal is answered with (its kind's status, its slug and extras)."""
     extra = dict(refusal.extra)
-    title = None
-    if isinstance(refusal, InvalidRefusal | TakenRefusal):
+    title = refusal.title
+    if isinstance(refusal, InvalidRefusal | TakenRefusal | WrongFieldRefusal):
         extra["errors"] = [
             {"field": refusal.field, "message": refusal.message, "type": "value_error"}
         ]
