@@ -12,8 +12,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from shopfleet.identity.models import SigningKey
 from shopfleet.identity.domain.sessions import hash_refresh_token
+from shopfleet.identity.models import SigningKey
 from shopfleet.identity.tokens import (
     encode_access_token,
     jwks_document,
