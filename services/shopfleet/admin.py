@@ -17,7 +17,7 @@ from sqlmodel import col
 from shopfleet.gateway.routes import RouteFile
 from shopfleet.gateway.settings import GatewaySettings
 from shopfleet.identity import service as identity
-from shopfleet.identity import tokens
+from shopfleet.identity import tenants, tokens
 from shopfleet.identity.app import open_database
 from shopfleet.identity.key_encryption import load_cipher
 from shopfleet.identity.models import Shop, User, UserPublic
@@ -65,7 +65,7 @@ async def create_shop(
     if clash:
         raise ValueError(f"host {clash[0]} already belongs to shop '{taken[clash[0].lower()]}'")
     async with identity_access(platform) as access:
-        tenant = await identity.bootstrap_tenant(access.session, request, access.hasher)
+        tenant = await tenants.bootstrap_tenant(access.session, request, access.hasher)
     existing = routes.table.shop(request.shop)
     routes.put(
         request.shop,
@@ -87,7 +87,7 @@ async def list_shops(
             | set((await access.session.scalars(sa.select(col(Shop.slug)))).all())
         )
         return [
-            (await identity.get_tenant(access.session, s), s, routes.table.shop(s)) for s in slugs
+            (await tenants.get_tenant(access.session, s), s, routes.table.shop(s)) for s in slugs
         ]
 
 

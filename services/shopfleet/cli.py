@@ -311,10 +311,11 @@ def run_admin(coro_factory):
     from pydantic import ValidationError
 
     from shopfleet.kit.errors import Problem
+    from shopfleet.kit.refusals import Refusal
 
     try:
         return asyncio.run(coro_factory())
-    except Problem as problem:
+    except (Problem, Refusal) as problem:
         raise fail(problem.detail) from None
     except ValidationError as invalid:
         lines = [

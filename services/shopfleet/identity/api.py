@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from shopfleet.identity import service, sessions
+from shopfleet.identity import service, sessions, tenants
+from shopfleet.identity.deps import ClientAddress, IdentityDep
+from shopfleet.identity.domain.refusals import ShopNotFound
 from shopfleet.identity.models import (
     AdminToken,
     LoginRequest,
@@ -19,7 +21,6 @@ from shopfleet.identity.models import (
     UsersPage,
     UserUpdate,
 )
-from shopfleet.identity.service import Identity
 from shopfleet.identity.session_feed import session_changes
 from shopfleet.kit.auth import (
     PUBLIC,
@@ -40,23 +41,7 @@ from shopfleet.kit.contracts.tenants import (
     TenantPublic,
 )
 from shopfleet.kit.db import ReaderDep, SessionDep
-from shopfleet.kit.errors import NotFound
 
-
-async def _identity(request: Request) -> Identity:  # async: a def would run in a thread
-    return request.app.state.identity
-
-
-async def _client_address(request: Request) -> str:
-    # The gateway puts the client first in X-Forwarded-For; a direct caller has its socket.
-    forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
-    if forwarded:
-        return forwarded[:64]
-    return request.client.host if request.client else "unknown"
-
-
-IdentityDep = Annotated[Identity, Depends(_identity)]
-ClientAddress = Annotated[str, Depends(_client_address)]
 NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]*$"
 UserId = Annotated[ids.UserId, Path(description="The user's id.")]
 
@@ -199,9 +184,9 @@ ShopSlug = Annotated[ids.ShopSlug, Path(description="The shop's slug.")]
 
 @peer_router.get(SETTINGS_PATH)
 async def read_shop_settings(shop: ShopSlug, session: ReaderDep) -> ShopSettings:
-    tenant = await service.get_tenant(session, shop)
+    tenant = await tenants.get_tenant(session, shop)
     if tenant is None:
-        raise NotFound(f"Shop '{shop}' does not exist.")
+        raise ShopNotFound.of(shop)
     return ShopSettings(
         shop=tenant.shop,
         display_name=tenant.display_name,
@@ -234,7 +219,7 @@ async def bootstrap_tenant(
     """Create a shop and its Admin; 200 with `created: false` if the shop exists (adopted
     by `owner` if it had none or is its namespace's), 409 `tenant-owned` if another
     namespace's Shop owns it."""
-    tenant = await service.bootstrap_tenant(session, body, ident.hasher)
+    tenant = await tenants.bootstrap_tenant(session, body, ident.hasher)
     if not tenant.created:
         response.status_code = status.HTTP_200_OK
     return tenant
@@ -252,7 +237,7 @@ async def issue_admin_token(
 
 @internal_router.get("/tenants/{shop}")
 async def read_tenant(shop: ShopSlug, session: ReaderDep) -> TenantPublic:
-    tenant = await service.get_tenant(session, shop)
+    tenant = await tenants.get_tenant(session, shop)
     if tenant is None:
-        raise NotFound(f"Shop '{shop}' does not exist.")
+        raise ShopNotFound.of(shop)
     return tenant

@@ -14,14 +14,12 @@ import binascii
 import os
 import secrets
 
-import sqlalchemy as sa
 import structlog
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
-from shopfleet.identity.models import SigningKey
+from shopfleet.identity.store import IdentityStore
 from shopfleet.kit.blocks import Secrets
 from shopfleet.kit.blocks.local import LocalSecrets
 from shopfleet.kit.contracts.secrets import PLATFORM_SCOPE, SIGNING_KEY_ENCRYPTION_KEY
@@ -115,16 +113,10 @@ async def load_cipher(store: Secrets) -> KeyCipher | None:
 
 async def seal_plaintext_keys(session: AsyncSession, cipher: KeyCipher) -> int:
     """Encrypt every key an older version stored in plaintext; returns how many."""
-    rows = (
-        await session.execute(sa.select(col(SigningKey.kid), col(SigningKey.private_pem)))
-    ).all()
-    plain = [(kid, pem) for kid, pem in rows if not is_sealed(pem)]
+    store = IdentityStore(session)
+    plain = [(kid, pem) for kid, pem in await store.signing_key_pems() if not is_sealed(pem)]
     for kid, pem in plain:
-        await session.execute(
-            sa.update(SigningKey)
-            .where(col(SigningKey.kid) == kid, col(SigningKey.private_pem) == pem)
-            .values(private_pem=cipher.seal(kid, pem))
-        )
+        await store.replace_pem(kid, pem, cipher.seal(kid, pem))
     await session.commit()
     if plain:
         log.info("signing keys encrypted at rest", count=len(plain))

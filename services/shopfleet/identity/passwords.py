@@ -20,19 +20,19 @@ from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from shopfleet.identity.settings import IdentitySettings
-from shopfleet.kit.errors import Problem
+from shopfleet.kit.refusals import UnavailableRefusal
 
 _BUSY_RETRY_AFTER_S = 2
 T = TypeVar("T")
 
 
-class HasherBusy(Problem):
+class HasherBusy(UnavailableRefusal):
+    default_slug = "password-checks-busy"
+
     def __init__(self) -> None:
         super().__init__(
-            503,
             f"Too many password checks are waiting; retry in {_BUSY_RETRY_AFTER_S} seconds.",
-            slug="password-checks-busy",
-            headers={"Retry-After": str(_BUSY_RETRY_AFTER_S)},
+            retry_after_s=_BUSY_RETRY_AFTER_S,
         )
 
 

@@ -1,5 +1,6 @@
 """Signing keys (RSA, in the database, encrypted: `key_encryption`), access-token issuing,
-the JWKS, refresh-token secrets.
+the JWKS, refresh-token secrets. The rules (claims, rotation, retention) are
+`domain/sessions.py`'s; the SQL is `store.py`'s.
 
 Exactly one key is active (a unique `active_slot`), so replicas that bootstrap or rotate
 at the same moment cannot both win. Retired keys stay published until every token they
@@ -22,15 +23,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
-import sqlalchemy as sa
 import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
+from shopfleet.identity.domain.sessions import (
+    access_claims,
+    hash_refresh_token,
+    key_retention,
+    refresh_expires_at,
+    rotation_due,
+)
 from shopfleet.identity.key_encryption import (
     KeyCipher,
     load_cipher,
@@ -38,14 +44,12 @@ from shopfleet.identity.key_encryption import (
     seal_pem,
     seal_plaintext_keys,
 )
-from shopfleet.identity.models import RefreshToken, SigningKey, User
+from shopfleet.identity.models import SigningKey
+from shopfleet.identity.store import IdentityStore
 from shopfleet.kit.blocks import Secrets
 from shopfleet.kit.db import Database
 
 log = structlog.get_logger("shopfleet.identity.keys")
-
-# Covers clock skew and a replica that signs with a just-retired key until its next reload.
-JWKS_LEEWAY_S = 60
 
 
 def new_signing_key(now: datetime, cipher: KeyCipher | None = None) -> SigningKey:
@@ -72,15 +76,11 @@ def new_signing_key(now: datetime, cipher: KeyCipher | None = None) -> SigningKe
     )
 
 
-async def active_signing_key(session: AsyncSession) -> SigningKey | None:
-    return await session.scalar(sa.select(SigningKey).where(col(SigningKey.active_slot) == 1))
-
-
 async def ensure_signing_key(
     session: AsyncSession, *, now: datetime | None = None, cipher: KeyCipher | None = None
 ) -> SigningKey:
     """The active key, creating one if there is none (first start)."""
-    key = await active_signing_key(session)
+    key = await IdentityStore(session).active_signing_key()
     if key is not None:
         return key
     candidate = await asyncio.to_thread(new_signing_key, now or datetime.now(UTC), cipher)
@@ -90,7 +90,7 @@ async def ensure_signing_key(
         return candidate
     except IntegrityError:  # another replica created one first: use theirs
         await session.rollback()
-        key = await active_signing_key(session)
+        key = await IdentityStore(session).active_signing_key()
         assert key is not None
         return key
 
@@ -109,11 +109,8 @@ async def rotate_signing_key(
     """
     now = now or datetime.now(UTC)
     candidate = await asyncio.to_thread(new_signing_key, now, cipher)
-    retire = sa.update(SigningKey).where(col(SigningKey.active_slot) == 1)
-    if expected_kid is not None:
-        retire = retire.where(col(SigningKey.kid) == expected_kid)
-    result = await session.execute(retire.values(active_slot=None, retired_at=now))
-    if expected_kid is not None and result.rowcount == 0:  # type: ignore[attr-defined]
+    retired = await IdentityStore(session).retire_active_key(now, expected_kid=expected_kid)
+    if expected_kid is not None and retired == 0:
         await session.rollback()
         return await ensure_signing_key(session, now=now, cipher=cipher)
     session.add(candidate)
@@ -125,22 +122,6 @@ async def rotate_signing_key(
         return await ensure_signing_key(session, now=now, cipher=cipher)
 
 
-async def published_signing_keys(
-    session: AsyncSession, *, now: datetime, retention: timedelta
-) -> list[SigningKey]:
-    """The active key and the retired ones whose tokens may still be unexpired."""
-    query = (
-        sa.select(SigningKey)
-        .where(
-            sa.or_(
-                col(SigningKey.retired_at).is_(None), col(SigningKey.retired_at) > now - retention
-            )
-        )
-        .order_by(col(SigningKey.created_at).desc())
-    )
-    return list((await session.scalars(query)).all())
-
-
 def jwks_document(keys: list[SigningKey]) -> dict[str, Any]:
     return {"keys": [dict(key.public_jwk) for key in keys]}
 
@@ -148,71 +129,20 @@ def jwks_document(keys: list[SigningKey]) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- refresh tokens
 
 
-def hash_refresh_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def add_refresh_token(
-    session: AsyncSession, *, shop: str, user_id: str, family_id: str, now: datetime, ttl_s: int
+    store: IdentityStore, *, shop: str, user_id: str, family_id: str, now: datetime, ttl_s: int
 ) -> str:
     """Store a new token of the family (hashed: the database never holds it); returns it."""
     token = secrets.token_urlsafe(32)
-    session.add(
-        RefreshToken(
-            shop=shop,
-            user_id=user_id,
-            family_id=family_id,
-            token_hash=hash_refresh_token(token),
-            created_at=now,
-            expires_at=now + timedelta(seconds=ttl_s),
-        )
+    store.add_refresh_token(
+        shop=shop,
+        user_id=user_id,
+        family_id=family_id,
+        token_hash=hash_refresh_token(token),
+        now=now,
+        expires_at=refresh_expires_at(now, ttl_s),
     )
     return token
-
-
-async def find_refresh_token(session: AsyncSession, token: str) -> RefreshToken | None:
-    query = sa.select(RefreshToken).where(col(RefreshToken.token_hash) == hash_refresh_token(token))
-    return await session.scalar(query)
-
-
-async def spend_refresh_token(session: AsyncSession, token_id: str, now: datetime) -> bool:
-    """Mark the token used; False if another request spent or revoked it first."""
-    result = await session.execute(
-        sa.update(RefreshToken)
-        .where(
-            col(RefreshToken.id) == token_id,
-            col(RefreshToken.used_at).is_(None),
-            col(RefreshToken.revoked_at).is_(None),
-        )
-        .values(used_at=now)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-async def revoke_refresh_tokens(
-    session: AsyncSession,
-    now: datetime,
-    *,
-    family_id: str | None = None,
-    user_id: str | None = None,
-) -> None:
-    """Revoke a whole family, or every family of a user."""
-    query = sa.update(RefreshToken).where(col(RefreshToken.revoked_at).is_(None))
-    if family_id is not None:
-        query = query.where(col(RefreshToken.family_id) == family_id)
-    if user_id is not None:
-        query = query.where(col(RefreshToken.user_id) == user_id)
-    await session.execute(query.values(revoked_at=now))
-
-
-async def end_access_tokens(session: AsyncSession, user_id: str, now: datetime) -> None:
-    """Bump the user's session version: every verifier refuses tokens issued before."""
-    await session.execute(
-        sa.update(User)
-        .where(col(User.id) == user_id)
-        .values(session_version=col(User.session_version) + 1, sessions_changed_at=now)
-        .execution_options(synchronize_session=False)
-    )
 
 
 # ----------------------------------------------------------------------------- the key ring
@@ -231,17 +161,17 @@ def encode_access_token(
     ttl_s: int,
     session_version: int = 0,
 ) -> str:
-    claims = {
-        "iss": issuer,
-        "aud": audience,
-        "sub": user_id,
-        "shop": shop,
-        "roles": roles,
-        "jti": uuid.uuid4().hex,
-        "iat": issued_at,
-        "exp": issued_at + ttl_s,
-        "sv": session_version,  # the user's session version: kit/sessions.py
-    }
+    claims = access_claims(
+        issuer=issuer,
+        audience=audience,
+        user_id=user_id,
+        shop=shop,
+        roles=roles,
+        jti=uuid.uuid4().hex,
+        issued_at=issued_at,
+        ttl_s=ttl_s,
+        session_version=session_version,
+    )
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
 
 
@@ -272,7 +202,7 @@ class KeyRing:
         self._audience = audience
         self.access_token_ttl_s = access_token_ttl_s
         self._rotation = timedelta(days=rotation_days)
-        self._retention = timedelta(seconds=access_token_ttl_s + max(JWKS_LEEWAY_S, reload_s))
+        self._retention = key_retention(access_token_ttl_s, reload_s)
         self._reload_s = reload_s
         self._clock = clock
         self._lock = asyncio.Lock()
@@ -310,8 +240,8 @@ class KeyRing:
         async with self._lock:
             now = datetime.fromtimestamp(self._clock(), UTC)
             async with self._db.reader() as reader:  # the usual case: nothing to write
-                active = await active_signing_key(reader)
-            if active is None or active.created_at <= now - self._rotation:
+                active = await IdentityStore(reader).active_signing_key()
+            if active is None or rotation_due(active.created_at, now, self._rotation):
                 async with self._db.session() as session:
                     active = await (
                         ensure_signing_key(session, now=now, cipher=self._cipher)
@@ -321,7 +251,7 @@ class KeyRing:
                         )
                     )
             async with self._db.reader() as reader:
-                published = await published_signing_keys(reader, now=now, retention=self._retention)
+                published = await IdentityStore(reader).published_signing_keys(now, self._retention)
             if active.kid != self._kid:
                 pem = open_pem(self._cipher, active.kid, active.private_pem)
                 private = serialization.load_pem_private_key(pem.encode(), None)

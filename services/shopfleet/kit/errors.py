@@ -196,7 +196,7 @@ async def _on_problem(request: Request, exc: Exception) -> Response:
 def problem_for(refusal: Refusal) -> Problem:
     """The problem a refusal is answered with (its kind's status, its slug and extras)."""
     extra = dict(refusal.extra)
-    title = None
+    title = refusal.title
     if isinstance(refusal, FieldNamed):
         extra["errors"] = [
             {"field": refusal.field, "message": refusal.message, "type": refusal.error_type}

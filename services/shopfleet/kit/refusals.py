@@ -18,6 +18,7 @@ class Refusal(Exception):
     """A request a rule refused; `extra` members go into the problem body as they are."""
 
     default_slug: ClassVar[str] = "refused"
+    title: ClassVar[str | None] = None  # the problem's title; None: its status's phrase
 
     def __init__(self, detail: str, *, slug: str | None = None, **extra: Any) -> None:
         if clash := RESERVED_MEMBERS & extra.keys():
@@ -80,6 +81,24 @@ class InvalidRefusal(Refusal, FieldNamed):
         self.message = message
 
 
+class WrongFieldRefusal(Refusal, FieldNamed):
+    """A well-formed field that only the stored state shows to be wrong (a current password
+    that is not, a cursor this API did not make): a 400 naming the field to fix."""
+
+    default_slug = "bad-request"
+
+    def __init__(self, field: str, message: str, **extra: Any) -> None:
+        super().__init__(f"Fix this field: {field}: {message}.", **extra)
+        self.field = field
+        self.message = message
+
+
+class UnauthenticatedRefusal(Refusal):
+    """The credentials (a password, a refresh token) do not prove who the caller is."""
+
+    default_slug = "unauthenticated"
+
+
 class LimitRefusal(Refusal):
     """A limit of the shop or the shopper is reached; retry after `retry_after_s`."""
 
@@ -121,6 +140,8 @@ class DeclinedRefusal(Refusal):
 
 # The one place a refusal becomes an HTTP status (the kinds do not derive from each other).
 STATUS: dict[type[Refusal], int] = {
+    WrongFieldRefusal: 400,
+    UnauthenticatedRefusal: 401,
     NotFoundRefusal: 404,
     DeclinedRefusal: 402,
     ForbiddenRefusal: 403,
@@ -141,5 +162,7 @@ def status_of(refusal: Refusal) -> int:
 
 
 def headers_of(refusal: Refusal) -> dict[str, str]:
+    if isinstance(refusal, UnauthenticatedRefusal):
+        return {"WWW-Authenticate": 'Bearer realm="shopfleet"'}
     retry = getattr(refusal, "retry_after_s", None)
     return {"Retry-After": str(retry)} if retry is not None else {}

@@ -14,6 +14,7 @@ from shopfleet.identity.passwords import HasherBusy, PasswordHasher
 from shopfleet.identity.throttle import Attempt, LoginThrottle, Throttled
 from shopfleet.kit.blocks import ETagMismatch, StateItem, StateOp, StateStore
 from shopfleet.kit.blocks.ports import JSON
+from shopfleet.kit.errors import problem_for
 
 FAST = {"time_cost": 1, "memory_cost_kib": 64, "parallelism": 1}
 
@@ -94,7 +95,7 @@ async def _fail(throttle: LoginThrottle, email: str = "ann@example.com", ip: str
 async def _refusal(throttle: LoginThrottle, email: str = "ann@example.com", ip: str = "ip") -> Any:
     with pytest.raises(Throttled) as refused:
         await throttle.reserve("acme", email, ip)
-    return refused.value
+    return problem_for(refused.value)  # as the caller gets it
 
 
 async def test_parallel_attempts_never_exceed_the_limit() -> None:
@@ -104,7 +105,7 @@ async def test_parallel_attempts_never_exceed_the_limit() -> None:
         return_exceptions=True,
     )
     granted = [o for o in outcomes if isinstance(o, Attempt)]
-    refused = [o for o in outcomes if isinstance(o, Throttled)]
+    refused = [problem_for(o) for o in outcomes if isinstance(o, Throttled)]
     assert len(granted) == 3 and len(refused) == 7
     assert refused[0].status == 429 and refused[0].headers["Retry-After"] == "1"
     assert "being checked" in refused[0].detail
@@ -189,7 +190,7 @@ async def test_one_address_cannot_keep_an_account_locked() -> None:
         try:
             await _fail(throttle, ip="attacker")
         except Throttled as refused:
-            clock.now += int(refused.headers["Retry-After"])
+            clock.now += int(problem_for(refused).headers["Retry-After"])
     attacker = await _refusal(throttle, ip="attacker")
     account = await _refusal(throttle, ip="victim")
     assert int(account.headers["Retry-After"]) <= 40 < int(attacker.headers["Retry-After"])
@@ -207,6 +208,7 @@ async def test_a_full_queue_of_password_checks_is_refused_with_503() -> None:
     assert outcomes[:3] == [True, True, True]  # one checking, two waiting
     for busy in outcomes[3:]:
         assert isinstance(busy, HasherBusy)
+        busy = problem_for(busy)
         assert busy.status == 503 and int(busy.headers["Retry-After"]) >= 1
 
 

@@ -12,10 +12,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from shopfleet.identity.domain.sessions import hash_refresh_token
 from shopfleet.identity.models import SigningKey
 from shopfleet.identity.tokens import (
     encode_access_token,
-    hash_refresh_token,
     jwks_document,
     new_signing_key,
 )

@@ -16,8 +16,10 @@ from shopfleet.kit.refusals import (
     NotFoundRefusal,
     Refusal,
     StateRefusal,
+    UnauthenticatedRefusal,
     UnavailableRefusal,
     UpstreamRefusal,
+    WrongFieldRefusal,
 )
 
 
@@ -40,6 +42,8 @@ CASES = [
     ),
     (UnavailableRefusal("Catalog is down; retry."), 503, "service-unavailable", "5"),
     (UpstreamRefusal("Orders answered 500."), 502, "bad-gateway", None),
+    (WrongFieldRefusal("body.current_password", "is not yours"), 400, "bad-request", None),
+    (UnauthenticatedRefusal("Wrong email or password."), 401, "unauthenticated", None),
     (Refusal("Some rule."), 409, "refused", None),
 ]
 
@@ -143,3 +147,22 @@ def test_the_problem_for_a_refusal_is_what_a_client_gets() -> None:
     assert invalid.extra["errors"] == [
         {"field": "body.currency", "message": "must be EUR", "type": "value_error"}
     ]
+
+
+def test_a_wrong_field_is_a_400_naming_it_and_a_failed_login_a_bearer_challenge() -> None:
+    wrong = problem_for(WrongFieldRefusal("query.cursor", "not a cursor", slug="bad-cursor"))
+    assert (wrong.status, wrong.slug, wrong.title) == (400, "bad-cursor", "Bad Request")
+    assert wrong.extra["errors"] == [
+        {"field": "query.cursor", "message": "not a cursor", "type": "value_error"}
+    ]
+    unauthenticated = problem_for(UnauthenticatedRefusal("Log in again."))
+    assert unauthenticated.headers == {"WWW-Authenticate": 'Bearer realm="shopfleet"'}
+
+
+class Owned(StateRefusal):
+    title = "Owned by another"
+
+
+def test_a_refusal_may_name_its_title() -> None:
+    assert problem_for(Owned("Someone else's.")).title == "Owned by another"
+    assert problem_for(StateRefusal("Already paid.")).title == "Conflict"
