@@ -9,15 +9,13 @@ is adopted by the first Shop that bootstraps it.
 
 from __future__ import annotations
 
-from typing import Any, cast
-
 import sqlalchemy as sa
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from shopfleet.identity.models import Shop
 from shopfleet.kit.contracts.tenants import TENANT_OWNED, TenantOwner
+from shopfleet.kit.db import rowcount
 from shopfleet.kit.errors import Problem
 
 
@@ -48,7 +46,7 @@ async def take(session: AsyncSession, shop: str, claimant: TenantOwner) -> bool:
         )
         .values(owner_namespace=claimant.namespace, owner_uid=claimant.uid)
     )
-    return bool(cast(CursorResult[Any], taken).rowcount)  # an UPDATE's result is a cursor
+    return bool(rowcount(taken))
 
 
 def tenant_owned(shop: str, owner: TenantOwner) -> Problem:

@@ -40,7 +40,7 @@ from shopfleet.identity.key_encryption import (
 )
 from shopfleet.identity.models import RefreshToken, SigningKey, User
 from shopfleet.kit.blocks import Secrets
-from shopfleet.kit.db import Database
+from shopfleet.kit.db import Database, rowcount
 
 log = structlog.get_logger("shopfleet.identity.keys")
 
@@ -113,7 +113,7 @@ async def rotate_signing_key(
     if expected_kid is not None:
         retire = retire.where(col(SigningKey.kid) == expected_kid)
     result = await session.execute(retire.values(active_slot=None, retired_at=now))
-    if expected_kid is not None and result.rowcount == 0:  # type: ignore[attr-defined]
+    if expected_kid is not None and rowcount(result) == 0:
         await session.rollback()
         return await ensure_signing_key(session, now=now, cipher=cipher)
     session.add(candidate)
@@ -186,7 +186,7 @@ async def spend_refresh_token(session: AsyncSession, token_id: str, now: datetim
         )
         .values(used_at=now)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return rowcount(result) == 1
 
 
 async def revoke_refresh_tokens(

@@ -22,7 +22,7 @@ from alembic.config import Config
 from fastapi import Depends, Request
 from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, CursorResult, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -282,6 +282,14 @@ def service_of(session: AsyncSession) -> str | None:
     """The service whose `Database` made `session`; None for a session made elsewhere."""
     service = session.info.get(_SERVICE)
     return service if isinstance(service, str) else None
+
+
+def rowcount(result: sa.Result[Any]) -> int:
+    """The rows an INSERT, UPDATE or DELETE matched. `Session.execute` types every result as
+    a `Result`; a DML statement's is a `CursorResult`, the one that counts its rows."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"a {type(result).__name__} has no row count: not a DML statement's")
+    return result.rowcount
 
 
 def dialect_insert(session: AsyncSession, table: sa.Table) -> Any:
