@@ -373,7 +373,10 @@ _QUANTITY = re.compile(r"^([0-9.]+)([a-zA-Z]*)$")
 
 def times(quantity: str, factor: int) -> str:
     """`500m` × 4 = `2000m`; the unit is kept."""
-    number, unit = _QUANTITY.match(quantity).groups()  # type: ignore[union-attr]
+    match = _QUANTITY.match(quantity)
+    if match is None:
+        raise ValueError(f"{quantity!r} is not a Kubernetes quantity (like 500m or 1.5Gi)")
+    number, unit = match.groups()
     total = Decimal(number) * factor
     text = format(total.normalize(), "f")
     return f"{text}{unit}"

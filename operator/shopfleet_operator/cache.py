@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import copy
 import logging
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -28,11 +29,15 @@ if TYPE_CHECKING:
 
 PLATFORM_KINDS = ["ConfigMap", "Secret", "Component", "Ingress", "Lease"]
 
+# A Kubernetes object (or a watch event, a list) as the API server's JSON: every kind has a
+# shape of its own, so its values stay Any.
+Manifest = dict[str, Any]
+
 log = logging.getLogger("shopfleet_operator.cache")
 WATCH_SECONDS = 240  # the server ends each watch; we list again only on 410 Gone
 
 
-def _version(obj: dict) -> int:
+def _version(obj: Manifest) -> int:
     raw = obj.get("metadata", {}).get("resourceVersion") or "0"
     return int(raw) if raw.isdigit() else 0
 
@@ -41,10 +46,10 @@ class Store:
     """One kind's objects in one namespace, by name."""
 
     def __init__(self) -> None:
-        self.objects: dict[str, dict] = {}
+        self.objects: dict[str, Manifest] = {}
         self.synced = asyncio.Event()
 
-    def put(self, obj: dict) -> None:
+    def put(self, obj: Manifest) -> None:
         name = obj["metadata"]["name"]
         known = self.objects.get(name)
         if known is None or _version(obj) >= _version(known):  # never go back in time
@@ -85,18 +90,18 @@ class WatchCache:
         key, _, value = self.selector.partition("=")
         return store is not None and store.synced.is_set() and labels.get(key) == value
 
-    def get(self, kind: str, namespace: str | None, name: str) -> dict | None:
+    def get(self, kind: str, namespace: str | None, name: str) -> Manifest | None:
         found = self.stores[(kind, namespace)].objects.get(name)
         return copy.deepcopy(found) if found is not None else None
 
-    def list(self, kind: str, namespace: str | None, labels: dict[str, str]) -> list[dict]:
+    def list(self, kind: str, namespace: str | None, labels: dict[str, str]) -> list[Manifest]:
         return [
             copy.deepcopy(obj)
             for obj in self.stores[(kind, namespace)].objects.values()
             if all((obj["metadata"].get("labels") or {}).get(k) == v for k, v in labels.items())
         ]
 
-    def saw(self, kind: str, namespace: str | None, obj: dict | None, name: str = "") -> None:
+    def saw(self, kind: str, namespace: str | None, obj: Manifest | None, name: str = "") -> None:
         """A write's answer (None: deleted) for the stores that hold such objects."""
         store = self.stores.get((kind, namespace))
         if store is None:
@@ -155,8 +160,9 @@ def children_cache(kube: Kube, config: Config) -> WatchCache:
     return WatchCache(kube, [*followed, ("Namespace", None)], selector)
 
 
-async def watch_lines(answer: aiohttp.ClientResponse) -> Any:
+async def watch_lines(answer: aiohttp.ClientResponse) -> AsyncIterator[Manifest]:
     """The JSON events of a watch response, one a line."""
     async for line in answer.content:
         if line.strip():
-            yield orjson.loads(line)
+            event: Manifest = orjson.loads(line)
+            yield event

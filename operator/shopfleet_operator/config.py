@@ -143,90 +143,101 @@ class Config:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        """The variables above, each over its field's default (an empty one is unset)."""
         env = os.environ if env is None else env
+        default = cls()
 
         def get(name: str) -> str | None:
             return env.get(f"SHOPFLEET_OPERATOR_{name}") or None
 
-        values: dict[str, object] = {
-            "platform_url": (env.get("SHOPFLEET_PLATFORM_URL") or "").rstrip("/") or None,
-            "platform_token": env.get("SHOPFLEET_PLATFORM_TOKEN") or None,
-        }
-        for field in (
-            "image",
-            "namespace",
-            "gateway_service",
-            "routes_configmap",
-            "ingress_class",
-            "public_scheme",
-            "dapr_config",
-            "redis_host",
-            "postgres_url",
-            "rabbitmq_url",
-            "connections_secret",
-            "tls_cluster_issuer",
-            "tls_issuer",
-            "tls_secret",
-        ):
-            if (value := get(field.upper())) is not None:
-                values[field] = value
-        if (port := get("GATEWAY_PORT")) is not None:
-            values["gateway_port"] = int(port)
-        if (concurrency := get("BOOTSTRAP_CONCURRENCY")) is not None:
-            values["bootstrap_concurrency"] = int(concurrency)
-        if (metrics := get("METRICS_PORT")) is not None:
-            values["metrics_port"] = int(metrics)
-        for field in (
-            "postgres_port",
-            "graceful_timeout_seconds",
-            "dapr_graceful_shutdown_seconds",
-            "dapr_block_shutdown_seconds",
-            "peering_lifetime",
-        ):
-            if (number := get(field.upper())) is not None:
-                values[field] = int(number)
-        for field in (
-            "postgres_host",
-            "postgres_user",
-            "postgres_password",
-            "postgres_database_prefix",
-            "postgres_options",
-            "gateway_selector",
-            "monitoring_namespace",
-            "redis_password",
-            "postgres_admin_user",
-            "postgres_admin_password",
-            "rabbitmq_management_url",
-            "rabbitmq_admin_user",
-            "rabbitmq_admin_password",
-            "redis_admin_user",
-            "redis_admin_password",
-            "redis_acl_key_prefix",
-        ):
-            if (value := get(field.upper())) is not None:
-                values[field] = value
-        if (service_env := get("SERVICE_ENV")) is not None:
-            parsed = json.loads(service_env)
-            if not isinstance(parsed, dict):
-                raise ValueError("SHOPFLEET_OPERATOR_SERVICE_ENV must be a JSON object")
-            values["service_env"] = tuple((str(k), str(v)) for k, v in parsed.items())
-        if (annotations := get("DAPR_ANNOTATIONS")) is not None:
-            parsed = _json_object("DAPR_ANNOTATIONS", annotations)
-            values["dapr_annotations"] = tuple((str(k), str(v)) for k, v in parsed.items())
-        for field in ("dapr_configuration", "dapr_resiliency"):
-            if (text := get(field.upper())) is not None:
-                _json_object(field.upper(), text)
-                values[field] = text
-        for field in ("timer_interval", "retry_delay"):
-            if (seconds := get(field.upper())) is not None:
-                values[field] = float(seconds)
-        tls = [f for f in ("tls_cluster_issuer", "tls_issuer", "tls_secret") if f in values]
+        def number(name: str, otherwise: int) -> int:
+            return otherwise if (text := get(name)) is None else int(text)
+
+        def seconds(name: str, otherwise: float) -> float:
+            return otherwise if (text := get(name)) is None else float(text)
+
+        def pairs(name: str) -> tuple[tuple[str, str], ...]:
+            text = get(name)
+            parsed = {} if text is None else _json_object(name, text)
+            return tuple((str(k), str(v)) for k, v in parsed.items())
+
+        def json_object_text(name: str) -> str | None:
+            if (text := get(name)) is not None:
+                _json_object(name, text)  # refused here, not when a shop's pods are built
+            return text
+
+        config = cls(
+            platform_url=(env.get("SHOPFLEET_PLATFORM_URL") or "").rstrip("/") or None,
+            platform_token=env.get("SHOPFLEET_PLATFORM_TOKEN") or None,
+            image=get("IMAGE") or default.image,
+            namespace=get("NAMESPACE") or default.namespace,
+            gateway_service=get("GATEWAY_SERVICE") or default.gateway_service,
+            routes_configmap=get("ROUTES_CONFIGMAP") or default.routes_configmap,
+            ingress_class=get("INGRESS_CLASS"),
+            public_scheme=get("PUBLIC_SCHEME"),
+            dapr_config=get("DAPR_CONFIG") or default.dapr_config,
+            redis_host=get("REDIS_HOST") or default.redis_host,
+            postgres_url=get("POSTGRES_URL") or default.postgres_url,
+            rabbitmq_url=get("RABBITMQ_URL") or default.rabbitmq_url,
+            connections_secret=get("CONNECTIONS_SECRET") or default.connections_secret,
+            tls_cluster_issuer=get("TLS_CLUSTER_ISSUER"),
+            tls_issuer=get("TLS_ISSUER"),
+            tls_secret=get("TLS_SECRET"),
+            gateway_port=number("GATEWAY_PORT", default.gateway_port),
+            bootstrap_concurrency=number("BOOTSTRAP_CONCURRENCY", default.bootstrap_concurrency),
+            metrics_port=number("METRICS_PORT", default.metrics_port),
+            postgres_port=number("POSTGRES_PORT", default.postgres_port),
+            graceful_timeout_seconds=number(
+                "GRACEFUL_TIMEOUT_SECONDS", default.graceful_timeout_seconds
+            ),
+            dapr_graceful_shutdown_seconds=number(
+                "DAPR_GRACEFUL_SHUTDOWN_SECONDS", default.dapr_graceful_shutdown_seconds
+            ),
+            dapr_block_shutdown_seconds=number(
+                "DAPR_BLOCK_SHUTDOWN_SECONDS", default.dapr_block_shutdown_seconds
+            ),
+            peering_lifetime=number("PEERING_LIFETIME", default.peering_lifetime),
+            postgres_host=get("POSTGRES_HOST") or default.postgres_host,
+            postgres_user=get("POSTGRES_USER") or default.postgres_user,
+            postgres_password=get("POSTGRES_PASSWORD"),
+            postgres_database_prefix=(
+                get("POSTGRES_DATABASE_PREFIX") or default.postgres_database_prefix
+            ),
+            postgres_options=get("POSTGRES_OPTIONS"),
+            gateway_selector=get("GATEWAY_SELECTOR") or default.gateway_selector,
+            monitoring_namespace=get("MONITORING_NAMESPACE"),
+            redis_password=get("REDIS_PASSWORD"),
+            postgres_admin_user=get("POSTGRES_ADMIN_USER"),
+            postgres_admin_password=get("POSTGRES_ADMIN_PASSWORD"),
+            rabbitmq_management_url=get("RABBITMQ_MANAGEMENT_URL"),
+            rabbitmq_admin_user=get("RABBITMQ_ADMIN_USER") or default.rabbitmq_admin_user,
+            rabbitmq_admin_password=(
+                get("RABBITMQ_ADMIN_PASSWORD") or default.rabbitmq_admin_password
+            ),
+            redis_admin_user=get("REDIS_ADMIN_USER"),
+            redis_admin_password=get("REDIS_ADMIN_PASSWORD"),
+            redis_acl_key_prefix=get("REDIS_ACL_KEY_PREFIX") or default.redis_acl_key_prefix,
+            service_env=pairs("SERVICE_ENV"),
+            dapr_annotations=pairs("DAPR_ANNOTATIONS"),
+            dapr_configuration=json_object_text("DAPR_CONFIGURATION"),
+            dapr_resiliency=json_object_text("DAPR_RESILIENCY"),
+            timer_interval=seconds("TIMER_INTERVAL", default.timer_interval),
+            retry_delay=seconds("RETRY_DELAY", default.retry_delay),
+        )
+        tls = [
+            f"SHOPFLEET_OPERATOR_{field.upper()}"
+            for field, value in [
+                ("tls_cluster_issuer", config.tls_cluster_issuer),
+                ("tls_issuer", config.tls_issuer),
+                ("tls_secret", config.tls_secret),
+            ]
+            if value is not None
+        ]
         if len(tls) > 1:
-            names = ", ".join(f"SHOPFLEET_OPERATOR_{name.upper()}" for name in tls)
-            raise ValueError(f"TLS on shop Ingresses takes one of {names}, not several")
-        if values.get("public_scheme") not in (None, "http", "https"):
+            raise ValueError(f"TLS on shop Ingresses takes one of {', '.join(tls)}, not several")
+        if config.public_scheme not in (None, "http", "https"):
             raise ValueError("SHOPFLEET_OPERATOR_PUBLIC_SCHEME must be http or https")
-        return cls(**values)  # type: ignore[arg-type]
+        return config
 
     @property
     def tls(self) -> bool:

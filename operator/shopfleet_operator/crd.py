@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from shopfleet.kit.auth import SHOP_SLUG_PATTERN
+from shopfleet.kit.contracts.ids import SHOP_SLUG_PATTERN
 from shopfleet.kit.money import MINOR_UNITS, check_currency
 
 GROUP = "shopfleet.io"

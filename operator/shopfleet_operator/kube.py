@@ -11,12 +11,11 @@ import ssl
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 import kopf
 
-from shopfleet_operator.cache import WatchCache, watch_lines
+from shopfleet_operator.cache import Manifest, WatchCache, watch_lines
 
 
 @dataclass(frozen=True)
@@ -125,10 +124,10 @@ class Kube:
         method: str,
         path: str,
         *,
-        json: Any = None,
-        params: dict | None = None,
+        json: Manifest | None = None,
+        params: dict[str, str] | None = None,
         content_type: str = "application/json",
-    ) -> Any:
+    ) -> Manifest:
         if self._session is None:
             raise kopf.TemporaryError("Not connected to the Kubernetes API yet.", delay=1)
         try:
@@ -147,7 +146,7 @@ class Kube:
         except aiohttp.ClientError as exc:
             raise ApiError(503, f"the API server is unreachable: {exc}") from exc
 
-    async def get(self, kind: str, namespace: str | None, name: str) -> dict | None:
+    async def get(self, kind: str, namespace: str | None, name: str) -> Manifest | None:
         try:
             return await self._request("GET", KINDS[kind].path(namespace, name))
         except ApiError as exc:
@@ -157,21 +156,21 @@ class Kube:
 
     async def read(
         self, kind: str, namespace: str | None, name: str, labels: dict[str, str]
-    ) -> dict | None:
+    ) -> Manifest | None:
         """An object the operator manages (it carries `labels`): from the cache if it
         follows such objects, else from the API server."""
         if self.cache is not None and self.cache.holds(kind, namespace, labels):
             return self.cache.get(kind, namespace, name)
         return await self.get(kind, namespace, name)
 
-    async def raw_list(self, kind: str, namespace: str | None, selector: str) -> dict:
+    async def raw_list(self, kind: str, namespace: str | None, selector: str) -> Manifest:
         return await self._request(
             "GET", KINDS[kind].path(namespace), params={"labelSelector": selector}
         )
 
     async def watch(
         self, kind: str, namespace: str | None, selector: str, version: str, seconds: int
-    ) -> AsyncIterator[dict]:
+    ) -> AsyncIterator[Manifest]:
         """The events of one watch from `version` (the server ends it after `seconds`)."""
         if self._session is None:
             raise ApiError(503, "not connected to the Kubernetes API yet")
@@ -198,7 +197,7 @@ class Kube:
         namespace: str | None,
         labels: dict[str, str],
         fields: dict[str, str] | None = None,
-    ) -> list[dict]:
+    ) -> list[Manifest]:
         if not fields and self.cache is not None and self.cache.holds(kind, namespace, labels):
             return self.cache.list(kind, namespace, labels)
         params = {"labelSelector": ",".join(f"{k}={v}" for k, v in labels.items())}
@@ -222,22 +221,22 @@ class Kube:
             == item["metadata"]["name"]
         ]
 
-    async def create(self, obj: dict) -> dict:
+    async def create(self, obj: Manifest) -> Manifest:
         meta = obj["metadata"]
         self.writes += 1
         made = await self._request("POST", KINDS[obj["kind"]].path(meta.get("namespace")), json=obj)
         self._saw(obj["kind"], meta.get("namespace"), made)
         return made
 
-    def _saw(self, kind: str, namespace: str | None, obj: Any, name: str = "") -> None:
+    def _saw(self, kind: str, namespace: str | None, obj: Manifest | None, name: str = "") -> None:
         if self.cache is not None and (
             obj is None or (isinstance(obj, dict) and obj.get("metadata"))
         ):
             self.cache.saw(kind, namespace, obj, name)
 
     async def patch(
-        self, kind: str, namespace: str | None, name: str, patch: dict, *, status: bool = False
-    ) -> dict:
+        self, kind: str, namespace: str | None, name: str, patch: Manifest, *, status: bool = False
+    ) -> Manifest:
         path = KINDS[kind].path(namespace, name) + ("/status" if status else "")
         self.writes += 1
         patched = await self._request(

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +24,7 @@ from shopfleet.categories.domain.products import (
 )
 from shopfleet.categories.domain.rules import Categories, CategoryRecord
 from shopfleet.categories.models import CategoriesModel, ProductItem, ProductsPage
-from shopfleet.kit.db import dialect_insert, excluded, upsert
+from shopfleet.kit.db import dialect_insert, excluded, rowcount, upsert
 
 categories_table = CategoriesModel.metadata.tables["categories"]
 trees_table = CategoriesModel.metadata.tables["category_trees"]
@@ -36,11 +34,6 @@ _categories, _trees = categories_table.c, trees_table.c
 _products, _links = products_table.c, links_table.c
 
 _RECORD_COLUMNS = [_categories[name] for name in CategoryRecord.__dataclass_fields__]
-
-
-def _rowcount(result: sa.Result[Any]) -> int:
-    assert isinstance(result, CursorResult)  # an INSERT/UPDATE/DELETE's result
-    return result.rowcount
 
 
 # ----------------------------------------------------------------------------- the tree
@@ -116,7 +109,7 @@ async def upsert_product(
         update=update,
         where=_products.version < excluded(session, products_table).version,
     )
-    return _rowcount(await session.execute(stmt)) > 0
+    return rowcount(await session.execute(stmt)) > 0
 
 
 async def unlink_product(session: AsyncSession, shop: str, product_id: str) -> None:
@@ -156,7 +149,7 @@ async def unlink_categories(session: AsyncSession, shop: str, category_ids: list
     result = await session.execute(
         sa.delete(links_table).where(_links.shop == shop, _links.category_id.in_(category_ids))
     )
-    return _rowcount(result)
+    return rowcount(result)
 
 
 _SORT_COLUMNS = {

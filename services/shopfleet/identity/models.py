@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, field_validator
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
+from sqlmodel.main import SQLModelConfig  # SQLModel's model_config type (ConfigDict + table)
 
 from shopfleet.kit.auth import Role
 from shopfleet.kit.contracts.ids import USER_ID_PATTERN
@@ -71,13 +72,13 @@ class UserBase(IdentityModel):
 
 
 class UserCreate(UserBase):
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    model_config = SQLModelConfig(extra="forbid")
 
     password: Password
 
 
 class UserUpdate(IdentityModel):
-    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    model_config = SQLModelConfig(extra="forbid")
 
     display_name: DisplayName | None = None
     password: Password | None = None

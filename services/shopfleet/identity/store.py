@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -28,10 +27,7 @@ from shopfleet.identity.models import (
 from shopfleet.kit.auth import Role
 from shopfleet.kit.contracts.sessions import SessionChange
 from shopfleet.kit.contracts.tenants import TenantOwner, TenantQuotas
-
-
-def _rowcount(result: sa.Result[Any]) -> int:
-    return cast(CursorResult[Any], result).rowcount  # an UPDATE's result is a cursor
+from shopfleet.kit.db import rowcount
 
 
 def _has_role(role: str) -> sa.ColumnElement[bool]:
@@ -103,7 +99,7 @@ class IdentityStore:
             )
             .values(owner_namespace=claimant.namespace, owner_uid=claimant.uid)
         )
-        return bool(_rowcount(taken))
+        return bool(rowcount(taken))
 
     async def add_shop(self, shop: Shop) -> None:
         self.session.add(shop)
@@ -255,7 +251,7 @@ class IdentityStore:
             )
             .values(used_at=now)
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     async def revoke_refresh_tokens(
         self, now: datetime, *, family_id: str | None = None, user_id: str | None = None
@@ -280,9 +276,7 @@ class IdentityStore:
         retire = sa.update(SigningKey).where(col(SigningKey.active_slot) == 1)
         if expected_kid is not None:
             retire = retire.where(col(SigningKey.kid) == expected_kid)
-        return _rowcount(
-            await self.session.execute(retire.values(active_slot=None, retired_at=now))
-        )
+        return rowcount(await self.session.execute(retire.values(active_slot=None, retired_at=now)))
 
     async def published_signing_keys(self, now: datetime, retention: timedelta) -> list[SigningKey]:
         """The active key and the retired ones whose tokens may still be unexpired."""

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import jwt
 import structlog
 from fastapi import Depends, FastAPI, Path, Request, Security
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from fastapi.security import HTTPBearer
 
 from shopfleet.kit.contracts.ids import SHOP_SLUG_PATTERN
@@ -232,7 +233,8 @@ async def _optional_principal(
     token = bearer_token(request)
     if token is None:
         return None
-    principal = await request.app.state.verifier.verify(token)
+    verifier: TokenVerifier = request.app.state.verifier  # set by kit.service.create_app
+    principal = await verifier.verify(token)
     if not principal.may_act_in(shop):
         # Another shop's token: answer as if nothing were here, so nothing leaks across shops.
         raise NotFound(f"Nothing here for this credential in shop '{shop}'.")
@@ -328,15 +330,15 @@ PUBLIC: dict[str, Any] = {ACCESS_EXTENSION: Access.PUBLIC.value}
 """`openapi_extra` of a route that looks at no principal: say that anyone may call it."""
 
 
-def _dependency_calls(dependant: Any) -> set[Any]:
-    calls: set[Any] = set()
+def _dependency_calls(dependant: Dependant) -> set[Callable[..., Any] | None]:
+    calls: set[Callable[..., Any] | None] = set()
     for dependency in dependant.dependencies:
         calls.add(dependency.call)
         calls |= _dependency_calls(dependency)
     return calls
 
 
-def access_of(route: Any) -> Access | None:
+def access_of(route: APIRoute | RouteContext) -> Access | None:
     """The access a route's dependencies give it, or what it declares; None: neither.
 
     `route`: an `APIRoute` or FastAPI's `RouteContext` of one (an included router's route).

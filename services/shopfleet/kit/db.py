@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,7 +22,7 @@ from alembic.config import Config
 from fastapi import Depends, Request
 from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, CursorResult, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.util.concurrency import await_, in_greenlet
 
 from shopfleet.kit.blocks.local.sqlite import InlineConnection
@@ -114,11 +115,11 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
                 raise
 
     @event.listens_for(engine.sync_engine.pool, "checkin")
-    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+    def _on_checkin(_dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
         _release(record.info)
 
     @event.listens_for(engine.sync_engine.pool, "invalidate")
-    def _on_invalidate(_dbapi_conn: Any, record: Any, _exc: Any) -> None:
+    def _on_invalidate(_dbapi_conn: Any, record: ConnectionPoolEntry, _exc: object) -> None:
         _release(record.info)
 
 
@@ -189,7 +190,7 @@ class Database:
             in_memory = parsed.database in (None, "", ":memory:")
             if not in_memory:  # the owner's only, -wal and -shm too (they take its mode)
                 private_sqlite_file(Path(str(parsed.database)))
-            engine: Any = create_async_engine
+            engine: Callable[..., AsyncEngine] = create_async_engine
             pool: dict[str, Any] = {}
             if not in_memory:
                 # Writers wait on the write lock holding a pooled connection: a pool as big
@@ -282,6 +283,14 @@ def service_of(session: AsyncSession) -> str | None:
     """The service whose `Database` made `session`; None for a session made elsewhere."""
     service = session.info.get(_SERVICE)
     return service if isinstance(service, str) else None
+
+
+def rowcount(result: sa.Result[Any]) -> int:
+    """The rows an INSERT, UPDATE or DELETE matched. `Session.execute` types every result as
+    a `Result`; a DML statement's is a `CursorResult`, the one that counts its rows."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"a {type(result).__name__} has no row count: not a DML statement's")
+    return result.rowcount
 
 
 def dialect_insert(session: AsyncSession, table: sa.Table) -> Any:

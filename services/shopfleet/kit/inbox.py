@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopfleet.kit.blocks.ports import CloudEvent, Delivery, EventHandler
-from shopfleet.kit.db import Database, UTCDateTime, dialect_insert
+from shopfleet.kit.db import Database, UTCDateTime, dialect_insert, rowcount
 
 log = structlog.get_logger("shopfleet.outbox")
 
@@ -37,8 +36,7 @@ async def delete_before(db: Database, column: sa.Column[Any], older_than: timede
     """Delete the rows of `column`'s table whose `column` is more than `older_than` ago."""
     async with db.session() as session, session.begin():
         deleted = sa.delete(column.table).where(column < datetime.now(UTC) - older_than)
-        result = cast(CursorResult[Any], await session.execute(deleted))
-    return result.rowcount
+        return rowcount(await session.execute(deleted))
 
 
 class PermanentEventError(Exception):
@@ -70,8 +68,7 @@ class Inbox:
         stmt = dialect_insert(session, INBOX).values(
             consumer=self.consumer, event_id=event_id, processed_at=datetime.now(UTC)
         )
-        result = cast(CursorResult[Any], await session.execute(stmt.on_conflict_do_nothing()))
-        return bool(result.rowcount)
+        return bool(rowcount(await session.execute(stmt.on_conflict_do_nothing())))
 
     @staticmethod
     async def purge(db: Database, older_than: timedelta) -> int:

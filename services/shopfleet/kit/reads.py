@@ -173,7 +173,8 @@ class FastReader:
     async def _fetch(self, sql: str, args: list[Any]) -> list[asyncpg.Record]:
         assert self._pool is not None
         async with self._pool.acquire(timeout=self.acquire_timeout_s) as conn:
-            return await conn.fetch(sql, *args)
+            rows: list[asyncpg.Record] = await conn.fetch(sql, *args)  # asyncpg has no types
+            return rows
 
     def _sqlite_fetch(self, sql: str, args: list[Any]) -> list[sqlite3.Row]:
         conn = getattr(self._local, "conn", None)

@@ -22,6 +22,7 @@ from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
 
 from shopfleet.kit.errors import PROBLEM_CONTENT_TYPE, problem_body
 from shopfleet.kit.settings import PlatformSettings
@@ -67,9 +68,9 @@ class BoundedHttpTools(HttpToolsProtocol):
     Head deadlines are checked by one sweep a second per server, not a timer per request.
     """
 
-    def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, config: ServerConfig, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
-        limits: HeadLimits = config.head_limits  # type: ignore[attr-defined]
+        limits = config.head_limits
         self._max_bytes = limits.max_bytes
         self._max_fields = limits.max_fields
         self._head_timeout_s = limits.timeout_s
@@ -79,7 +80,12 @@ class BoundedHttpTools(HttpToolsProtocol):
         self._refusal: tuple[int, str] | None = None
         self._refused = False
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    # uvicorn's own signature, which narrows asyncio's BaseTransport to Transport (uvicorn
+    # ignores the same error). No isinstance can narrow it here: uvloop's transports are not
+    # asyncio.Transport subclasses.
+    def connection_made(  # type: ignore[override]  # uvicorn's narrowed signature, see above
+        self, transport: asyncio.Transport
+    ) -> None:
         super().connection_made(transport)
         self._head_deadline = self.loop.time() + self._head_timeout_s
         _HeadSweep.watch(self)
@@ -164,7 +170,7 @@ class _HeadSweep:
     """Once a second, time out the overdue heads on one server's connections; runs while
     the server has connections."""
 
-    _sweeping: weakref.WeakSet[Any] = weakref.WeakSet()  # the ServerStates being swept
+    _sweeping: weakref.WeakSet[ServerState] = weakref.WeakSet()  # the ServerStates being swept
 
     @classmethod
     def watch(cls, protocol: BoundedHttpTools) -> None:
@@ -174,7 +180,7 @@ class _HeadSweep:
             protocol.loop.call_later(1.0, cls._sweep, protocol.loop, state)
 
     @classmethod
-    def _sweep(cls, loop: asyncio.AbstractEventLoop, state: Any) -> None:
+    def _sweep(cls, loop: asyncio.AbstractEventLoop, state: ServerState) -> None:
         now = loop.time()
         for protocol in list(state.connections):
             if isinstance(protocol, BoundedHttpTools) and protocol.head_overdue(now):

@@ -48,10 +48,10 @@ LATENCY = Histogram(
 
 # Label values must be bounded: a client can send any method name.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-_SERIES: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
+_SERIES: dict[tuple[str, str, str, int], tuple[Counter, Histogram]] = {}
 
 
-def _series(service: str, method: str, route: str, status: int) -> tuple[Any, Any]:
+def _series(service: str, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
     """The counter and histogram children of one label set (`labels()` is slow per call)."""
     key = (service, method, route, status)
     found = _SERIES.get(key)
@@ -132,7 +132,7 @@ def _log_access(method: str, path: str, status: int, elapsed: float) -> None:
 def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     """Route structlog and stdlib logging through one renderer (JSON in clusters)."""
     global _buffered, _json_access
-    renderer: Any = (
+    renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer(serializer=lambda o, **_: orjson.dumps(o).decode())
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())

@@ -10,11 +10,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopfleet.kit.contracts.events import UserRegistered
-from shopfleet.kit.db import dialect_insert, upsert
+from shopfleet.kit.db import dialect_insert, rowcount, upsert
 from shopfleet.notifications.domain.listing import PageEnd
 from shopfleet.notifications.domain.messages import Draft
 from shopfleet.notifications.domain.retries import Attempted, DeliveryStatus
@@ -76,11 +75,6 @@ def _view(row: sa.Row[Any]) -> NotificationView:
     return NotificationView(**row._mapping)
 
 
-def _rowcount(result: sa.Result[Any]) -> int:
-    assert isinstance(result, CursorResult)  # an INSERT/UPDATE's result
-    return result.rowcount
-
-
 async def remember_user(session: AsyncSession, shop: str, user: UserRegistered) -> None:
     """Keep (or update) where to reach a user."""
     values = dict(
@@ -122,7 +116,7 @@ async def insert_notification(
         created_at=now,
     )
     insert = dialect_insert(session, notifications_table).values(values)
-    if not _rowcount(await session.execute(insert.on_conflict_do_nothing())):
+    if not rowcount(await session.execute(insert.on_conflict_do_nothing())):
         return False
     delivery = dict(
         notification_id=notification_id,
@@ -225,4 +219,4 @@ async def record_attempt(session: AsyncSession, claimed: Claimed, attempted: Att
         _d.attempts == claimed.attempts,
     )
     result = await session.execute(sa.update(deliveries_table).where(mine).values(values))
-    return _rowcount(result) > 0
+    return rowcount(result) > 0

@@ -122,8 +122,9 @@ class OrderHistory(OrdersModel, table=True):
 
 
 TABLES = [Order, OrderHistory]
-ORDERS: sa.Table = Order.__table__  # type: ignore[attr-defined]
-HISTORY: sa.Table = OrderHistory.__table__  # type: ignore[attr-defined]
+# The same tables as Core sees them (the store's statements select columns, not objects).
+ORDERS: sa.Table = OrdersModel.metadata.tables["orders"]
+HISTORY: sa.Table = OrdersModel.metadata.tables["order_history"]
 
 # ----------------------------------------------------------------------------- input
 

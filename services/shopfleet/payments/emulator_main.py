@@ -208,9 +208,9 @@ class Accounts:
             isinstance(response, web.Response)
             and response.status < 300
             and response.content_type == "application/json"
-            and response.body is not None
+            and isinstance(response.body, bytes | bytearray)  # not a streamed Payload
         ):
-            body = json.loads(bytes(response.body))  # type: ignore[arg-type]
+            body = json.loads(response.body)
             self.record(key, body)
             response.body = json.dumps(self.visible(key, body)).encode()
         return response

@@ -132,7 +132,7 @@ class SidecarDouble:
                 **dict.fromkeys(config.secret_stores, ("secretstores.local.file", "v1")),
             }
             self.state: Any = state
-            self.broker: Broker = broker
+            self.broker: Broker | None = broker  # None: the resources define no pub/sub
         uses_registry = config.name_resolution == "registry"
         self._redis = (
             aioredis.Redis.from_url(config.redis_url)
@@ -237,7 +237,7 @@ class SidecarDouble:
                 topic_prefix=settings.topic_prefix,
             )
         self.state = next(iter(self.stores.values()), None)
-        self.broker = next(iter(self.brokers.values()), None)  # type: ignore[assignment]
+        self.broker = next(iter(self.brokers.values()), None)
         self._declared_subscriptions: list[dict[str, Any]] = list(
             config.resources.for_app(config.app_id).subscriptions
         )

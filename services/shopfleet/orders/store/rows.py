@@ -7,7 +7,6 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import CursorResult
 
 from shopfleet.kit.contracts.shipping import Address
 from shopfleet.orders.domain.order import (
@@ -86,7 +85,3 @@ def placed(rows: Sequence[Mapping[Any, Any]]) -> OrderRecord | None:
     """The order among `rows` (0 or 1), unless it is still being placed (never shown)."""
     found = [record_of(row) for row in rows]
     return found[0] if found and found[0].status != Status.PLACING else None
-
-
-def rowcount(result: sa.Result[Any]) -> int:
-    return result.rowcount if isinstance(result, CursorResult) else 0

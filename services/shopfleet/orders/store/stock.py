@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shopfleet.kit.db import rowcount
 from shopfleet.orders.domain.order import Stock
 from shopfleet.orders.models import ORDERS
-from shopfleet.orders.store.rows import rowcount
 
 orders = ORDERS.c
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopfleet.kit.contracts import events as ev
+from shopfleet.kit.db import rowcount
 from shopfleet.kit.outbox import Outbox
 from shopfleet.orders.domain.order import (
     MAX_NOTE,
@@ -22,7 +23,6 @@ from shopfleet.orders.domain.order import (
 )
 from shopfleet.orders.domain.refusals import OrderChanged
 from shopfleet.orders.models import HISTORY, ORDERS
-from shopfleet.orders.store.rows import rowcount
 
 orders = ORDERS.c
 

@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shopfleet.kit.db import rowcount
 from shopfleet.payments.domain.payment import (
     PaymentRecord,
     PaymentStatus,
@@ -46,8 +46,7 @@ def refund_record(row: sa.Row[Any]) -> RefundRecord:
 
 async def changed(session: AsyncSession, statement: sa.Executable) -> bool:
     """Run an update (or insert); did it change a row?"""
-    result = await session.execute(statement)
-    return isinstance(result, CursorResult) and result.rowcount > 0
+    return rowcount(await session.execute(statement)) > 0
 
 
 async def update_payment(

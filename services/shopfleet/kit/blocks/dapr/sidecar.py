@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 import aiohttp
 from dapr.aio.clients.grpc.client import DaprGrpcClientAsync
@@ -72,7 +71,7 @@ class DaprSidecar:
         self.http_port = int(http_port or dapr_settings.DAPR_HTTP_PORT)
         self.ready_timeout_s = ready_timeout_s
         self.call_timeout_s = call_timeout_s  # bound on every state/pubsub/secret call
-        self._client: _AsyncDaprClient | None = None
+        self._client: DaprGrpcClientAsync | None = None
         self._http: aiohttp.ClientSession | None = None
         self._opening = asyncio.Lock()
         self._users = 0
@@ -93,7 +92,7 @@ class DaprSidecar:
         if self._users == 0:
             await self.close()
 
-    async def client(self) -> _AsyncDaprClient:
+    async def client(self) -> DaprGrpcClientAsync:
         """The SDK gRPC client, opened once the sidecar answers its health probe."""
         if self._client is None:
             async with self._opening:
@@ -123,7 +122,7 @@ class DaprSidecar:
     async def wait_ready(self, timeout_s: float | None = None) -> None:
         """Wait until the sidecar's outbound API is up (as the SDK does, but without blocking)."""
         deadline = time.monotonic() + (self.ready_timeout_s if timeout_s is None else timeout_s)
-        last: Any = None
+        last: str | Exception | None = None
         probe_timeout = aiohttp.ClientTimeout(total=2.0)
         async with aiohttp.ClientSession(self.http_url, timeout=probe_timeout) as probe:
             while True:

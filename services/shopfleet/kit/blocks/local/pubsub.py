@@ -80,7 +80,7 @@ class Tuning:
     poll_s: float = 1.0  # fallback for rows another process queued
 
     def backoff(self, attempts: int) -> float:
-        return min(self.retry_max_s, self.retry_base_s * 2 ** (attempts - 1))
+        return min(self.retry_max_s, self.retry_base_s * 2.0 ** (attempts - 1))
 
 
 @dataclass(frozen=True, slots=True)

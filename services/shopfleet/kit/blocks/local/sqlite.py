@@ -12,15 +12,20 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Generator, Iterable
 from pathlib import Path
-from typing import Any
+from queue import SimpleQueue
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from shopfleet.kit.private_files import private_sqlite_file
 
 BUSY_TIMEOUT_S = 10.0
+
+T = TypeVar("T")
+# aiosqlite's job: the future to settle (None when nobody waits) and the call to run.
+_Job = tuple[asyncio.Future[Any] | None, Callable[[], Any]]
 
 
 class InlineConnection(aiosqlite.Connection):
@@ -34,12 +39,12 @@ class InlineConnection(aiosqlite.Connection):
     process's own writers from meeting each other there (an asyncio lock before BEGIN).
     """
 
-    class _Now:
-        """Stands in for aiosqlite's job queue (SQLAlchemy queues onto it directly)."""
+    class _Now(SimpleQueue[_Job]):
+        """Stands in for aiosqlite's job queue (SQLAlchemy queues onto it directly): runs
+        each job as it is put, so nothing is ever queued."""
 
-        @staticmethod
-        def put_nowait(job: tuple[asyncio.Future[Any] | None, Any]) -> None:
-            future, function = job
+        def put_nowait(self, item: _Job) -> None:
+            future, function = item
             try:
                 result = function()
             except BaseException as exc:
@@ -51,14 +56,14 @@ class InlineConnection(aiosqlite.Connection):
 
     def __init__(self, path: str | os.PathLike[str], **sqlite_kwargs: Any) -> None:
         super().__init__(lambda: sqlite3.connect(path, **sqlite_kwargs), iter_chunk_size=64)
-        self._tx = self._Now()  # type: ignore[assignment]
+        self._tx = self._Now()
 
-    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    async def _execute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
         return fn(*args, **kwargs)
 
-    def __await__(self) -> Any:
+    def __await__(self) -> Generator[Any, None, InlineConnection]:
         return self._connect().__await__()  # no thread to start
 
     async def _connect(self) -> InlineConnection:
