@@ -49,6 +49,7 @@ from shopfleet.kit.contracts.events import (
     UserRegistered,
 )
 from shopfleet.kit.contracts.tenants import TenantBootstrap, TenantPublic, TenantQuotas
+from shopfleet.kit.db import NamedRow
 from shopfleet.kit.errors import Conflict, NotFound, Problem, field_problem
 from shopfleet.kit.outbox import Outbox
 from shopfleet.kit.reads import FastReader
@@ -306,12 +307,19 @@ def _public_user(_key: object) -> sa.Select[Any]:
     )
 
 
+def _stored_user(row: NamedRow) -> UserPublic:
+    """The public view of a stored user's columns, not validated again: every column was
+    validated when it was written (UserCreate, UserUpdate), and checking the email's syntax
+    once more cost ≈ 110 µs a read, a sixth of a `GET /users/me`."""
+    return UserPublic.model_construct(**dict(row))
+
+
 async def get_user(reads: FastReader, shop: str, user_id: str) -> UserPublic:
     # The hot read of every signed-in page: public columns only, on the fast read path.
     rows = await reads.rows("public-user", _public_user, {"shop": shop, "user_id": user_id})
     if not rows:
         raise NotFound(f"No user '{user_id}' in shop '{shop}'.")
-    return UserPublic.model_validate(dict(rows[0]))
+    return _stored_user(rows[0])
 
 
 async def update_user(
@@ -391,7 +399,7 @@ async def list_users(
         )
     query = query.order_by(col(User.created_at), col(User.id)).limit(limit + 1)
     rows = (await session.execute(query)).mappings().all()
-    items = [UserPublic.model_validate(dict(row)) for row in rows[:limit]]
+    items = [_stored_user(row) for row in rows[:limit]]
     more = len(rows) > limit
     next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if more else None
     return UsersPage(items=items, next_cursor=next_cursor)
