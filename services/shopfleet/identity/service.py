@@ -44,7 +44,7 @@ from shopfleet.identity.models import (
 )
 from shopfleet.identity.passwords import PasswordHasher
 from shopfleet.identity.settings import IdentitySettings
-from shopfleet.identity.store import IdentityStore, UsersQuery, public_user_query
+from shopfleet.identity.store import IdentityStore, UsersQuery, public_user_query, stored_user
 from shopfleet.identity.throttle import LoginThrottle
 from shopfleet.identity.tokens import KeyRing
 from shopfleet.kit.auth import Role
@@ -150,7 +150,7 @@ async def get_user(reads: FastReader, shop: str, user_id: str) -> UserPublic:
     rows = await reads.rows("public-user", public_user_query, {"shop": shop, "user_id": user_id})
     if not rows:
         raise UserNotFound.of(shop, user_id)
-    return UserPublic.model_validate(dict(rows[0]))
+    return stored_user(rows[0])
 
 
 async def update_user(

@@ -7,6 +7,7 @@ the transaction (the session): it commits, or rolls back after a refusal.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,6 +60,13 @@ class UsersQuery:
     after: tuple[datetime, str] | None = None
     role: str | None = None
     email_prefix: str | None = None
+
+
+def stored_user(row: Mapping[Any, Any]) -> UserPublic:
+    """The public view of a stored user's columns, not validated again: every column was
+    validated when it was written (UserCreate, UserUpdate), and checking the email's syntax
+    once more cost ≈ 110 µs a read, a sixth of a `GET /users/me`."""
+    return UserPublic.model_construct(**dict(row))
 
 
 class IdentityStore:
@@ -165,7 +173,7 @@ class IdentityStore:
             )
         select = select.order_by(col(User.created_at), col(User.id)).limit(query.limit + 1)
         rows = (await self.session.execute(select)).mappings().all()
-        return [UserPublic.model_validate(dict(row)) for row in rows]
+        return [stored_user(row) for row in rows]
 
     async def end_access_tokens(self, user_id: str, now: datetime) -> None:
         """Bump the user's session version: every verifier refuses tokens issued before."""

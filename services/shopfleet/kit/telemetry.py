@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from datetime import UTC, datetime
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
@@ -33,6 +32,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopfleet.kit.errors import problem_response
+from shopfleet.kit.log_lines import LineRenderer, console_line, iso_now, json_line
 
 REQUESTS = Counter(
     "shopfleet_http_requests_total",
@@ -105,42 +105,37 @@ _buffered: BufferedLogger | None = None
 quiet_requests: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "quiet_requests", default=False
 )
-_json_access: BufferedLogger | None = None  # set when access lines can skip structlog
+# Where access lines skip structlog, and how they are rendered (set by configure_logging).
+_direct_access: tuple[BufferedLogger, LineRenderer] | None = None
 
 
 def _log_access(method: str, path: str, status: int, elapsed: float) -> None:
-    """One line per request. In JSON mode it is written directly, in the shape structlog
-    would give it: its processor chain cost more than the rest of a forwarded request."""
-    ms = round(elapsed * 1000, 2)
-    if _json_access is None:
-        _access_log.info("request", method=method, path=path, status=status, ms=ms)
+    """One line per request. Written directly, in the shape structlog would give it, when
+    the renderer allows (JSON, uncoloured console): its processor chain cost more than the
+    rest of a forwarded request."""
+    fields = {"method": method, "path": path, "status": status, "ms": round(elapsed * 1000, 2)}
+    if _direct_access is None:
+        _access_log.info("request", **fields)
         return
-    stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    line = {
-        "method": method,
-        "path": path,
-        "status": status,
-        "ms": ms,
-        "event": "request",
-        **structlog.contextvars.get_contextvars(),
-        "level": "info",
-        "timestamp": stamp,
-    }
-    _json_access.msg(orjson.dumps(line).decode())
+    out, render = _direct_access
+    out.msg(render(fields, structlog.contextvars.get_contextvars(), iso_now()))
 
 
 def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     """Route structlog and stdlib logging through one renderer (JSON in clusters)."""
-    global _buffered, _json_access
+    global _buffered, _direct_access
+    colors = sys.stderr.isatty()
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer(serializer=lambda o, **_: orjson.dumps(o).decode())
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(colors=colors)
     )
     if _buffered is None and not sys.stderr.isatty():
         _buffered = BufferedLogger()
     info_enabled = logging.getLevelName(level.upper()) <= logging.INFO
-    _json_access = _buffered if fmt == "json" and info_enabled else None
+    render = json_line if fmt == "json" else console_line
+    # Only where structlog would write the same uncoloured line to the same buffer.
+    _direct_access = (_buffered, render) if _buffered and not colors and info_enabled else None
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from shopfleet.identity.models import UserPublic
+
 
 async def test_update_display_name_and_password(identity: Any) -> None:
     await identity.create_shop("acme")
@@ -163,3 +165,22 @@ async def test_another_shops_user_is_not_found(identity: Any) -> None:
         json={"roles": ["User"]},
     )
     identity.assert_problem(answer, 404)
+
+
+async def test_users_read_back_as_validation_would_give_them(identity: Any) -> None:
+    """Stored users are answered without validating them again (store.stored_user):
+    the answers are still exactly what the validated model gives."""
+    await identity.create_shop("acme")
+    await identity.register("acme", "Ann.Lee@Example.COM")
+    tokens = await identity.login("acme", "ann.lee@example.com")
+    auth = identity.bearer(tokens["access_token"])
+    me = await identity.http.get(identity.api("acme", "/users/me"), headers=auth)
+    assert me.status_code == 200, me.text
+    assert me.json()["email"] == "ann.lee@example.com"
+    assert me.json() == UserPublic.model_validate(me.json()).model_dump(mode="json")
+    admin = identity.bearer(await identity.admin_token("acme"))
+    page = await identity.http.get(identity.api("acme", "/users"), headers=admin)
+    assert page.status_code == 200, page.text
+    items = page.json()["items"]
+    assert me.json() in items
+    assert items == [UserPublic.model_validate(u).model_dump(mode="json") for u in items]
