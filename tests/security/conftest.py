@@ -24,7 +24,7 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from shopfleet.dev import MultiProcessPlatform
+from shopfleet.dev.multiprocess import MultiProcessPlatform
 from shopfleet.devtools.sidecar_double.double import INVOCATION_LOG_KEY
 from shopfleet.platform import DemoCredentials, EmbeddedPlatform
 from tests.conftest import PostgresDatabases
