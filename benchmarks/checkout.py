@@ -119,7 +119,7 @@ async def service_databases(args: argparse.Namespace) -> AsyncIterator[dict[str,
     if not args.postgresql:
         yield {}
         return
-    from shopfleet.dev import drop_databases, ensure_database
+    from shopfleet.dev.databases import drop_databases, ensure_database
     from shopfleet.serve import migrations_dir
     from shopfleet.services import SERVICES
 

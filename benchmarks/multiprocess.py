@@ -7,7 +7,7 @@ after it), so what differs is the process layout and the hops between the parts:
 
 - **embedded**: `shopfleet up` (one process: gateway and every service, local blocks,
   in-process invocation), its services on PostgreSQL instead of its SQLite default;
-- **multi-process**: `shopfleet.dev.MultiProcessPlatform`, as `shopfleet dev` runs it:
+- **multi-process**: `shopfleet.dev.multiprocess.MultiProcessPlatform`, as `shopfleet dev` runs it:
   every service and the gateway in its own process with its own sidecar double (Dapr
   adapters, Redis, RabbitMQ).
 
@@ -47,7 +47,9 @@ from benchmarks.load import run_for
 from benchmarks.procs import children, cpu_seconds
 from benchmarks.run import ensure_wrk, free_port, parse_wrk
 from benchmarks.shoppers import prepare
-from shopfleet.dev import DevOptions, MultiProcessPlatform, drop_databases, ensure_database
+from shopfleet.dev.databases import drop_databases, ensure_database
+from shopfleet.dev.multiprocess import MultiProcessPlatform
+from shopfleet.dev.plan import DevOptions
 from shopfleet.kit.telemetry import configure_logging
 from shopfleet.serve import migrations_dir
 from shopfleet.services import SERVICES

@@ -14,7 +14,7 @@ import uuid
 import httpx
 import pytest
 
-from shopfleet.dev import MultiProcessPlatform
+from shopfleet.dev.multiprocess import MultiProcessPlatform
 from shopfleet.kit.tenant_data import PURGE_ORDER
 from shopfleet.platform import EmbeddedPlatform
 from shopfleet.shipping.demo import seed_default_methods

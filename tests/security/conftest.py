@@ -24,8 +24,8 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from shopfleet.dev import MultiProcessPlatform
-from shopfleet.devtools.sidecar_double.double import INVOCATION_LOG_KEY
+from shopfleet.dev.multiprocess import MultiProcessPlatform
+from shopfleet.devtools.sidecar_double.config import INVOCATION_LOG_KEY
 from shopfleet.platform import DemoCredentials, EmbeddedPlatform
 from tests.conftest import PostgresDatabases
 from tests.support.multiprocess import multiprocess_platform

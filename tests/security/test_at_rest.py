@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shopfleet.dev import MultiProcessPlatform
+from shopfleet.dev.multiprocess import MultiProcessPlatform
 from shopfleet.platform import EmbeddedPlatform
 from tests.security.conftest import API, Target, only
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
-from shopfleet.dev import MultiProcessPlatform
+from shopfleet.dev.multiprocess import MultiProcessPlatform
 from shopfleet.kit.auth import PlatformCaller, PlatformOrServiceCaller
 from shopfleet.platform import EmbeddedPlatform
 from shopfleet.services import SERVICES

@@ -6,7 +6,7 @@ import uuid
 
 import httpx
 
-from shopfleet.dev import MultiProcessPlatform
+from shopfleet.dev.multiprocess import MultiProcessPlatform
 from shopfleet.identity.settings import IdentitySettings
 from shopfleet.platform import EmbeddedPlatform
 from shopfleet.seed import seed_demo_shop

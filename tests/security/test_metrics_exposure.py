@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import httpx
 
-from shopfleet.dev import MultiProcessPlatform
+from shopfleet.dev.multiprocess import MultiProcessPlatform
 from tests.security.conftest import Target, only
 
 

@@ -2,7 +2,8 @@
 with its own sidecar double), per-run databases, a namespace of its own on the machine's
 Redis and RabbitMQ, and a watch on the dead-letter topic.
 
-`shopfleet.dev.MultiProcessPlatform` does the work; this module adds what only tests need.
+`shopfleet.dev.multiprocess.MultiProcessPlatform` does the work; this module adds what only
+tests need.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 import aio_pika
 import orjson
 
-from shopfleet.dev import DevOptions, MultiProcessPlatform
+from shopfleet.dev.multiprocess import MultiProcessPlatform
+from shopfleet.dev.plan import DevOptions
 from shopfleet.serve import migrations_dir
 from shopfleet.services import SERVICES
 from tests.conftest import RUN_ID, PostgresDatabases, require_service

@@ -18,7 +18,8 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from shopfleet.devtools.sidecar_double.broker import delete_broker_objects
-from shopfleet.devtools.sidecar_double.double import SidecarConfig, SidecarDouble
+from shopfleet.devtools.sidecar_double.config import SidecarConfig
+from shopfleet.devtools.sidecar_double.double import SidecarDouble
 from tests.conftest import RUN_ID, require_service
 from tests.support.redis import REDIS_HOST, REDIS_PORT, REDIS_URL, drop_redis_keys
 

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shopfleet.dev import MultiProcessPlatform
+from shopfleet.dev.multiprocess import MultiProcessPlatform
 from shopfleet.platform import EmbeddedPlatform
 
 ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432"  # the machine's, trust auth

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from shopfleet.cli import Served, app
+from shopfleet.cli import app
+from shopfleet.cli.serve import Served
 from shopfleet.services import SERVICES
 
 

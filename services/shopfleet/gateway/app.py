@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
-from shopfleet.gateway.api import platform_router
+from shopfleet.gateway.api import internal_router, router
 from shopfleet.gateway.openapi import OpenApiAggregator
 from shopfleet.gateway.proxy import ShopProxy
 from shopfleet.gateway.routes import RouteFile
@@ -74,7 +74,11 @@ class Gateway:
         install_problem_handlers(platform)
         platform.add_middleware(JsonLimits, bounds=JsonBounds.of(settings.platform))
         platform.include_router(health_router({"services": services_ready}))
-        platform.include_router(platform_router(self.routes, blocks.invoker, aggregator))
+        platform.state.routes = self.routes  # what the routes depend on (gateway/deps.py)
+        platform.state.invoker = blocks.invoker
+        platform.state.aggregator = aggregator
+        platform.include_router(router)
+        platform.include_router(internal_router)
         self.platform_app = platform
         token = platform.state.platform_token
 

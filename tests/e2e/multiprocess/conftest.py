@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from shopfleet.dev import MultiProcessPlatform
+from shopfleet.dev.multiprocess import MultiProcessPlatform
 from tests.conftest import PostgresDatabases
 from tests.support.multiprocess import DeadLetters, multiprocess_platform
 from tests.support.platform import Shopper

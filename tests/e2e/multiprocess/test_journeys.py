@@ -12,7 +12,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from shopfleet.dev import MultiProcessPlatform
+from shopfleet.dev.multiprocess import MultiProcessPlatform
 from tests.e2e import test_checkout_journey as checkout
 from tests.e2e import test_identity_journey as identity
 from tests.e2e import test_shop_journey as shop

@@ -15,7 +15,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from shopfleet.dev import MultiProcessPlatform
+from shopfleet.dev.multiprocess import MultiProcessPlatform
 from tests.e2e import test_checkout_journey as checkout
 from tests.support.multiprocess import DeadLetters, eventually
 from tests.support.problems import assert_problem

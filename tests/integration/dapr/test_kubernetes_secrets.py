@@ -15,8 +15,8 @@ import pytest
 from aiohttp import web
 from dapr.proto import api_service_v1, api_v1
 
+from shopfleet.devtools.sidecar_double.errors import ComponentLoadError
 from shopfleet.devtools.sidecar_double.resources import Resources, parse_component, secret_policies
-from shopfleet.devtools.sidecar_double.runtime import ComponentLoadError
 from tests.support.sidecar_double import AMQP_URL, DoubleRun, require_backends
 from tests.support.tls import self_signed
 

@@ -191,7 +191,7 @@ async def test_pod_name_in_metadata_needs_the_pods_name(double_run: DoubleRun) -
     """daprd exits when a component's metadata says `{podName}` and it has no POD_NAME."""
     import pytest
 
-    from shopfleet.devtools.sidecar_double.runtime import ComponentLoadError
+    from shopfleet.devtools.sidecar_double.errors import ComponentLoadError
 
     with pytest.raises(ComponentLoadError, match="podName is not set"):
         await double_run.start(

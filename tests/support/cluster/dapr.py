@@ -221,7 +221,7 @@ def _quantity_resources(ann: dict[str, str]) -> dict[str, dict[str, str]]:
 def _seconds(text: str | None) -> float | None:
     if not text:
         return None
-    from shopfleet.devtools.sidecar_double.runtime import _seconds as parse
+    from shopfleet.devtools.sidecar_double.metadata_values import seconds as parse
 
     return parse(text, 0.0)
 

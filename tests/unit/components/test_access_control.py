@@ -65,7 +65,7 @@ def test_everything_else_is_denied(
 def test_the_doubles_of_shopfleet_dev_apply_the_platforms_configuration() -> None:
     """`shopfleet dev` makes the Configuration its doubles read (an installed package has no
     components/): what the double applies of it is components/configuration.yaml's."""
-    from shopfleet.dev import sidecar_configuration
+    from shopfleet.dev.plan import sidecar_configuration
 
     platform = yaml.safe_load(CONFIGURATION.read_text())["spec"]
     dev = sidecar_configuration()["spec"]

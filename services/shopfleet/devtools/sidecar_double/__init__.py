@@ -3,6 +3,7 @@ RabbitMQ, for `shopfleet dev` and the tests. A development tool that no deployme
 README.md says where it differs from daprd."""
 
 from shopfleet.devtools.sidecar_double.broker import DeadLetterRecord, Route, delete_broker_objects
-from shopfleet.devtools.sidecar_double.double import SidecarConfig, SidecarDouble
+from shopfleet.devtools.sidecar_double.config import SidecarConfig
+from shopfleet.devtools.sidecar_double.double import SidecarDouble
 
 __all__ = ["DeadLetterRecord", "Route", "SidecarConfig", "SidecarDouble", "delete_broker_objects"]

@@ -26,13 +26,15 @@ from pathlib import Path
 import orjson
 
 from shopfleet.devtools.sidecar_double.access import AccessControl
-from shopfleet.devtools.sidecar_double.double import SidecarConfig, SidecarDouble
+from shopfleet.devtools.sidecar_double.config import SidecarConfig
+from shopfleet.devtools.sidecar_double.double import SidecarDouble
+from shopfleet.devtools.sidecar_double.errors import ComponentLoadError
 from shopfleet.devtools.sidecar_double.resources import (
     ResourceError,
     load_resources,
     secret_policies,
 )
-from shopfleet.devtools.sidecar_double.runtime import SERVICEACCOUNT_DIR, ComponentLoadError
+from shopfleet.devtools.sidecar_double.secret_stores import SERVICEACCOUNT_DIR
 from shopfleet.kit.telemetry import configure_logging
 
 
@@ -224,9 +226,9 @@ def parse_args(argv: list[str] | None = None) -> SidecarConfig:
 
 
 def _duration(text: str) -> float:
-    from shopfleet.devtools.sidecar_double.runtime import _seconds
+    from shopfleet.devtools.sidecar_double.metadata_values import seconds
 
-    return _seconds(text, 0.0)
+    return seconds(text, 0.0)
 
 
 def _plain_line(level: str, line: str) -> None:

@@ -14,9 +14,11 @@ import asyncio
 import contextlib
 import datetime as dt
 import re
+import shlex
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Self
+from urllib.parse import quote
 
 import asyncpg
 import orjson
@@ -163,3 +165,20 @@ class PostgresStateStore:
                 )
                 etags.append(str(new))
         return etags
+
+
+def libpq_to_dsn(dsn: str) -> str:
+    """asyncpg takes URLs; Dapr's connection strings are often libpq `key=value` lists."""
+    if "://" in dsn:
+        return dsn
+    params = dict(part.split("=", 1) for part in shlex.split(dsn) if "=" in part)
+    user = quote(params.pop("user", ""), safe="")
+    password = quote(params.pop("password", ""), safe="")
+    host = params.pop("host", "localhost")
+    port = params.pop("port", "5432")
+    db = params.pop("dbname", params.pop("database", ""))
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    query = "&".join(
+        f"{k}={quote(v, safe='')}" for k, v in params.items() if k != "connect_timeout"
+    )
+    return f"postgresql://{auth}{host}:{port}/{db}" + (f"?{query}" if query else "")

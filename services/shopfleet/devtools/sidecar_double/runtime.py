@@ -12,123 +12,26 @@ from __future__ import annotations
 
 import asyncio
 import os
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
-
+from shopfleet.devtools.sidecar_double.errors import ComponentLoadError
+from shopfleet.devtools.sidecar_double.metadata_values import flag, integer, seconds
 from shopfleet.devtools.sidecar_double.resources import (
     ComponentSpec,
     Resources,
     unknown_key_warnings,
 )
+from shopfleet.devtools.sidecar_double.secret_stores import (
+    SERVICEACCOUNT_DIR,
+    KubernetesSecretStore,
+    SecretStore,
+)
 
-SERVICEACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 BUILTIN_K8S_STORE = "kubernetes"
-
-
-class ComponentLoadError(Exception):
-    """daprd: `process component <name> error: ...`, fatal for the sidecar."""
-
-
-class SecretNotFound(Exception):
-    pass
-
-
-# ----------------------------------------------------------------------------- secret stores
-
-
-class KubernetesSecretStore:
-    """`secretstores.kubernetes`: Secrets read through the Kubernetes API with the pod's
-    ServiceAccount token (in-cluster configuration, as client-go's `InClusterConfig`)."""
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        namespace: str,
-        serviceaccount_dir: Path = SERVICEACCOUNT_DIR,
-        environ: dict[str, str] | None = None,
-    ) -> None:
-        self.name = name
-        self.namespace = namespace
-        self.serviceaccount_dir = serviceaccount_dir
-        self.environ = dict(os.environ if environ is None else environ)
-        self._http: aiohttp.ClientSession | None = None
-        self._base = ""
-        self._token_path = serviceaccount_dir / "token"
-
-    async def open(self) -> None:
-        host = self.environ.get("KUBERNETES_SERVICE_HOST")
-        port = self.environ.get("KUBERNETES_SERVICE_PORT")
-        if not host or not port:
-            raise ComponentLoadError(
-                "unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and "
-                "KUBERNETES_SERVICE_PORT must be defined"
-            )
-        if not self._token_path.exists():
-            raise ComponentLoadError(f"open {self._token_path}: no such file or directory")
-        ca = self.serviceaccount_dir / "ca.crt"
-        context = ssl.create_default_context(cafile=str(ca)) if ca.exists() else None
-        if context is None:
-            raise ComponentLoadError(f"open {ca}: no such file or directory")
-        host = f"[{host}]" if ":" in host else host
-        self._base = f"https://{host}:{port}"
-        self._http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(ssl=context),
-            timeout=aiohttp.ClientTimeout(total=10),
-        )
-
-    async def close(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-
-    async def get(self, secret: str, namespace: str | None = None) -> dict[str, str]:
-        assert self._http is not None
-        import base64
-
-        ns = namespace or self.namespace
-        token = self._token_path.read_text().strip()  # re-read: projected tokens rotate
-        url = f"{self._base}/api/v1/namespaces/{quote(ns)}/secrets/{quote(secret)}"
-        async with self._http.get(url, headers={"Authorization": f"Bearer {token}"}) as r:
-            body = await r.json(content_type=None)
-            if r.status == 404:
-                raise SecretNotFound(f'secrets "{secret}" not found')
-            if r.status != 200:
-                message = body.get("message") if isinstance(body, dict) else body
-                raise PermissionError(f"{r.status}: {message}")
-        return {k: base64.b64decode(v).decode() for k, v in (body.get("data") or {}).items()}
-
-
-class FileSecretStore:
-    """The double's own store for `shopfleet dev`: a JSON file of Secrets, re-read per call."""
-
-    def __init__(self, name: str, path: Path | None) -> None:
-        self.name = name
-        self.path = path
-
-    async def open(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
-
-    async def get(self, secret: str, namespace: str | None = None) -> dict[str, str]:
-        import orjson
-
-        if self.path is None or not self.path.exists():
-            raise SecretNotFound(f'secrets "{secret}" not found')
-        found = orjson.loads(self.path.read_bytes()).get(secret)
-        if not isinstance(found, dict):
-            raise SecretNotFound(f'secrets "{secret}" not found')
-        return {k: str(v) for k, v in found.items()}
-
-
-SecretStore = KubernetesSecretStore | FileSecretStore
 
 
 # ----------------------------------------------------------------------------- settings
@@ -167,40 +70,6 @@ class Loaded:
             await store.close()
         for secret_store in self.secrets.values():
             await secret_store.close()
-
-
-def _bool(value: str | None, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "t", "true", "yes", "y", "on"}
-
-
-def _int(value: str | None, default: int) -> int:
-    try:
-        return int(value) if value not in (None, "") else default
-    except ValueError:
-        return default
-
-
-def _seconds(value: str | None, default: float) -> float:
-    """A Go duration (`10s`, `1m30s`, `500ms`) or a number of seconds."""
-    if value in (None, ""):
-        return default
-    assert value is not None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    import re
-
-    total = 0.0
-    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", value)
-    if not parts:
-        return default
-    for number, unit in parts:
-        total += float(number) * units[unit]
-    return total
 
 
 class ComponentLoader:
@@ -304,7 +173,7 @@ class ComponentLoader:
         return values
 
     async def _load_one(self, spec: ComponentSpec, loaded: Loaded) -> None:
-        timeout = _seconds(spec.init_timeout, 5.0)
+        timeout = seconds(spec.init_timeout, 5.0)
         await asyncio.wait_for(self._init(spec, loaded), timeout)
 
     async def _init(self, spec: ComponentSpec, loaded: Loaded) -> None:
@@ -350,18 +219,18 @@ class ComponentLoader:
         host = meta.get("redisHost")
         if not host:
             raise ComponentLoadError("redisHost is required")
-        scheme = "rediss" if _bool(meta.get("enableTLS"), False) else "redis"
+        scheme = "rediss" if flag(meta.get("enableTLS"), False) else "redis"
         user = quote(meta.get("redisUsername") or "", safe="")
         password = quote(meta.get("redisPassword") or "", safe="")
         auth = f"{user}:{password}@" if (user or password) else ""
-        url = f"{scheme}://{auth}{host}/{_int(meta.get('redisDB'), 0)}"
+        url = f"{scheme}://{auth}{host}/{integer(meta.get('redisDB'), 0)}"
         prefix = self._key_prefix(spec, meta) or "none"
         store = RedisStateStore(
             url,
             key_prefix=prefix,
             clock=self.clock,
-            connect_timeout_s=_seconds(meta.get("dialTimeout"), 5.0),
-            timeout_s=_seconds(meta.get("readTimeout"), 3.0) or 3.0,
+            connect_timeout_s=seconds(meta.get("dialTimeout"), 5.0),
+            timeout_s=seconds(meta.get("readTimeout"), 3.0) or 3.0,
         )
         try:
             await store.open()
@@ -371,7 +240,7 @@ class ComponentLoader:
         return store
 
     async def _postgres_state(self, spec: ComponentSpec, meta: dict[str, str]) -> Any:
-        from shopfleet.devtools.sidecar_double.pgstate import PostgresStateStore
+        from shopfleet.devtools.sidecar_double.pgstate import PostgresStateStore, libpq_to_dsn
 
         dsn = meta.get("connectionString") or ""
         overrides = {
@@ -387,14 +256,14 @@ class ComponentLoader:
         else:
             table = meta.get("tableName") or "state"
         store = PostgresStateStore(
-            _libpq_to_dsn(dsn),
+            libpq_to_dsn(dsn),
             table=table,
             key_prefix=self._key_prefix(spec, meta),
-            timeout_s=_seconds(meta.get("timeout") or meta.get("timeoutInSeconds"), 20.0),
-            cleanup_interval_s=_seconds(
+            timeout_s=seconds(meta.get("timeout") or meta.get("timeoutInSeconds"), 20.0),
+            cleanup_interval_s=seconds(
                 meta.get("cleanupInterval") or meta.get("cleanupIntervalInSeconds"), 3600.0
             ),
-            max_conns=_int(meta.get("maxConns"), 4),
+            max_conns=integer(meta.get("maxConns"), 4),
             clock=self.clock,
         )
         await store.open()
@@ -410,7 +279,7 @@ class ComponentLoader:
             user, password = meta.get("username") or "", meta.get("password") or ""
             creds = f"{quote(user, safe='')}:{quote(password, safe='')}@" if user else ""
             url = f"{protocol}://{creds}{host}"
-        mode = _int(meta.get("deliveryMode"), 0)
+        mode = integer(meta.get("deliveryMode"), 0)
         if not 0 <= mode <= 2:
             raise ComponentLoadError(
                 "rabbitmq pub/sub error: invalid RabbitMQ delivery mode, accepted values are "
@@ -426,18 +295,18 @@ class ComponentLoader:
         return PubsubSettings(
             name=spec.name,
             amqp_url=url,
-            durable=_bool(meta.get("durable"), True),
-            auto_delete=_bool(meta.get("deletedWhenUnused"), True),
+            durable=flag(meta.get("durable"), True),
+            auto_delete=flag(meta.get("deletedWhenUnused"), True),
             persistent=mode == 2,
-            publisher_confirms=_bool(meta.get("publisherConfirm"), False),
-            prefetch=_int(meta.get("prefetchCount"), 0),
-            requeue_in_failure=_bool(meta.get("requeueInFailure"), False),
-            dead_letter=_bool(meta.get("enableDeadLetter"), False),
+            publisher_confirms=flag(meta.get("publisherConfirm"), False),
+            prefetch=integer(meta.get("prefetchCount"), 0),
+            requeue_in_failure=flag(meta.get("requeueInFailure"), False),
+            dead_letter=flag(meta.get("enableDeadLetter"), False),
             # daprd gives every pub/sub a consumerID, the app-id unless the component says
             # otherwise; pubsub.rabbitmq names its queues `<consumerID>-<topic>` from it
             # (a subscription's own `consumerID` metadata is not read).
             consumer_id=(meta.get("consumerID") or "").strip() or self.app_id,
-            reconnect_wait_s=_seconds(meta.get("reconnectWaitSeconds"), 3.0),
+            reconnect_wait_s=seconds(meta.get("reconnectWaitSeconds"), 3.0),
             exchange_kind=kind,
             # daprd: `{namespace}` in any plain metadata value scopes the component's
             # topics to the namespace (published and subscribed as `<namespace><topic>`).
@@ -445,22 +314,3 @@ class ComponentLoader:
                 self.namespace if any("{namespace}" in (i.value or "") for i in spec.items) else ""
             ),
         )
-
-
-def _libpq_to_dsn(dsn: str) -> str:
-    """asyncpg takes URLs; Dapr's connection strings are often libpq `key=value` lists."""
-    if "://" in dsn:
-        return dsn
-    import shlex
-
-    params = dict(part.split("=", 1) for part in shlex.split(dsn) if "=" in part)
-    user = quote(params.pop("user", ""), safe="")
-    password = quote(params.pop("password", ""), safe="")
-    host = params.pop("host", "localhost")
-    port = params.pop("port", "5432")
-    db = params.pop("dbname", params.pop("database", ""))
-    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    query = "&".join(
-        f"{k}={quote(v, safe='')}" for k, v in params.items() if k != "connect_timeout"
-    )
-    return f"postgresql://{auth}{host}:{port}/{db}" + (f"?{query}" if query else "")
