@@ -11,7 +11,17 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
-from shopfleet_operator import build
+from shopfleet_operator.build.children import children
+from shopfleet_operator.build.names import (
+    MANAGED_BY,
+    dedicated_namespace,
+    endpoints,
+    owner_labels,
+    services,
+    shop_url,
+)
+from shopfleet_operator.build.routing import route
+from shopfleet_operator.build.secrets import SECRET_STRIPE_KEY, SECRET_WEBHOOK, account_secret_name
 from shopfleet_operator.crd import QuotaUsage, Shop, ShopStatus, ShopUsage
 from shopfleet_operator.handlers.accounts import AccountError, AccountOwned
 from shopfleet_operator.handlers.children import apply_all, prune, prune_named
@@ -48,8 +58,8 @@ def own(obj: dict, body: kopf.Body, shop: Shop) -> dict:
 async def deployments_available(kube: Kube, shop: Shop) -> list[str]:
     """Names of the dedicated shop's Deployments that are not (yet) available."""
     missing = []
-    for name in build.services():
-        deployment = await kube.get("Deployment", build.dedicated_namespace(shop), name)
+    for name in services():
+        deployment = await kube.get("Deployment", dedicated_namespace(shop), name)
         status = (deployment or {}).get("status") or {}
         wanted = ((deployment or {}).get("spec") or {}).get("replicas", 1)
         if (status.get("availableReplicas") or 0) < wanted:
@@ -61,8 +71,8 @@ async def secret_values(kube: Kube, shop: Shop) -> tuple[dict[str, str], Check]:
     payments = shop.spec.payments
     values: dict[str, str] = {}
     for key, ref in (
-        (build.SECRET_STRIPE_KEY, payments.stripe_secret_ref),
-        (build.SECRET_WEBHOOK, payments.webhook_secret_ref),
+        (SECRET_STRIPE_KEY, payments.stripe_secret_ref),
+        (SECRET_WEBHOOK, payments.webhook_secret_ref),
     ):
         if ref is None:
             continue
@@ -110,7 +120,7 @@ async def route_served(memo: Memo, shop: Shop, current: ShopStatus, changed: boo
     if not memo.gateways.askable:
         message = "The operator cannot ask the gateway: SHOPFLEET_PLATFORM_TOKEN is not set."
         return Check("RoutesReady", False, "RouteNotLoaded", message)
-    missing = await memo.gateways.not_serving(memo.kube, shop.name, build.route(shop))
+    missing = await memo.gateways.not_serving(memo.kube, shop.name, route(shop))
     return served if missing is None else Check("RoutesReady", False, "RouteNotLoaded", missing)
 
 
@@ -158,7 +168,7 @@ async def refuse(
 async def _retire_account(memo: Memo, shop: Shop, pruned: list[str]) -> list[str]:
     """Back on the shared tier (its account's record just pruned): the shop's vhost and user
     go, its databases are kept and its role may no longer log in (as with Retain)."""
-    record = f"deleted Secret {memo.config.namespace}/{build.account_secret_name(shop.name)}"
+    record = f"deleted Secret {memo.config.namespace}/{account_secret_name(shop.name)}"
     if record not in pruned:
         return []
     return await memo.accounts.remove(shop.name, shop.namespace, drop_data=False)
@@ -213,19 +223,19 @@ async def reconcile(body: kopf.Body, memo: Memo) -> None:
 
     # Children: the namespace and everything in it (dedicated), secrets, components, ingresses.
     if storage.ok:
-        desired = [own(obj, body, shop) for obj in build.children(shop, config, values, account)]
-        children = await apply_all(kube, desired)
-        managed = {**build.MANAGED_BY, **build.owner_labels(shop)}  # (the cache answers)
-        children += await prune(kube, SHARED_KINDS, config.namespace, managed, desired)
+        desired = [own(obj, body, shop) for obj in children(shop, config, values, account)]
+        actions = await apply_all(kube, desired)
+        managed = {**MANAGED_BY, **owner_labels(shop)}  # (the cache answers)
+        actions += await prune(kube, SHARED_KINDS, config.namespace, managed, desired)
         if shop.spec.tier == "shared":  # back from dedicated: its namespace goes
-            space = build.dedicated_namespace(shop)
-            children += await prune_named(kube, "Namespace", None, space, managed)
+            space = dedicated_namespace(shop)
+            actions += await prune_named(kube, "Namespace", None, space, managed)
             try:
-                children += await _retire_account(memo, shop, children)
+                actions += await _retire_account(memo, shop, actions)
             except AccountError as exc:  # reported; its vhost is left to remove by hand
                 storage = Check("StorageReady", False, "AccountsUnavailable", str(exc)[:1000])
-        if children:
-            done.append(("ChildrenReconciled", summary(children)))
+        if actions:
+            done.append(("ChildrenReconciled", summary(actions)))
 
     # The tenant, and the route. A shared shop's tenant first: if another namespace's
     # Shop owns it (kept by Retain), no route is put, so none of the hosts serves its data.
@@ -239,7 +249,7 @@ async def reconcile(body: kopf.Body, memo: Memo) -> None:
         tenant is not None and tenant.reason == "TenantOwned"
     )
     try:
-        wanted = None if owned else build.route(shop)
+        wanted = None if owned else route(shop)
         changed = await put_route(kube, config, shop.name, wanted)
         if changed:
             said = f"Route: {wanted.model_dump_json()}" if wanted else "Route removed."
@@ -287,8 +297,8 @@ async def reconcile(body: kopf.Body, memo: Memo) -> None:
         current,
         [ready, routes, storage, payments, degraded],
         generation=generation,
-        url=None if owned else build.shop_url(shop, config),
-        endpoints={} if owned else build.endpoints(shop, config),
+        url=None if owned else shop_url(shop, config),
+        endpoints={} if owned else endpoints(shop, config),
         usage=usage,
     )
     for reason, message in done:

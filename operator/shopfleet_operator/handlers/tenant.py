@@ -20,7 +20,7 @@ from shopfleet.kit.contracts.tenants import (
     TenantQuotas,
 )
 from shopfleet.kit.tenant_data import PurgeResult, Usage
-from shopfleet_operator import build
+from shopfleet_operator.build.routing import route
 from shopfleet_operator.config import Config
 from shopfleet_operator.crd import SecretKeyRef, Shop
 from shopfleet_operator.kube import Kube
@@ -121,7 +121,7 @@ class Platform:
                         # The identity the tenant belongs in: the gateway refuses (503) while
                         # its route table still says another (a new dedicated shop's route
                         # not loaded yet would put the tenant in the pooled identity).
-                        IDENTITY_APP_HEADER: build.route(shop).app_id("identity"),
+                        IDENTITY_APP_HEADER: route(shop).app_id("identity"),
                     },
                 ) as answer,
             ):
