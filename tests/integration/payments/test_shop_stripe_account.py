@@ -20,7 +20,7 @@ from shopfleet_operator.build.accounts import TenantAccount
 from shopfleet_operator.build.secrets import shop_secret
 from shopfleet_operator.config import Config
 from shopfleet_operator.crd import Shop
-from shopfleet_operator.handlers.reconcile import secret_values
+from shopfleet_operator.handlers.readiness import secret_values
 from tests.integration.payments.conftest import StartPayments
 
 SHOP_KEY, SHOP_WEBHOOK_SECRET = "sk_test_the_shops_own_account", "whsec_the_shops_own"
