@@ -16,7 +16,8 @@ import time
 
 import redis.asyncio as aioredis
 
-from shopfleet_operator import build
+from shopfleet_operator.build.accounts import TenantAccount, redis_key_prefix, tenant_account_name
+from shopfleet_operator.build.secrets import account_secret
 from shopfleet_operator.config import Config
 from shopfleet_operator.crd import Shop
 from shopfleet_operator.handlers.accounts import Accounts
@@ -54,7 +55,7 @@ async def main(count: int, keys: int) -> None:
                 started = time.perf_counter()
                 account = await made.ensure(kube, shop)  # type: ignore[arg-type]
                 timings[step].append(time.perf_counter() - started)
-                record = build.account_secret(shop, config, account)
+                record = account_secret(shop, config, account)
                 kube.secrets[record["metadata"]["name"]] = record
         for i in range(count):
             started = time.perf_counter()
@@ -80,11 +81,11 @@ async def _redis_users(
     try:
         for i in range(count):
             name = f"acc{i:03d}"
-            account = build.TenantAccount(build.tenant_account_name(name, config), "pw")
+            account = TenantAccount(tenant_account_name(name, config), "pw")
             started = time.perf_counter()
             await made._redis_ensure(name, account)
             timings["redis make"].append(time.perf_counter() - started)
-            prefix = build.redis_key_prefix(name, config)
+            prefix = redis_key_prefix(name, config)
             async with admin.pipeline(transaction=False) as pipe:
                 for k in range(keys):
                     pipe.hset(f"{prefix}||cart-{k}", mapping={"v": "{}", "e": "1"})

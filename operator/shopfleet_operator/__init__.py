@@ -1,2 +1,2 @@
 """The shopfleet Kubernetes operator (kopf): `main.py` registers the handlers, `handlers/`
-holds the reactions, `build.py` the objects a Shop becomes."""
+holds the reactions, `build/` the objects a Shop becomes (one module per kind of object)."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import orjson
 
-from shopfleet_operator.build import MANAGED_BY
+from shopfleet_operator.build.names import MANAGED_BY
 from shopfleet_operator.config import Config
 
 if TYPE_CHECKING:

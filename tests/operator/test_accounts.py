@@ -13,7 +13,15 @@ import asyncpg
 import pytest
 import redis
 
-from shopfleet_operator import build
+from shopfleet_operator.build.accounts import shop_databases
+from shopfleet_operator.build.names import services
+from shopfleet_operator.build.secrets import (
+    SECRET_POSTGRES_PASSWORD,
+    SECRET_PUBSUB_URL,
+    SECRET_REDIS_PASSWORD,
+    SECRET_REDIS_USERNAME,
+    SECRET_STATE_URL,
+)
 from shopfleet_operator.config import Config
 from tests.operator.conftest import PLATFORM_NS, Operator, eventually
 from tests.operator.shops import admin_secret, shop
@@ -45,7 +53,7 @@ async def test_a_dedicated_shop_gets_its_own_role_databases_vhost_and_user(
         # One role, owning the nine databases (eight services and the state store).
         assert accounts.roles(prefix) == [name]
         config = Config(postgres_database_prefix=prefix)
-        expected = sorted(build.shop_databases("own", config))
+        expected = sorted(shop_databases("own", config))
         assert sorted(accounts.databases(prefix)) == expected
         owners = accounts.psql(
             "SELECT DISTINCT pg_get_userbyid(datdba) FROM pg_database "
@@ -58,13 +66,11 @@ async def test_a_dedicated_shop_gets_its_own_role_databases_vhost_and_user(
         assert [p["vhost"] for p in allowed] == [name]
 
         # The tenant's Secret: that account, nothing of the platform's.
-        password = tenant[build.SECRET_POSTGRES_PASSWORD]
-        assert tenant[build.SECRET_PUBSUB_URL] == (
-            f"amqp://{name}:{password}@127.0.0.1:5672/{name}"
-        )
+        password = tenant[SECRET_POSTGRES_PASSWORD]
+        assert tenant[SECRET_PUBSUB_URL] == (f"amqp://{name}:{password}@127.0.0.1:5672/{name}")
         assert (
             f"user={name} password={password} dbname={prefix}own_state"
-            in (tenant[build.SECRET_STATE_URL])
+            in (tenant[SECRET_STATE_URL])
         )
         # The operator's record of the account is written after the tenant's Secret.
         record = decoded(
@@ -99,7 +105,7 @@ async def test_retain_keeps_the_databases_and_locks_the_role(
         await own_shop(api, operator, "kept", "Retain")
         await api.remove(SHOPS, PLATFORM_NS, "kept")
         await eventually(lambda: api.obj(SHOPS, PLATFORM_NS, "kept") is None)
-    assert len(accounts.databases(prefix)) == len(build.services()) + 1
+    assert len(accounts.databases(prefix)) == len(services()) + 1
     assert accounts.psql(f"SELECT rolcanlogin FROM pg_roles WHERE rolname = '{prefix}kept'") == [
         "f"
     ]
@@ -144,7 +150,7 @@ async def test_back_on_the_shared_tier_the_vhost_goes_and_the_role_is_locked(
     assert accounts.psql(f"SELECT rolcanlogin FROM pg_roles WHERE rolname = '{prefix}moves'") == [
         "f"
     ]
-    assert len(accounts.databases(prefix)) == len(build.services()) + 1
+    assert len(accounts.databases(prefix)) == len(services()) + 1
 
 
 async def test_a_retained_dedicated_shops_databases_stay_its_namespaces(
@@ -177,7 +183,7 @@ async def test_a_retained_dedicated_shops_databases_stay_its_namespaces(
         assert accounts.psql(f"{comment}'{role}'") == ["shopfleet.io/shop-namespace=a"]
         await gone("a")
         kept = sorted(accounts.databases(prefix))
-        assert len(kept) == len(build.services()) + 1
+        assert len(kept) == len(services()) + 1
 
         await api.apply(dedicated("b", "Delete"))
         await eventually(lambda: reason("b", "Ready") == "TenantOwned", timeout=30)
@@ -219,9 +225,9 @@ async def test_a_dedicated_shop_gets_a_redis_user_on_its_own_keys_alone(
         tenant = await redis_shop(api, "cache", "Delete")
 
         # The Secret: the shop's own user, not the platform's (passwordless) default user.
-        assert tenant[build.SECRET_REDIS_USERNAME] == name
-        password = tenant[build.SECRET_REDIS_PASSWORD]
-        assert password == tenant[build.SECRET_POSTGRES_PASSWORD] and password
+        assert tenant[SECRET_REDIS_USERNAME] == name
+        password = tenant[SECRET_REDIS_PASSWORD]
+        assert password == tenant[SECRET_POSTGRES_PASSWORD] and password
         user = accounts.redis_user(name)
         assert user is not None and "on" in user["flags"]
         assert user["keys"] == [f"~{run_prefix}{name}||*"] and user["channels"] == []
@@ -234,7 +240,7 @@ async def test_a_dedicated_shop_gets_a_redis_user_on_its_own_keys_alone(
         assert meta["keyPrefix"]["value"] == name
         assert meta["redisUsername"]["secretKeyRef"] == {
             "name": "shop-cache",
-            "key": build.SECRET_REDIS_USERNAME,
+            "key": SECRET_REDIS_USERNAME,
         }
 
         own, other = f"{run_prefix}{name}||cart", f"{run_prefix}cache||cart"
@@ -260,7 +266,7 @@ async def test_retain_removes_the_redis_user_and_keeps_its_keys(
     name = f"{operator.prefix}stays"
     async with operator.running():
         tenant = await redis_shop(api, "stays", "Retain")
-        with as_user(name, tenant[build.SECRET_REDIS_PASSWORD]) as client:
+        with as_user(name, tenant[SECRET_REDIS_PASSWORD]) as client:
             client.set(f"{name}||cart", "kept")
         await api.remove(SHOPS, PLATFORM_NS, "stays")
         await eventually(lambda: api.obj(SHOPS, PLATFORM_NS, "stays") is None)

@@ -9,8 +9,7 @@ the operator makes, and each permission the chart grants must have been used (le
 
 from __future__ import annotations
 
-from shopfleet_operator import build
-from shopfleet_operator.build import LABEL_PART
+from shopfleet_operator.build.names import LABEL_PART, name_claim
 from shopfleet_operator.config import Config
 from tests.operator.conftest import PLATFORM_NS, Operator, chart_rbac, eventually
 from tests.operator.shops import admin_secret, secret, shop
@@ -92,7 +91,7 @@ async def test_the_operator_uses_every_permission_the_chart_gives_it(
     await api.apply(shop("big", tier="dedicated"))
     # The claim on the name "big" of a Shop that went while no operator ran: taken over.
     await api.apply(
-        build.name_claim("big", "gone", "uid-of-a-deleted-shop", Config(namespace=PLATFORM_NS))
+        name_claim("big", "gone", "uid-of-a-deleted-shop", Config(namespace=PLATFORM_NS))
     )
     # Conflicts send the operator to the API server for what its cache does not show: the
     # route table changed under it (409 on its precondition), objects made by someone else

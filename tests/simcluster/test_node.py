@@ -486,7 +486,7 @@ async def test_the_operators_dedicated_deployment_runs_shopfleet_serve_service(s
 
     import asyncpg
 
-    from shopfleet_operator import build
+    from shopfleet_operator.build.workloads import service_objects
     from shopfleet_operator.config import Config
     from shopfleet_operator.crd import Shop
 
@@ -514,7 +514,7 @@ async def test_the_operators_dedicated_deployment_runs_shopfleet_serve_service(s
         **{k: v for k, v in wanted.items() if k in fields},
     )
     sim.network.forward_host_port(5432)
-    objects = build.service_objects(shop, config, "cart")
+    objects = service_objects(shop, config, "cart")
     ns = objects[1]["metadata"]["namespace"]
     await sim.namespace(ns)
     secrets: dict[str, dict[str, str]] = {}

@@ -20,7 +20,14 @@ import asyncpg
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from shopfleet_operator import build
+from shopfleet_operator.build.accounts import (
+    TenantAccount,
+    redis_acl_rules,
+    redis_key_pattern,
+    shop_databases,
+    tenant_account_name,
+)
+from shopfleet_operator.build.secrets import ACCOUNT_PASSWORD, account_secret_name
 from shopfleet_operator.config import Config
 from shopfleet_operator.crd import Shop
 from shopfleet_operator.kube import Kube
@@ -66,18 +73,18 @@ class Accounts:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._session: aiohttp.ClientSession | None = None
-        self._done: dict[str, tuple[build.TenantAccount, str]] = {}
+        self._done: dict[str, tuple[TenantAccount, str]] = {}
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
 
-    async def ensure(self, kube: Kube, shop: Shop) -> build.TenantAccount:
+    async def ensure(self, kube: Kube, shop: Shop) -> TenantAccount:
         """The shop's account, made (or repaired) on both stores."""
         account = await self._known(kube, shop)
         if self._done.get(shop.name) == (account, shop.spec.state_store):
             return account
-        databases = build.shop_databases(
+        databases = shop_databases(
             shop.name, self.config, state=shop.spec.state_store == "postgresql"
         )
         await self._postgres_ensure(account, databases, shop.name, shop.namespace)
@@ -93,24 +100,24 @@ class Accounts:
         databases and keys are kept). What was done; nothing if the account is another
         namespace's (this Shop was refused it)."""
         self._done.pop(shop_name, None)
-        name = build.tenant_account_name(shop_name, self.config)
+        name = tenant_account_name(shop_name, self.config)
         if await self._owner(name) not in (None, namespace):
             return []
         done = await self._rabbitmq_remove(name)
         # Whatever its state store is now: it may have been Redis before.
         done += await self._redis_remove(shop_name, name, drop_data=drop_data)
         done += await self._postgres_remove(
-            name, build.shop_databases(shop_name, self.config), drop_data=drop_data
+            name, shop_databases(shop_name, self.config), drop_data=drop_data
         )
         return done
 
-    async def _known(self, kube: Kube, shop: Shop) -> build.TenantAccount:
+    async def _known(self, kube: Kube, shop: Shop) -> TenantAccount:
         """The account's password from the operator's own Secret, or a new one."""
-        name = build.tenant_account_name(shop.name, self.config)
-        kept = await kube.get("Secret", self.config.namespace, build.account_secret_name(shop.name))
-        raw = ((kept or {}).get("data") or {}).get(build.ACCOUNT_PASSWORD)
+        name = tenant_account_name(shop.name, self.config)
+        kept = await kube.get("Secret", self.config.namespace, account_secret_name(shop.name))
+        raw = ((kept or {}).get("data") or {}).get(ACCOUNT_PASSWORD)
         password = base64.b64decode(raw).decode() if raw else secrets.token_urlsafe(24)
-        return build.TenantAccount(name=name, password=password)
+        return TenantAccount(name=name, password=password)
 
     # ---- PostgreSQL -----------------------------------------------------------------------
 
@@ -141,7 +148,7 @@ class Accounts:
             await conn.close()
 
     async def _postgres_ensure(
-        self, account: build.TenantAccount, databases: list[str], shop: str, namespace: str
+        self, account: TenantAccount, databases: list[str], shop: str, namespace: str
     ) -> None:
         role, password = _ident(account.name), _literal(account.password)
         conn = await self._connect()
@@ -216,7 +223,7 @@ class Accounts:
             raise AccountError(f"RabbitMQ answered {method} {path}: {answer.status} {text[:200]}")
         return answer.status
 
-    async def _rabbitmq_ensure(self, account: build.TenantAccount) -> None:
+    async def _rabbitmq_ensure(self, account: TenantAccount) -> None:
         vhost = user = quote(account.name, safe="")
         await self._rabbitmq("PUT", f"vhosts/{vhost}", {})
         await self._rabbitmq("PUT", f"users/{user}", {"password": account.password, "tags": ""})
@@ -244,8 +251,8 @@ class Accounts:
             socket_timeout=15,
         )
 
-    async def _redis_ensure(self, shop_name: str, account: build.TenantAccount) -> None:
-        rules = build.redis_acl_rules(shop_name, self.config, account.password)
+    async def _redis_ensure(self, shop_name: str, account: TenantAccount) -> None:
+        rules = redis_acl_rules(shop_name, self.config, account.password)
         client = self._redis_client()
         try:
             await client.execute_command("ACL", "SETUSER", account.name, *rules)
@@ -259,7 +266,7 @@ class Accounts:
     async def _redis_remove(self, shop_name: str, name: str, *, drop_data: bool) -> list[str]:
         """ACL DELUSER (Redis also closes the user's connections); with `drop_data`, every
         key of the shop's pattern, found with SCAN (never KEYS: it would block Redis)."""
-        pattern = build.redis_key_pattern(shop_name, self.config)
+        pattern = redis_key_pattern(shop_name, self.config)
         client = self._redis_client()
         done = []
         try:

@@ -8,7 +8,12 @@ import kopf
 
 from shopfleet.kit.contracts.tenants import TenantOwner
 from shopfleet.kit.tenant_data import PURGE_ORDER
-from shopfleet_operator import build
+from shopfleet_operator.build.names import (
+    CLAIM_PREFIX,
+    LABEL_SHOP,
+    LABEL_SHOP_NAMESPACE,
+    dedicated_namespace_of,
+)
 from shopfleet_operator.crd import ShopStatus
 from shopfleet_operator.handlers.accounts import AccountError
 from shopfleet_operator.handlers.children import prune
@@ -23,7 +28,7 @@ from shopfleet_operator.handlers.tenant import BootstrapError
 async def delete(body: kopf.Body, memo: Memo) -> None:
     config, kube = memo.config, memo.kube
     name, namespace = body.metadata.name, body.metadata.namespace or "default"
-    labels = {build.LABEL_SHOP: name, build.LABEL_SHOP_NAMESPACE: namespace}
+    labels = {LABEL_SHOP: name, LABEL_SHOP_NAMESPACE: namespace}
     uid = body.metadata.uid
     # The route, Secret, namespace and tenant of a name another Shop holds are its own.
     # (An unclaimed name is claimed first, so that no other Shop takes it mid-cleanup.)
@@ -67,7 +72,7 @@ async def delete(body: kopf.Body, memo: Memo) -> None:
     if body.spec.get("tier") == "dedicated":
         # Its pods drain for their grace period and their sidecars keep publishing until
         # the namespace is gone: only then do its databases and vhost go.
-        home = build.dedicated_namespace_of(name)
+        home = dedicated_namespace_of(name)
         if await kube.get("Namespace", None, home) is not None:
             raise kopf.TemporaryError(
                 f"Waiting for namespace {home} to terminate before removing the shop's "
@@ -80,7 +85,7 @@ async def delete(body: kopf.Body, memo: Memo) -> None:
             raise kopf.TemporaryError(str(exc), delay=memo.config.retry_delay) from exc
     memo.platform.forget(name)
     if await release(kube, config, name, uid):  # a Shop of this name waiting may take it now
-        done.append(f"released Lease {config.namespace}/{build.CLAIM_PREFIX}{name}")
+        done.append(f"released Lease {config.namespace}/{CLAIM_PREFIX}{name}")
     if done:
         kopf.event(body, type="Normal", reason="Deleted", message=summary(done))
 

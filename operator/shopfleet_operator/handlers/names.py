@@ -14,7 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shopfleet_operator import build
+from shopfleet_operator.build.names import (
+    ANNOTATION_SHOP_UID,
+    CLAIM_PREFIX,
+    LABEL_SHOP_NAMESPACE,
+    MANAGED_BY,
+    name_claim,
+)
 from shopfleet_operator.config import Config
 from shopfleet_operator.crd import GROUP
 from shopfleet_operator.kube import ApiError, Kube
@@ -47,9 +53,9 @@ class NameTaken(Exception):
 def _holder(claim: dict, name: str) -> Holder:
     meta = claim["metadata"]
     return Holder(
-        namespace=(meta.get("labels") or {}).get(build.LABEL_SHOP_NAMESPACE, ""),
+        namespace=(meta.get("labels") or {}).get(LABEL_SHOP_NAMESPACE, ""),
         name=name,
-        uid=(meta.get("annotations") or {}).get(build.ANNOTATION_SHOP_UID, ""),
+        uid=(meta.get("annotations") or {}).get(ANNOTATION_SHOP_UID, ""),
     )
 
 
@@ -84,13 +90,13 @@ async def claim(kube: Kube, config: Config, meta: Mapping[str, Any]) -> bool:
     Raises NameTaken when another existing Shop holds it (or, unclaimed, an older one
     made before names were claimed has it)."""
     name, namespace, uid = meta["name"], meta.get("namespace") or "default", meta["uid"]
-    desired = build.name_claim(name, namespace, uid, config)
+    desired = name_claim(name, namespace, uid, config)
     claim_name = desired["metadata"]["name"]
     for attempt in range(ATTEMPTS):
         # The cache first (a settled shop's drift check reads no claim from the API server);
         # after a conflict, the API server's own answer.
         where = ("Lease", config.namespace, claim_name)
-        current = await (kube.read(*where, build.MANAGED_BY) if attempt == 0 else kube.get(*where))
+        current = await (kube.read(*where, MANAGED_BY) if attempt == 0 else kube.get(*where))
         if current is None:
             if (older := await _older_namesake(kube, meta)) is not None:
                 raise NameTaken(older)
@@ -119,7 +125,7 @@ async def claim(kube: Kube, config: Config, meta: Mapping[str, Any]) -> bool:
 
 async def release(kube: Kube, config: Config, name: str, uid: str) -> bool:
     """Give the name up (after the Shop's cleanup); True when the claim was ours."""
-    claim_name = f"{build.CLAIM_PREFIX}{name}"
+    claim_name = f"{CLAIM_PREFIX}{name}"
     current = await kube.get("Lease", config.namespace, claim_name)
     if current is None or _holder(current, name).uid != uid:
         return False

@@ -11,15 +11,27 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
-from shopfleet_operator import build
-from shopfleet_operator.crd import QuotaUsage, Shop, ShopStatus, ShopUsage
+from shopfleet_operator.build.accounts import TenantAccount
+from shopfleet_operator.build.children import children
+from shopfleet_operator.build.names import MANAGED_BY, dedicated_namespace, owner_labels
+from shopfleet_operator.build.routing import route
+from shopfleet_operator.build.secrets import account_secret_name
+from shopfleet_operator.crd import Shop, ShopStatus
 from shopfleet_operator.handlers.accounts import AccountError, AccountOwned
 from shopfleet_operator.handlers.children import apply_all, prune, prune_named
 from shopfleet_operator.handlers.memo import Memo
 from shopfleet_operator.handlers.names import NameTaken, claim
+from shopfleet_operator.handlers.readiness import (
+    Progress,
+    judge,
+    report,
+    route_served,
+    secret_values,
+    services_ready,
+)
 from shopfleet_operator.handlers.routes import HostTaken, RouteConflict, put_route
 from shopfleet_operator.handlers.status import Check, next_status, write_status
-from shopfleet_operator.handlers.tenant import BootstrapError, secret_value
+from shopfleet_operator.handlers.tenant import BootstrapError
 from shopfleet_operator.kube import ApiError, Kube
 
 SHARED_KINDS = ["Ingress", "Secret", "Component"]
@@ -43,75 +55,6 @@ def own(obj: dict, body: kopf.Body, shop: Shop) -> dict:
     if obj["metadata"].get("namespace") == shop.namespace:
         kopf.append_owner_reference(obj, owner=body)
     return obj
-
-
-async def deployments_available(kube: Kube, shop: Shop) -> list[str]:
-    """Names of the dedicated shop's Deployments that are not (yet) available."""
-    missing = []
-    for name in build.services():
-        deployment = await kube.get("Deployment", build.dedicated_namespace(shop), name)
-        status = (deployment or {}).get("status") or {}
-        wanted = ((deployment or {}).get("spec") or {}).get("replicas", 1)
-        if (status.get("availableReplicas") or 0) < wanted:
-            missing.append(name)
-    return missing
-
-
-async def secret_values(kube: Kube, shop: Shop) -> tuple[dict[str, str], Check]:
-    payments = shop.spec.payments
-    values: dict[str, str] = {}
-    for key, ref in (
-        (build.SECRET_STRIPE_KEY, payments.stripe_secret_ref),
-        (build.SECRET_WEBHOOK, payments.webhook_secret_ref),
-    ):
-        if ref is None:
-            continue
-        value = await secret_value(kube, shop.namespace, ref)
-        if value is None:
-            message = f"Secret {shop.namespace}/{ref.name} has no key '{ref.key}' (yet)."
-            return values, Check("PaymentsReady", False, "StripeSecretMissing", message)
-        values[key] = value
-    if payments.stripe_secret_ref is None:
-        return values, Check(
-            "PaymentsReady", True, "PlatformStripeAccount", "Payments use the platform's account."
-        )
-    return values, Check("PaymentsReady", True, "StripeKeyConfigured", "The shop's Stripe key.")
-
-
-async def shop_usage(memo: Memo, shop: Shop, current: ShopStatus) -> ShopUsage | None:
-    """Usage against the spec's products and orders quotas (one call of the platform: the
-    gateway asks the shop's catalog and orders, a dedicated shop's own with its derived
-    credential), for a shop that has either; the last count when the platform cannot say."""
-    quotas = shop.spec.quotas
-    if quotas.products is None and quotas.orders_per_day is None:
-        return None
-    counted = await memo.platform.usage(shop)
-    if counted is None:
-        return current.usage
-    return ShopUsage(
-        products=_usage(counted.products, quotas.products is not None),
-        orders_today=_usage(counted.orders_today, quotas.orders_per_day is not None),
-    )
-
-
-def _usage(counted: Any, wanted: bool) -> QuotaUsage | None:
-    if counted is None or not wanted:
-        return None
-    return QuotaUsage(used=counted.used, limit=counted.limit)
-
-
-async def route_served(memo: Memo, shop: Shop, current: ShopStatus, changed: bool) -> Check:
-    """RoutesReady: every gateway replica serves the shop's route (asked again only when
-    the route changed or was not served yet: a replica that restarts loads the whole table)."""
-    served = Check("RoutesReady", True, "RouteServed", ", ".join(shop.spec.hosts))
-    before = current.condition("RoutesReady")
-    if not changed and before and (before.status, before.reason) == ("True", served.reason):
-        return served
-    if not memo.gateways.askable:
-        message = "The operator cannot ask the gateway: SHOPFLEET_PLATFORM_TOKEN is not set."
-        return Check("RoutesReady", False, "RouteNotLoaded", message)
-    missing = await memo.gateways.not_serving(memo.kube, shop.name, build.route(shop))
-    return served if missing is None else Check("RoutesReady", False, "RouteNotLoaded", missing)
 
 
 async def _bootstrap(memo: Memo, shop: Shop, done: list[tuple[str, str]]) -> BootstrapError | None:
@@ -158,28 +101,62 @@ async def refuse(
 async def _retire_account(memo: Memo, shop: Shop, pruned: list[str]) -> list[str]:
     """Back on the shared tier (its account's record just pruned): the shop's vhost and user
     go, its databases are kept and its role may no longer log in (as with Retain)."""
-    record = f"deleted Secret {memo.config.namespace}/{build.account_secret_name(shop.name)}"
+    record = f"deleted Secret {memo.config.namespace}/{account_secret_name(shop.name)}"
     if record not in pruned:
         return []
     return await memo.accounts.remove(shop.name, shop.namespace, drop_data=False)
 
 
 async def reconcile(body: kopf.Body, memo: Memo) -> None:
-    config, kube = memo.config, memo.kube
+    claimed = await claim_name(body, memo)
+    if claimed is None:
+        return
+    current, generation = claimed
+    shop = await parse_or_refuse(body, memo.kube, current, generation)
+    progress = Progress()
+    values, payments = await secret_values(memo.kube, shop)
+    if not payments.ok:
+        progress.temporary.append(payments.message)
+    storage, account = await ensure_account(memo, shop, progress)
+    if storage.ok:
+        storage = await reconcile_children(body, memo, shop, values, account, progress) or storage
+    tenant, owned, routes = await tenant_and_route(memo, shop, current, storage, progress)
+    ready, degraded = await services_ready(memo, shop, storage, owned, progress)
+    if shop.spec.tier == "dedicated" and not owned:  # its identity serves once they do
+        tenant = await _bootstrap(memo, shop, progress.done)
+    ready, degraded = judge(shop, ready, degraded, tenant, [routes, storage, payments], progress)
+    checks = [ready, routes, storage, payments, degraded]
+    tenant_ok = tenant is None and not owned
+    await report(body, memo, shop, current, generation, checks, owned, tenant_ok, progress)
+    if progress.temporary:
+        raise kopf.TemporaryError("; ".join(progress.temporary), delay=memo.config.retry_delay)
+
+
+async def claim_name(body: kopf.Body, memo: Memo) -> tuple[ShopStatus, int | None] | None:
+    """The Shop's status as last written, and its generation; None when there is nothing to
+    do: the Shop is going away, or its name is another Shop's (which its status says)."""
+    kube = memo.kube
     # The event may be older than the last status written (by the timer, say): read it again.
     fresh = await kube.get("Shop", body.metadata.namespace, body.metadata.name)
     if fresh is None or fresh["metadata"].get("deletionTimestamp"):
-        return  # going away: the delete handler cleans up
+        return None  # going away: the delete handler cleans up
     current = current_status(fresh.get("status") or {})
     generation = body.metadata.get("generation")
     # Before anything is written: the name (and all keyed by it) may be another Shop's.
     try:
-        await claim(kube, config, fresh["metadata"])
+        await claim(kube, memo.config, fresh["metadata"])
     except NameTaken as exc:
         await refuse(body, kube, current, generation, str(exc))
-        return
+        return None
+    return current, generation
+
+
+async def parse_or_refuse(
+    body: kopf.Body, kube: Kube, current: ShopStatus, generation: int | None
+) -> Shop:
+    """The Shop; or, when its spec is invalid, the errors in its status and a PermanentError."""
     try:
-        shop = parse(body)
+        return parse(body)
     except ValidationError as exc:
         message = "; ".join(
             f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
@@ -192,122 +169,92 @@ async def reconcile(body: kopf.Body, memo: Memo) -> None:
             kopf.warn(body, reason="InvalidSpec", message=bad.message)
         raise kopf.PermanentError(bad.message) from None
 
-    done: list[tuple[str, str]] = []  # (reason, message) of each step that changed something
-    temporary: list[str] = []
-    values, payments = await secret_values(kube, shop)
-    if not payments.ok:
-        temporary.append(payments.message)
 
-    # A dedicated shop's own database role and databases, RabbitMQ vhost and user: before
-    # the Secret that carries them into its namespace.
+async def ensure_account(
+    memo: Memo, shop: Shop, progress: Progress
+) -> tuple[Check, TenantAccount | None]:
+    """A dedicated shop's own database role and databases, RabbitMQ vhost and user: before
+    the Secret that carries them into its namespace. StorageReady, and the account."""
     storage = Check("StorageReady", True, "StateStoreConfigured", f"Dapr {shop.spec.state_store}.")
-    account = None
-    if shop.spec.tier == "dedicated":
+    if shop.spec.tier != "dedicated":
+        return storage, None
+    try:
+        return storage, await memo.accounts.ensure(memo.kube, shop)
+    except AccountOwned as exc:  # permanent: nothing is made on another's databases
+        return Check("StorageReady", False, "TenantOwned", str(exc)[:1000]), None
+    except AccountError as exc:
+        progress.temporary.append(str(exc))
+        return Check("StorageReady", False, "AccountsUnavailable", str(exc)[:1000]), None
+
+
+async def reconcile_children(
+    body: kopf.Body,
+    memo: Memo,
+    shop: Shop,
+    values: dict[str, str],
+    account: TenantAccount | None,
+    progress: Progress,
+) -> Check | None:
+    """The namespace and everything in it (dedicated), secrets, components, ingresses: made
+    or updated as built, the others pruned. A StorageReady failure when a shop back on the
+    shared tier could not give up its account."""
+    config, kube = memo.config, memo.kube
+    desired = [own(obj, body, shop) for obj in children(shop, config, values, account)]
+    actions = await apply_all(kube, desired)
+    managed = {**MANAGED_BY, **owner_labels(shop)}  # (the cache answers)
+    actions += await prune(kube, SHARED_KINDS, config.namespace, managed, desired)
+    failed = None
+    if shop.spec.tier == "shared":  # back from dedicated: its namespace goes
+        space = dedicated_namespace(shop)
+        actions += await prune_named(kube, "Namespace", None, space, managed)
         try:
-            account = await memo.accounts.ensure(kube, shop)
-        except AccountOwned as exc:  # permanent: nothing is made on another's databases
-            storage = Check("StorageReady", False, "TenantOwned", str(exc)[:1000])
-        except AccountError as exc:
-            storage = Check("StorageReady", False, "AccountsUnavailable", str(exc)[:1000])
-            temporary.append(str(exc))
+            actions += await _retire_account(memo, shop, actions)
+        except AccountError as exc:  # reported; its vhost is left to remove by hand
+            failed = Check("StorageReady", False, "AccountsUnavailable", str(exc)[:1000])
+    if actions:
+        progress.done.append(("ChildrenReconciled", summary(actions)))
+    return failed
 
-    # Children: the namespace and everything in it (dedicated), secrets, components, ingresses.
-    if storage.ok:
-        desired = [own(obj, body, shop) for obj in build.children(shop, config, values, account)]
-        children = await apply_all(kube, desired)
-        managed = {**build.MANAGED_BY, **build.owner_labels(shop)}  # (the cache answers)
-        children += await prune(kube, SHARED_KINDS, config.namespace, managed, desired)
-        if shop.spec.tier == "shared":  # back from dedicated: its namespace goes
-            space = build.dedicated_namespace(shop)
-            children += await prune_named(kube, "Namespace", None, space, managed)
-            try:
-                children += await _retire_account(memo, shop, children)
-            except AccountError as exc:  # reported; its vhost is left to remove by hand
-                storage = Check("StorageReady", False, "AccountsUnavailable", str(exc)[:1000])
-        if children:
-            done.append(("ChildrenReconciled", summary(children)))
 
-    # The tenant, and the route. A shared shop's tenant first: if another namespace's
-    # Shop owns it (kept by Retain), no route is put, so none of the hosts serves its data.
-    # A dedicated shop's identity is found by its route: the route first.
-    degraded = Check("Degraded", False, "AsExpected", "")
-    ready = Check("Ready", True, "ShopReady", "The shop is serving.")
+async def tenant_and_route(
+    memo: Memo, shop: Shop, current: ShopStatus, storage: Check, progress: Progress
+) -> tuple[BootstrapError | None, bool, Check]:
+    """The tenant, and the route. A shared shop's tenant first: if another namespace's Shop
+    owns it (kept by Retain), no route is put, so none of the hosts serves its data. A
+    dedicated shop's identity is found by its route: the route first (its tenant later).
+    The bootstrap's error, whether the data is another namespace's, and RoutesReady."""
     tenant: BootstrapError | None = None
     if shop.spec.tier == "shared":
-        tenant = await _bootstrap(memo, shop, done)
+        tenant = await _bootstrap(memo, shop, progress.done)
     owned = storage.reason == "TenantOwned" or (
         tenant is not None and tenant.reason == "TenantOwned"
     )
+    return tenant, owned, await reconcile_route(memo, shop, current, owned, progress)
+
+
+async def reconcile_route(
+    memo: Memo, shop: Shop, current: ShopStatus, owned: bool, progress: Progress
+) -> Check:
+    """The shop's entry in the route table (none when its data is another namespace's), and
+    whether every gateway serves it: RoutesReady."""
     try:
-        wanted = None if owned else build.route(shop)
-        changed = await put_route(kube, config, shop.name, wanted)
+        wanted = None if owned else route(shop)
+        changed = await put_route(memo.kube, memo.config, shop.name, wanted)
         if changed:
             said = f"Route: {wanted.model_dump_json()}" if wanted else "Route removed."
-            done.append(("RouteUpdated", said))
+            progress.done.append(("RouteUpdated", said))
         if owned:
             message = "No route: the shop's data is another namespace's (see Ready)."
-            routes = Check("RoutesReady", False, "TenantOwned", message)
-        else:
-            routes = await route_served(memo, shop, current, changed)
-            if not routes.ok and memo.gateways.askable:
-                temporary.append(routes.message)
+            return Check("RoutesReady", False, "TenantOwned", message)
+        routes = await route_served(memo, shop, current, changed)
+        if not routes.ok and memo.gateways.askable:
+            progress.temporary.append(routes.message)
+        return routes
     except HostTaken as exc:
-        routes = Check("RoutesReady", False, "HostTaken", str(exc))
+        return Check("RoutesReady", False, "HostTaken", str(exc))
     except RouteConflict as exc:
-        routes = Check("RoutesReady", False, "RouteTableConflict", str(exc))
-        temporary.append(str(exc))
-
-    # The services (dedicated), unless refused another namespace's databases.
-    serving = shop.spec.tier == "dedicated" and not owned
-    if owned and storage.reason == "TenantOwned":
-        ready = Check("Ready", False, "TenantOwned", storage.message)
-    elif serving and (waiting := await deployments_available(kube, shop)):
-        message = f"Waiting for Deployment(s) {', '.join(waiting)} to become available."
-        ready = Check("Ready", False, "DeploymentsUnavailable", message)
-        degraded = Check("Degraded", True, "DeploymentsUnavailable", message)
-        temporary.append(message)
-    if serving:
-        tenant = await _bootstrap(memo, shop, done)
-    if tenant is not None:
-        if ready.ok:
-            ready = Check("Ready", False, tenant.reason, tenant.message)
-        if tenant.temporary:
-            temporary.append(tenant.message)
-            if tenant.reason.startswith("Platform"):
-                degraded = Check("Degraded", True, tenant.reason, tenant.message)
-    tenant_ok = tenant is None and not owned
-    for check in (routes, storage, payments):
-        if not check.ok and ready.ok:
-            ready = Check("Ready", False, check.reason, check.message)
-    usage = await shop_usage(memo, shop, current) if tenant_ok else current.usage
-    if shop.spec.suspended and ready.ok:
-        ready = Check("Ready", False, "Suspended", "The shop is suspended; its API answers 503.")
-
-    new = next_status(
-        current,
-        [ready, routes, storage, payments, degraded],
-        generation=generation,
-        url=None if owned else build.shop_url(shop, config),
-        endpoints={} if owned else build.endpoints(shop, config),
-        usage=usage,
-    )
-    for reason, message in done:
-        kopf.event(body, type="Normal", reason=reason, message=message)
-    if await write_status(kube, shop.namespace, shop.name, current, new):
-        before, after = current.condition("Ready"), new.condition("Ready")
-        if (
-            not before
-            or not after
-            or (before.status, before.reason) != (after.status, after.reason)
-        ):
-            kopf.event(
-                body,
-                type="Normal" if ready.ok else "Warning",
-                reason=ready.reason,
-                message=ready.message,
-            )
-    if temporary:
-        raise kopf.TemporaryError("; ".join(temporary), delay=memo.config.retry_delay)
+        progress.temporary.append(str(exc))
+        return Check("RoutesReady", False, "RouteTableConflict", str(exc))
 
 
 def api_errors_are_temporary(exc: ApiError) -> kopf.TemporaryError | kopf.PermanentError:

@@ -9,7 +9,7 @@ import orjson
 from pydantic import ValidationError
 
 from shopfleet.kit.contracts.routes import Route, RouteTableDoc
-from shopfleet_operator import build
+from shopfleet_operator.build.routing import route_configmap, with_route
 from shopfleet_operator.config import Config
 from shopfleet_operator.kube import ApiError, Kube
 
@@ -36,7 +36,7 @@ def read_doc(configmap: dict | None, config: Config) -> RouteTableDoc:
 
 async def put_route(kube: Kube, config: Config, slug: str, entry: Route | None) -> bool:
     """Set (or remove) one shop's route; True when the table changed."""
-    labels = build.route_configmap(RouteTableDoc(), config)["metadata"]["labels"]
+    labels = route_configmap(RouteTableDoc(), config)["metadata"]["labels"]
     where = ("ConfigMap", config.namespace, config.routes_configmap)
     for attempt in range(ATTEMPTS):
         # The watch-fed copy first; after a conflict, the API server's.
@@ -52,10 +52,10 @@ async def put_route(kube: Kube, config: Config, slug: str, entry: Route | None) 
             )
             if taken:
                 raise HostTaken(f"Host(s) {', '.join(taken)} already belong to another shop.")
-        new = build.with_route(doc, slug, entry)
+        new = with_route(doc, slug, entry)
         if current is not None and new == doc:
             return False
-        desired = build.route_configmap(new, config)
+        desired = route_configmap(new, config)
         try:
             if current is None:
                 await kube.create(desired)

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+from typing import Any
 
 import aiohttp
 import orjson
@@ -20,7 +21,7 @@ from shopfleet.kit.contracts.tenants import (
     TenantQuotas,
 )
 from shopfleet.kit.tenant_data import PurgeResult, Usage
-from shopfleet_operator import build
+from shopfleet_operator.build.routing import route
 from shopfleet_operator.config import Config
 from shopfleet_operator.crd import SecretKeyRef, Shop
 from shopfleet_operator.kube import Kube
@@ -72,6 +73,18 @@ class Platform:
         """Bootstrap the tenant as the Shop's own (its namespace and uid); what the platform
         answered, None when this exact bootstrap was done already. BootstrapError
         `TenantOwned` (permanent) when another namespace's Shop owns the tenant."""
+        body = (await self._request(kube, shop)).model_dump(mode="json")
+        digest = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        if self._done.get(shop.name) == digest:
+            return None
+        status, text = await self._post_tenant(shop, body)
+        tenant = bootstrap_answer(status, text)
+        self._done[shop.name] = digest
+        return tenant
+
+    async def _request(self, kube: Kube, shop: Shop) -> TenantBootstrap:
+        """The bootstrap the Shop asks for, once the platform is configured and the admin's
+        password is there (BootstrapError otherwise)."""
         config = self.config
         if not (config.platform_url and config.platform_token):
             raise BootstrapError(
@@ -90,7 +103,7 @@ class Platform:
                 temporary=True,
             )
         try:
-            request = TenantBootstrap(
+            return TenantBootstrap(
                 shop=shop.name,
                 display_name=shop.spec.display_name,
                 currency=shop.spec.currency,
@@ -104,10 +117,11 @@ class Platform:
             )
         except ValueError as exc:
             raise BootstrapError("InvalidTenant", str(exc), temporary=False) from None
-        body = request.model_dump(mode="json")
-        digest = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        if self._done.get(shop.name) == digest:
-            return None
+
+    async def _post_tenant(self, shop: Shop, body: dict[str, Any]) -> tuple[int, str]:
+        """POST the bootstrap to the platform: its status and text (BootstrapError when it
+        cannot be reached)."""
+        config = self.config
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
         try:
@@ -121,50 +135,15 @@ class Platform:
                         # The identity the tenant belongs in: the gateway refuses (503) while
                         # its route table still says another (a new dedicated shop's route
                         # not loaded yet would put the tenant in the pooled identity).
-                        IDENTITY_APP_HEADER: build.route(shop).app_id("identity"),
+                        IDENTITY_APP_HEADER: route(shop).app_id("identity"),
                     },
                 ) as answer,
             ):
-                text = await answer.text()
-                status = answer.status
+                return answer.status, await answer.text()
         except aiohttp.ClientError as exc:
             raise BootstrapError(
                 "PlatformUnreachable", f"The platform is unreachable: {exc}", temporary=True
             ) from None
-        if status == 503 and ROUTE_NOT_LOADED in text:
-            raise BootstrapError(
-                "RouteNotLoaded",
-                f"The gateway does not route the shop to its identity yet: {text}"[:500],
-                temporary=True,
-            )
-        if status >= 500 or status == 429:
-            raise BootstrapError(
-                "PlatformUnavailable", f"The platform answered {status}.", temporary=True
-            )
-        if status >= 400:
-            detail, slug = text, ""
-            with contextlib.suppress(orjson.JSONDecodeError, AttributeError):
-                problem = orjson.loads(text)
-                detail, slug = problem.get("detail") or text, str(problem.get("type", ""))
-            if status == 409 and slug.endswith(TENANT_OWNED):
-                # Permanent: it changes only when that namespace takes it back or it is
-                # purged; the drift timer asks again (one cheap refused call).
-                raise BootstrapError("TenantOwned", detail[:1000], temporary=False)
-            raise BootstrapError(
-                "TenantRejected",
-                f"The platform refused the tenant ({status}): {detail}"[:500],
-                temporary=False,
-            )
-        try:
-            tenant = TenantPublic.model_validate_json(text)
-        except ValueError:
-            raise BootstrapError(
-                "PlatformUnavailable",
-                f"The platform answered {status}: {text[:300]}",
-                temporary=True,
-            ) from None
-        self._done[shop.name] = digest
-        return tenant
 
     async def owner(self, name: str) -> TenantOwner | None:
         """The recorded owner of the shop's tenant; None: no tenant, no owner, or the
@@ -233,3 +212,39 @@ class Platform:
             f"{body[:300].decode('utf-8', 'replace')}",
             temporary=True,
         )
+
+
+def bootstrap_answer(status: int, text: str) -> TenantPublic:
+    """The tenant the platform answered, or the BootstrapError its answer means."""
+    if status == 503 and ROUTE_NOT_LOADED in text:
+        raise BootstrapError(
+            "RouteNotLoaded",
+            f"The gateway does not route the shop to its identity yet: {text}"[:500],
+            temporary=True,
+        )
+    if status >= 500 or status == 429:
+        raise BootstrapError(
+            "PlatformUnavailable", f"The platform answered {status}.", temporary=True
+        )
+    if status >= 400:
+        detail, slug = text, ""
+        with contextlib.suppress(orjson.JSONDecodeError, AttributeError):
+            problem = orjson.loads(text)
+            detail, slug = problem.get("detail") or text, str(problem.get("type", ""))
+        if status == 409 and slug.endswith(TENANT_OWNED):
+            # Permanent: it changes only when that namespace takes it back or it is
+            # purged; the drift timer asks again (one cheap refused call).
+            raise BootstrapError("TenantOwned", detail[:1000], temporary=False)
+        raise BootstrapError(
+            "TenantRejected",
+            f"The platform refused the tenant ({status}): {detail}"[:500],
+            temporary=False,
+        )
+    try:
+        return TenantPublic.model_validate_json(text)
+    except ValueError:
+        raise BootstrapError(
+            "PlatformUnavailable",
+            f"The platform answered {status}: {text[:300]}",
+            temporary=True,
+        ) from None

@@ -27,7 +27,9 @@ import redis
 import yaml
 
 from shopfleet.devtools.sidecar_double.broker import delete_broker_objects
-from shopfleet_operator import build
+from shopfleet_operator.build.accounts import TenantAccount, redis_acl_rules
+from shopfleet_operator.build.children import children
+from shopfleet_operator.build.secrets import SECRET_STRIPE_KEY
 from shopfleet_operator.config import Config
 from shopfleet_operator.crd import Shop
 from tests.conftest import RUN_ID
@@ -311,14 +313,10 @@ async def test_one_shops_state_component_cannot_stop_the_pooled_sidecars(
     not stop the sidecars that load it (ignoreErrors)."""
     config = Config(redis_host=auth_redis.host, rabbitmq_url=AMQP_URL)
     kube = FakeKube(platform_objects(auth_redis.host, auth_redis.password))
-    for obj in build.children(
-        make_shop("acme"), config, {}, build.TenantAccount("tenant", "tenant-pw")
-    ):
+    for obj in children(make_shop("acme"), config, {}, TenantAccount("tenant", "tenant-pw")):
         kube.put(obj)
     broken = replace(config, redis_host="127.0.0.1:1")  # a shop whose store is down
-    for obj in build.children(
-        make_shop("broken"), broken, {}, build.TenantAccount("tenant", "tenant-pw")
-    ):
+    for obj in children(make_shop("broken"), broken, {}, TenantAccount("tenant", "tenant-pw")):
         kube.put(obj)
     started = {}
     for app in ("catalog", "cart"):
@@ -343,10 +341,10 @@ async def test_one_shops_state_component_cannot_stop_the_pooled_sidecars(
 
 
 @pytest.fixture
-def tenant() -> Iterator[build.TenantAccount]:
+def tenant() -> Iterator[TenantAccount]:
     """A dedicated shop's own RabbitMQ vhost and user, as the operator makes them (and,
     dropped with them, the Redis user a test makes)."""
-    account = build.TenantAccount(f"sfinj_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex)
+    account = TenantAccount(f"sfinj_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex)
     accounts.create_vhost_user(account.name, account.password)
     yield account
     accounts.drop_prefixed(account.name)
@@ -358,7 +356,7 @@ async def test_a_dedicated_shops_sidecars_start(
     prefix: str,
     cleanup_broker: None,
     app: str,
-    tenant: build.TenantAccount,
+    tenant: TenantAccount,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Defect 5. A dedicated shop's sidecars get a `secretstores.kubernetes` component and
@@ -376,9 +374,9 @@ async def test_a_dedicated_shops_sidecars_start(
     )
     shop = make_shop("acme", tier="dedicated")  # its state on Redis, as its own ACL user
     with redis.Redis.from_url(accounts.REDIS) as admin:
-        rules = build.redis_acl_rules("acme", config, tenant.password)
+        rules = redis_acl_rules("acme", config, tenant.password)
         admin.execute_command("ACL", "SETUSER", tenant.name, *rules)
-    objects = build.children(shop, config, {build.SECRET_STRIPE_KEY: "sk_test_x"}, tenant)
+    objects = children(shop, config, {SECRET_STRIPE_KEY: "sk_test_x"}, tenant)
     assert {o["kind"] for o in objects} >= {"Resiliency", "Configuration", "Component"}
     kube = FakeKube(objects)
     [deployment] = [
@@ -421,7 +419,7 @@ async def test_a_dedicated_shops_state_store_authenticates_to_redis(
     prefix: str,
     cleanup_broker: None,
     auth_redis: AuthRedis,
-    tenant: build.TenantAccount,
+    tenant: TenantAccount,
 ) -> None:
     """Defect 6, dedicated tier: with the chart's Redis auth, the shop's own `statestore`
     logs in as the shop's own ACL user (the shop's Secret, keys `redis-username` and
@@ -436,9 +434,9 @@ async def test_a_dedicated_shops_state_store_authenticates_to_redis(
     admin = redis.Redis(host="127.0.0.1", port=auth_redis.port, password=auth_redis.password)
     with admin:
         admin.execute_command(
-            "ACL", "SETUSER", tenant.name, *build.redis_acl_rules("acme", config, tenant.password)
+            "ACL", "SETUSER", tenant.name, *redis_acl_rules("acme", config, tenant.password)
         )
-    objects = build.children(make_shop("acme", tier="dedicated"), config, {}, tenant)
+    objects = children(make_shop("acme", tier="dedicated"), config, {}, tenant)
     for secret in (o for o in objects if o["kind"] == "Secret"):
         assert auth_redis.password not in {
             base64.b64decode(v).decode() for v in secret["data"].values()

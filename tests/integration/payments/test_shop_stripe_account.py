@@ -16,10 +16,11 @@ import stripe
 
 from shopfleet.kit.blocks.dapr.secrets import DaprSecrets
 from shopfleet.payments.emulator import StripeEmulator
-from shopfleet_operator import build
+from shopfleet_operator.build.accounts import TenantAccount
+from shopfleet_operator.build.secrets import shop_secret
 from shopfleet_operator.config import Config
 from shopfleet_operator.crd import Shop
-from shopfleet_operator.handlers.reconcile import secret_values
+from shopfleet_operator.handlers.readiness import secret_values
 from tests.integration.payments.conftest import StartPayments
 
 SHOP_KEY, SHOP_WEBHOOK_SECRET = "sk_test_the_shops_own_account", "whsec_the_shops_own"
@@ -100,7 +101,7 @@ async def operators_secret(slug: str, tier: str) -> dict[str, Any]:
     }
     values, check = await secret_values(Kube(users), shop)  # type: ignore[arg-type]
     assert (check.ok, check.reason) == (True, "StripeKeyConfigured")
-    return build.shop_secret(shop, config, values, build.TenantAccount("tenant", "tenant-pw"))
+    return shop_secret(shop, config, values, TenantAccount("tenant", "tenant-pw"))
 
 
 async def visible(emulator: StripeEmulator, key: str, intent_id: str) -> bool:

@@ -61,7 +61,8 @@ def test_rendered_chart_components_have_no_unknown_metadata_keys(
 @pytest.mark.parametrize("tier", ["shared", "dedicated"])
 @pytest.mark.parametrize("store", ["redis", "postgresql"])
 def test_operator_per_shop_components_have_no_unknown_metadata_keys(tier: str, store: str) -> None:
-    from shopfleet_operator import build
+    from shopfleet_operator.build.accounts import TenantAccount
+    from shopfleet_operator.build.children import children
     from shopfleet_operator.config import Config
     from shopfleet_operator.crd import Shop
     from tests.operator.shops import shop as shop_manifest
@@ -69,7 +70,7 @@ def test_operator_per_shop_components_have_no_unknown_metadata_keys(tier: str, s
     shop = Shop.model_validate(shop_manifest("acme", tier=tier, stateStore=store))
     docs = [
         (f"operator {tier}/{store}", obj)
-        for obj in build.children(shop, Config(), {}, build.TenantAccount("tenant", "pw"))
+        for obj in children(shop, Config(), {}, TenantAccount("tenant", "pw"))
         if obj["kind"] == "Component"
     ]
     assert docs

@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 
-from shopfleet_operator import build
+from shopfleet_operator.build.accounts import TenantAccount
+from shopfleet_operator.build.children import children
+from shopfleet_operator.build.names import services
+from shopfleet_operator.build.workloads import service_objects
 from shopfleet_operator.config import Config
 from tests.support.cluster.selectors import Peer, admitted, selector_matches
 from tests.unit.chart.conftest import Rendered
@@ -32,9 +35,7 @@ class World:
         self.shop = dedicated_shop()
         self.policies = [
             o
-            for o in build.children(
-                self.shop, self.config, {}, build.TenantAccount("tenant", "tenant-pw")
-            )
+            for o in children(self.shop, self.config, {}, TenantAccount("tenant", "tenant-pw"))
             if o["kind"] == "NetworkPolicy"
         ]
         assert self.policies, "a dedicated shop has a NetworkPolicy"
@@ -49,7 +50,7 @@ class World:
         return Peer(labels, namespace or self.namespace)
 
     def shop_pod(self, service: str) -> Peer:
-        objects = build.service_objects(self.shop, self.config, service)
+        objects = service_objects(self.shop, self.config, service)
         deployment = next(o for o in objects if o["kind"] == "Deployment")
         template = deployment["spec"]["template"]
         ports = {p["name"]: p["containerPort"] for p in template["spec"]["containers"][0]["ports"]}
@@ -65,7 +66,7 @@ def world(request: pytest.FixtureRequest, render: Any) -> World:
     return World(render(values, release=release, namespace=namespace), namespace)
 
 
-@pytest.mark.parametrize("service", build.services())
+@pytest.mark.parametrize("service", services())
 def test_the_gateway_reaches_each_service_sidecar(world: World, service: str) -> None:
     gateway, target = world.platform_pod("gateway"), world.shop_pod(service)
     assert world.admits(gateway, target, DAPRD_INTERNAL), (

@@ -15,7 +15,15 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from shopfleet.kit.settings import PlatformSettings, ServiceSettings
-from shopfleet_operator import build
+from shopfleet_operator.build.accounts import (
+    TenantAccount,
+    database_name,
+    redis_key_pattern,
+    tenant_account_name,
+)
+from shopfleet_operator.build.children import children
+from shopfleet_operator.build.names import dedicated_namespace, secret_name, services
+from shopfleet_operator.build.secrets import SECRET_REDIS_PASSWORD
 from shopfleet_operator.config import Config
 from shopfleet_operator.crd import Shop
 from tests.unit.chart.conftest import Rendered, container_env
@@ -45,14 +53,14 @@ def operator_config(rendered: Rendered) -> Config:
 
 def dedicated(shop: Shop, config: Config, name: str) -> tuple[dict[str, Any], dict[str, dict]]:
     """The service's pod spec, and the Secrets of the shop's namespace (decoded)."""
-    objects = build.children(shop, config, {}, build.TenantAccount("tenant", "tenant-pw"))
+    objects = children(shop, config, {}, TenantAccount("tenant", "tenant-pw"))
     (deployment,) = [
         o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == name
     ]
     secrets = {
         o["metadata"]["name"]: {k: base64.b64decode(v).decode() for k, v in o["data"].items()}
         for o in objects
-        if o["kind"] == "Secret" and o["metadata"]["namespace"] == build.dedicated_namespace(shop)
+        if o["kind"] == "Secret" and o["metadata"]["namespace"] == dedicated_namespace(shop)
     }
     return deployment["spec"]["template"]["spec"], secrets
 
@@ -62,7 +70,7 @@ def rendered(render: Any) -> Rendered:
     return render({"postgres": {"host": "pg.data.svc.cluster.local", "options": "ssl=require"}})
 
 
-@pytest.mark.parametrize("name", build.services())
+@pytest.mark.parametrize("name", services())
 def test_the_chart_and_the_operator_migrate_and_serve_alike(rendered: Rendered, name: str) -> None:
     chart = rendered.get("Deployment", f"{FULLNAME}-{name}")["spec"]["template"]["spec"]
     ours, _ = dedicated(dedicated_shop(), operator_config(rendered), name)
@@ -74,7 +82,7 @@ def test_the_chart_and_the_operator_migrate_and_serve_alike(rendered: Rendered, 
     )
 
 
-@pytest.mark.parametrize("name", build.services())
+@pytest.mark.parametrize("name", services())
 def test_each_dedicated_service_has_its_own_postgres_database(
     rendered: Rendered, name: str
 ) -> None:
@@ -94,7 +102,7 @@ def test_each_dedicated_service_has_its_own_postgres_database(
         assert url.get_backend_name() == "postgresql", f"{where}: {url} (SQLite on a RO root)"
         assert (url.host, url.port) == (chart_url.host, chart_url.port), where
         # As the shop's own role, with its password: never the platform's user.
-        assert url.username == build.tenant_account_name(shop.name, operator_config(rendered))
+        assert url.username == tenant_account_name(shop.name, operator_config(rendered))
         assert url.password == "tenant-pw", f"{where}: the shop's own password"
         assert url.query == chart_url.query, f"{where}: the chart's postgres.options"
         assert url.database == f"shopfleet_acme_outfitters_{name}", where
@@ -108,8 +116,8 @@ def _database_url(env: dict[str, str], name: str) -> dict[str, str]:
 def test_database_names_stay_within_postgres_identifier_length() -> None:
     config = Config()
     long = dedicated_shop("a" * 40)
-    names = {build.database_name(long, config, service) for service in build.services()}
-    assert len(names) == len(build.services())
+    names = {database_name(long, config, service) for service in services()}
+    assert len(names) == len(services())
     assert all(len(name) <= 63 for name in names), names
 
 
@@ -151,7 +159,7 @@ def test_a_dedicated_shops_redis_password_is_its_own(render: Any, auth: bool) ->
     rendered = render({"redis": {"auth": auth}})
     config = operator_config(rendered)
     _, secrets = dedicated(dedicated_shop(), config, "cart")
-    password = secrets[build.secret_name(dedicated_shop())][build.SECRET_REDIS_PASSWORD]
+    password = secrets[secret_name(dedicated_shop())][SECRET_REDIS_PASSWORD]
     connections = rendered.secret_data()[f"{FULLNAME}-connections"]
     assert password and password != connections["redis-password"]
 
@@ -160,7 +168,7 @@ def test_the_redis_acl_key_prefix_reaches_the_operator(render: Any) -> None:
     rendered = render({"operator": {"redisAclKeyPrefix": "run."}})
     config = operator_config(rendered)
     assert config.redis_acl_key_prefix == "run."
-    assert build.redis_key_pattern("acme", config) == "run.shopfleet_acme||*"
+    assert redis_key_pattern("acme", config) == "run.shopfleet_acme||*"
 
 
 PLATFORM_VALUES = {
@@ -174,7 +182,7 @@ PLATFORM_VALUES = {
 }
 
 
-@pytest.mark.parametrize("name", build.services())
+@pytest.mark.parametrize("name", services())
 def test_dedicated_pods_get_the_charts_common_env(render: Any, name: str) -> None:
     """What the chart gives every service (log level and format, call timeout, public URL,
     platform.env, ...) reaches the dedicated shops' containers too, through the operator;

@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 from shopfleet.kit.outbox import OutboxRelay
-from shopfleet_operator import build
+from shopfleet_operator.build.names import services
+from shopfleet_operator.build.workloads import service_objects
 from shopfleet_operator.config import Config
 from shopfleet_operator.crd import Shop
 from tests.unit.chart.conftest import CHART, ROOT, Rendered
@@ -100,7 +101,7 @@ def test_the_dedicated_shops_sidecars_outlive_the_apps_drain() -> None:
         "admin": {"email": "a@example.com", "passwordSecretRef": {"name": "s", "key": "k"}},
     }
     shop = Shop.model_validate({"metadata": {"name": "acme", "namespace": "shops"}, "spec": spec})
-    for name in build.services():
-        objects = build.service_objects(shop, Config(), name)
+    for name in services():
+        objects = service_objects(shop, Config(), name)
         (deployment,) = [o for o in objects if o["kind"] == "Deployment"]
         assert_shutdown_covers_the_drain(deployment["spec"]["template"], f"dedicated {name}")

@@ -11,7 +11,18 @@ import pytest
 from shopfleet.gateway.routes import parse_route_table
 from shopfleet.kit.contracts.routes import RouteTableDoc
 from shopfleet.services import SERVICES
-from shopfleet_operator import build
+from shopfleet_operator.build.accounts import TenantAccount
+from shopfleet_operator.build.children import children
+from shopfleet_operator.build.dapr import SECRET_USERS, STATE_USERS
+from shopfleet_operator.build.names import secret_name, shop_url
+from shopfleet_operator.build.namespace import times
+from shopfleet_operator.build.routing import route, route_configmap, with_route
+from shopfleet_operator.build.secrets import (
+    SECRET_REDIS_PASSWORD,
+    SECRET_STRIPE_KEY,
+    callers_secret_name,
+    shop_secret,
+)
 from shopfleet_operator.config import Config
 from shopfleet_operator.crd import Shop
 
@@ -46,13 +57,13 @@ def validate(obj: dict) -> None:
 @pytest.mark.parametrize("store", ["redis", "postgresql"])
 def test_every_child_is_valid(tier: str, store: str) -> None:
     shop = make(tier=tier, stateStore=store, resources={"limits": {"cpu": "500m"}})
-    objects = build.children(
+    objects = children(
         shop,
         CONFIG,
-        {build.SECRET_STRIPE_KEY: "sk_test_1"},
-        build.TenantAccount("tenant", "tenant-pw"),
+        {SECRET_STRIPE_KEY: "sk_test_1"},
+        TenantAccount("tenant", "tenant-pw"),
     )
-    objects.append(build.route_configmap(RouteTableDoc(), CONFIG))
+    objects.append(route_configmap(RouteTableDoc(), CONFIG))
     for obj in objects:
         validate(obj)
     names = [(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects]
@@ -61,7 +72,7 @@ def test_every_child_is_valid(tier: str, store: str) -> None:
 
 def test_a_shared_shop() -> None:
     shop = make()
-    objects = build.children(shop, CONFIG, {}, build.TenantAccount("tenant", "tenant-pw"))
+    objects = children(shop, CONFIG, {}, TenantAccount("tenant", "tenant-pw"))
     kinds = sorted(o["kind"] for o in objects)
     assert kinds == ["Component", "Ingress", "Ingress", "Secret"]
     ingress = next(o for o in objects if o["kind"] == "Ingress")
@@ -71,7 +82,7 @@ def test_a_shared_shop() -> None:
     component = next(o for o in objects if o["kind"] == "Component")
     # only the services that use a state store load it, and a broken one stops none of
     # them; Redis auth (on by default in the chart) through the connections Secret (defect 6)
-    assert component["scopes"] == list(build.STATE_USERS)
+    assert component["scopes"] == list(STATE_USERS)
     assert component["spec"]["ignoreErrors"] is True
     assert {"name": "keyPrefix", "value": "acme"} in component["spec"]["metadata"]
     assert {
@@ -88,15 +99,15 @@ def test_shop_components_are_scoped_like_the_platforms() -> None:
     root = Path(__file__).resolve().parents[3] / "components"
     state = yaml.safe_load((root / "statestore-redis.yaml").read_text())
     secrets = yaml.safe_load((root / "secretstore-kubernetes.yaml").read_text())
-    assert sorted(build.STATE_USERS) == sorted(state["scopes"])
-    assert sorted(build.SECRET_USERS) == sorted(secrets["scopes"])
+    assert sorted(STATE_USERS) == sorted(state["scopes"])
+    assert sorted(SECRET_USERS) == sorted(secrets["scopes"])
 
 
 def test_a_dedicated_shop() -> None:
     shop = make(
         tier="dedicated", resources={"limits": {"cpu": "500m", "memory": "256Mi"}, "replicas": 2}
     )
-    objects = build.children(shop, CONFIG, {}, build.TenantAccount("tenant", "tenant-pw"))
+    objects = children(shop, CONFIG, {}, TenantAccount("tenant", "tenant-pw"))
     assert objects[0]["kind"] == "Namespace" and objects[0]["metadata"]["name"] == "shop-acme"
     deployments = [o for o in objects if o["kind"] == "Deployment"]
     assert sorted(d["metadata"]["name"] for d in deployments) == sorted(SERVICES)
@@ -147,26 +158,24 @@ def test_a_dedicated_shop() -> None:
 
 def test_the_route_is_what_the_gateway_reads() -> None:
     shop = make(suspended=True, suspendedMessage="Closed.", quotas={"requestsPerMinute": 60})
-    doc = build.with_route(RouteTableDoc(), "acme", build.route(shop))
-    table = parse_route_table(build.route_configmap(doc, CONFIG)["data"]["routes.json"].encode())
-    route = table.shop("acme")
-    assert route.suspended and route.suspended_message == "Closed."
-    assert route.requests_per_minute == 60
+    doc = with_route(RouteTableDoc(), "acme", route(shop))
+    table = parse_route_table(route_configmap(doc, CONFIG)["data"]["routes.json"].encode())
+    served = table.shop("acme")
+    assert served.suspended and served.suspended_message == "Closed."
+    assert served.requests_per_minute == 60
     assert table.shop_for_host("www.acme.example.com") == "acme"
-    assert build.with_route(doc, "acme", None).shops == {}
+    assert with_route(doc, "acme", None).shops == {}
 
 
 def test_quantities_multiply_in_their_unit() -> None:
-    assert build.times("500m", 4) == "2000m"
-    assert build.times("1.5Gi", 2) == "3Gi"
-    assert build.times("1", 10) == "10"
+    assert times("500m", 4) == "2000m"
+    assert times("1.5Gi", 2) == "3Gi"
+    assert times("1", 10) == "10"
 
 
 def test_the_url_is_the_first_host_or_the_gateway_path() -> None:
-    assert build.shop_url(make(), CONFIG) == "http://acme.example.com/api/v1"  # no TLS
-    assert (
-        build.shop_url(make(hosts=[]), CONFIG) == "http://gateway.shopfleet.svc/shops/acme/api/v1"
-    )
+    assert shop_url(make(), CONFIG) == "http://acme.example.com/api/v1"  # no TLS
+    assert shop_url(make(hosts=[]), CONFIG) == "http://gateway.shopfleet.svc/shops/acme/api/v1"
 
 
 def test_a_dedicated_shop_admits_only_granted_callers() -> None:
@@ -175,9 +184,7 @@ def test_a_dedicated_shop_admits_only_granted_callers() -> None:
     own), each app answers only its sidecar, and its services carry a credential of the
     shop's own, derived from (never equal to) the platform's."""
     config = Config(namespace="shopfleet", image="x:1", platform_token="platform-secret")
-    objects = build.children(
-        make(tier="dedicated"), config, {}, build.TenantAccount("tenant", "tenant-pw")
-    )
+    objects = children(make(tier="dedicated"), config, {}, TenantAccount("tenant", "tenant-pw"))
     (configuration,) = [o for o in objects if o["kind"] == "Configuration"]
     access = configuration["spec"]["accessControl"]
     assert access["defaultAction"] == "deny"
@@ -198,9 +205,7 @@ def test_a_dedicated_shop_admits_only_granted_callers() -> None:
         env = {e["name"]: e for e in template["spec"]["containers"][0]["env"]}
         ref = env["SHOPFLEET_SERVICE_TOKEN"]["valueFrom"]["secretKeyRef"]
         assert (ref["name"], ref["key"]) == (callers["metadata"]["name"], "service-token")
-    again = build.children(
-        make(tier="dedicated"), config, {}, build.TenantAccount("tenant", "tenant-pw")
-    )
+    again = children(make(tier="dedicated"), config, {}, TenantAccount("tenant", "tenant-pw"))
     assert again == objects  # derived, not random: re-applying changes nothing
 
 
@@ -215,9 +220,7 @@ def test_a_dedicated_shops_statestore_logs_in_as_its_own_redis_user() -> None:
     own Secret (Dapr resolves it in the component's namespace): its account, never the
     platform Redis's password."""
     config = Config(namespace="shopfleet", image="x:1", redis_password="redis-pw")
-    objects = build.children(
-        make(tier="dedicated"), config, {}, build.TenantAccount("tenant", "tenant-pw")
-    )
+    objects = children(make(tier="dedicated"), config, {}, TenantAccount("tenant", "tenant-pw"))
     (state,) = [
         o for o in objects if o["kind"] == "Component" and o["metadata"]["name"] == "statestore"
     ]
@@ -232,8 +235,8 @@ def test_a_dedicated_shops_statestore_logs_in_as_its_own_redis_user() -> None:
     assert decoded(secret)[refs["redisPassword"]["key"]] == "tenant-pw"
     assert "redis-pw" not in decoded(secret).values()
     # The shared tier's Secret holds no platform password (the chart's Secret does).
-    shared = build.shop_secret(make(), config, {}, build.TenantAccount("tenant", "tenant-pw"))
-    assert build.SECRET_REDIS_PASSWORD not in decoded(shared)
+    shared = shop_secret(make(), config, {}, TenantAccount("tenant", "tenant-pw"))
+    assert SECRET_REDIS_PASSWORD not in decoded(shared)
 
 
 def test_only_the_secret_readers_may_read_the_shops_secrets() -> None:
@@ -241,7 +244,7 @@ def test_only_the_secret_readers_may_read_the_shops_secrets() -> None:
     secret store, with their pod's token: each may `get` the Secrets it reads, by name,
     and nothing else; the other services may read none."""
     shop = make(tier="dedicated")
-    objects = build.children(shop, CONFIG, {}, build.TenantAccount("tenant", "tenant-pw"))
+    objects = children(shop, CONFIG, {}, TenantAccount("tenant", "tenant-pw"))
     roles = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Role"}
     bindings = [o for o in objects if o["kind"] == "RoleBinding"]
     accounts = {
@@ -271,9 +274,9 @@ def test_only_the_secret_readers_may_read_the_shops_secrets() -> None:
                 granted.setdefault(subject["name"], set()).update(rule["resourceNames"])
     assert granted == {
         accounts["identity"]: {"shopfleet-platform"},
-        accounts["payments"]: {build.secret_name(shop)},
+        accounts["payments"]: {secret_name(shop)},
     }
-    assert set(build.SECRET_USERS) == {"identity", "payments"}
+    assert set(SECRET_USERS) == {"identity", "payments"}
     # Every account is its own (no shared account carries another service's grant).
     assert len(set(accounts.values())) == len(accounts)
 
@@ -285,11 +288,9 @@ def test_a_dedicated_shops_identity_takes_a_platform_credential_of_its_own() -> 
     from shopfleet.kit.contracts.credentials import SHOP_PLATFORM_CREDENTIAL, derived_credential
 
     config = Config(namespace="shopfleet", image="x:1", platform_token="platform-secret")
-    objects = build.children(
-        make(tier="dedicated"), config, {}, build.TenantAccount("tenant", "tenant-pw")
-    )
+    objects = children(make(tier="dedicated"), config, {}, TenantAccount("tenant", "tenant-pw"))
     assert "platform-secret" not in str(objects)
-    (callers,) = [o for o in objects if o["metadata"]["name"] == build.callers_secret_name(make())]
+    (callers,) = [o for o in objects if o["metadata"]["name"] == callers_secret_name(make())]
     expected = derived_credential("platform-secret", "acme", SHOP_PLATFORM_CREDENTIAL)
     for deployment in (o for o in objects if o["kind"] == "Deployment"):
         env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
@@ -316,7 +317,7 @@ def test_a_dedicated_shops_pubsub_is_the_platforms_with_queues_of_its_own() -> N
     shop = make(tier="dedicated")
     (pubsub,) = (
         o
-        for o in build.children(shop, CONFIG, {}, build.TenantAccount("tenant", "tenant-pw"))
+        for o in children(shop, CONFIG, {}, TenantAccount("tenant", "tenant-pw"))
         if o["kind"] == "Component" and o["metadata"]["name"] == "pubsub"
     )
     assert pubsub["spec"]["type"] == platform["spec"]["type"]
@@ -334,12 +335,12 @@ def test_a_dedicated_shops_secret_comes_before_what_reads_it() -> None:
     """A sidecar whose component names a missing Secret cannot start, and a container
     whose env names one waits: the Secret is made right after its namespace."""
     shop = make(tier="dedicated")
-    objects = build.children(shop, CONFIG, {}, build.TenantAccount("tenant", "tenant-pw"))
+    objects = children(shop, CONFIG, {}, TenantAccount("tenant", "tenant-pw"))
     kinds = [o["kind"] for o in objects]
     secret = next(
         i
         for i, o in enumerate(objects)
-        if o["kind"] == "Secret" and o["metadata"]["name"] == build.secret_name(shop)
+        if o["kind"] == "Secret" and o["metadata"]["name"] == secret_name(shop)
     )
     assert kinds[0] == "Namespace" and secret == 1
     assert all(kinds.index(kind) > secret for kind in ("Component", "Deployment"))
@@ -351,7 +352,7 @@ def test_a_dedicated_shops_services_are_not_killed_while_they_start() -> None:
     shop = make(tier="dedicated")
     for deployment in (
         o
-        for o in build.children(shop, CONFIG, {}, build.TenantAccount("tenant", "tenant-pw"))
+        for o in children(shop, CONFIG, {}, TenantAccount("tenant", "tenant-pw"))
         if o["kind"] == "Deployment"
     ):
         container = deployment["spec"]["template"]["spec"]["containers"][0]

@@ -14,7 +14,8 @@ import pytest
 import typer.main
 
 from shopfleet import cli
-from shopfleet_operator import build
+from shopfleet_operator.build.names import services
+from shopfleet_operator.build.workloads import service_objects
 from shopfleet_operator.config import Config
 from shopfleet_operator.crd import Shop
 from tests.unit.docker.dockerfile import parse
@@ -40,7 +41,7 @@ def dedicated_shop() -> Shop:
 
 
 def pod(name: str, config: Config | None = None) -> dict[str, Any]:
-    objects = build.service_objects(dedicated_shop(), config or Config(), name)
+    objects = service_objects(dedicated_shop(), config or Config(), name)
     (deployment,) = [o for o in objects if o["kind"] == "Deployment"]
     return deployment["spec"]["template"]["spec"]
 
@@ -51,7 +52,7 @@ def test_the_combination_rule_on_the_image_itself() -> None:
     assert kubernetes_argv({"command": ["shopfleet", "migrate"]}) == ["shopfleet", "migrate"]
 
 
-@pytest.mark.parametrize("name", build.services())
+@pytest.mark.parametrize("name", services())
 def test_each_dedicated_container_runs_a_command_the_cli_accepts(name: str) -> None:
     group = typer.main.get_command(cli.app)
     spec = pod(name)
@@ -68,7 +69,7 @@ def test_each_dedicated_container_runs_a_command_the_cli_accepts(name: str) -> N
             )
 
 
-@pytest.mark.parametrize("name", build.services())
+@pytest.mark.parametrize("name", services())
 def test_each_dedicated_service_is_migrated_before_it_serves(name: str) -> None:
     spec = pod(name)
     init = [kubernetes_argv(c) for c in spec.get("initContainers", [])]
