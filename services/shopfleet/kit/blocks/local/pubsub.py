@@ -24,6 +24,7 @@ import contextlib
 import os
 import time
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,6 +106,7 @@ class LocalPubSub(PubSub):
     """
 
     _peers: ClassVar[dict[str, weakref.WeakSet[LocalPubSub]]] = {}
+    atomic_batches: ClassVar[bool] = True  # one transaction
 
     def __init__(
         self,
@@ -162,13 +164,21 @@ class LocalPubSub(PubSub):
         self._subs[key] = subscription
 
     async def publish(self, event: CloudEvent) -> None:
-        if not event.topic:
+        await self.publish_batch([event])
+
+    async def publish_batch(self, events: Sequence[CloudEvent]) -> None:
+        """All of `events` in one transaction (all or none), queued in their order."""
+        if not all(event.topic for event in events):
             raise ValueError("an event needs a topic")
+        if not events:
+            return
         async with (await self._file()).transaction() as conn:
             await self._declare(conn)
-            routed = await _route(conn, event.topic, event.to_json(), time.time())
-        if not routed:
-            log.debug("pubsub.unrouted", topic=event.topic, event_id=event.id)
+            now = time.time()
+            routed = [await _route(conn, event.topic, event.to_json(), now) for event in events]
+        for event, queues in zip(events, routed, strict=True):
+            if not queues:
+                log.debug("pubsub.unrouted", topic=event.topic, event_id=event.id)
         self._wake_peers()
 
     async def start(self) -> None:
