@@ -94,11 +94,14 @@ class Server:
 
 
 @contextlib.asynccontextmanager
-async def shopfleet_up(tmp: Path, env: dict[str, str], connections: int) -> AsyncIterator[Server]:
+async def shopfleet_up(
+    tmp: Path, env: dict[str, str], connections: int, module: tuple[str, ...] = ("shopfleet.cli",)
+) -> AsyncIterator[Server]:
     """`shopfleet up` on a free port with its defaults, but for `env` (rate limits always
-    out of the way), once it answers /readyz. Its output goes to tmp/platform.log."""
+    out of the way), once it answers /readyz. Its output goes to tmp/platform.log. `module`
+    is what `python -m` runs (with its arguments) in place of the shopfleet command."""
     port, data_dir = free_port(), tmp / "platform"
-    cmd = [sys.executable, "-m", "shopfleet.cli", "up", "--port", str(port)]
+    cmd = [sys.executable, "-m", *module, "up", "--port", str(port)]
     cmd += ["--data-dir", str(data_dir)]
     with process(cmd, {**RATE_LIMITS_OFF, **env}, tmp / "platform.log") as proc:
         connector = aiohttp.TCPConnector(limit=connections)

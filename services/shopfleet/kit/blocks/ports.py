@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -181,6 +181,16 @@ class PubSub(ABC):
 
     @abstractmethod
     async def publish(self, event: CloudEvent) -> None: ...
+
+    # Whether `publish_batch` publishes all of its events or none: the outbox relay then
+    # hands over each round's rows at once; otherwise it publishes them one by one.
+    atomic_batches: ClassVar[bool] = False
+
+    async def publish_batch(self, events: Sequence[CloudEvent]) -> None:
+        """Publish `events` in their order (here one by one: a failure may leave the first
+        ones published; an adapter with `atomic_batches` publishes all or none)."""
+        for event in events:
+            await self.publish(event)
 
     @abstractmethod
     def subscribe(self, subscription: Subscription) -> None: ...

@@ -5,7 +5,10 @@ recorded in the file, and `publish` inserts one delivery row per queue of the to
 one transaction (no queue: the event is dropped, as an exchange with no binding does).
 A dispatcher task claims due rows and runs handlers, at most `max_concurrency` at once
 per subscription. SUCCESS deletes the row; RETRY or an exception reschedules it with
-exponential back-off; DROP, or the last of `max_attempts`, dead-letters it.
+exponential back-off; DROP, or the last of `max_attempts`, dead-letters it. The dispatcher
+records the answers that came in since its last round and claims the next due rows in one
+write transaction (a checkout's deliveries took one for each before), and writes nothing
+when there is nothing to record or claim.
 
 Dead-lettering matches Dapr: the original CloudEvent (same id, shop, data and `topic`
 naming the topic it failed on) is published unchanged to the subscription's dead-letter
@@ -21,6 +24,7 @@ import contextlib
 import os
 import time
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,6 +106,7 @@ class LocalPubSub(PubSub):
     """
 
     _peers: ClassVar[dict[str, weakref.WeakSet[LocalPubSub]]] = {}
+    atomic_batches: ClassVar[bool] = True  # one transaction
 
     def __init__(
         self,
@@ -122,6 +127,7 @@ class LocalPubSub(PubSub):
         self._subs: dict[QueueKey, Subscription] = {}
         self._declared: set[QueueKey] = set()
         self._inflight: dict[QueueKey, set[asyncio.Task[None]]] = {}
+        self._acks: list[tuple[_Claim, Delivery, str]] = []  # answered, not yet recorded
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
         self._stopped = False
@@ -158,13 +164,21 @@ class LocalPubSub(PubSub):
         self._subs[key] = subscription
 
     async def publish(self, event: CloudEvent) -> None:
-        if not event.topic:
+        await self.publish_batch([event])
+
+    async def publish_batch(self, events: Sequence[CloudEvent]) -> None:
+        """All of `events` in one transaction (all or none), queued in their order."""
+        if not all(event.topic for event in events):
             raise ValueError("an event needs a topic")
+        if not events:
+            return
         async with (await self._file()).transaction() as conn:
             await self._declare(conn)
-            routed = await _route(conn, event.topic, event.to_json(), time.time())
-        if not routed:
-            log.debug("pubsub.unrouted", topic=event.topic, event_id=event.id)
+            now = time.time()
+            routed = [await _route(conn, event.topic, event.to_json(), now) for event in events]
+        for event, queues in zip(events, routed, strict=True):
+            if not queues:
+                log.debug("pubsub.unrouted", topic=event.topic, event_id=event.id)
         self._wake_peers()
 
     async def start(self) -> None:
@@ -196,6 +210,7 @@ class LocalPubSub(PubSub):
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        await self._settle_answered()
         if self._db is not None:
             await self._db.close()
 
@@ -259,43 +274,38 @@ class LocalPubSub(PubSub):
                 await asyncio.wait_for(self._wake.wait(), max(0.0, min(self._tuning.poll_s, delay)))
 
     async def _dispatch_due(self) -> float | None:
-        """Claim due rows for subscriptions with free slots; returns when the next one is due."""
+        """Settle the answered deliveries and claim due rows for subscriptions with free
+        slots, in one write transaction (none when there is nothing to write); returns when
+        the next row is due."""
         free = {
             key: self._tuning.max_concurrency - len(self._inflight.get(key, ()))
             for key in self._subs
         }
         free = {key: slots for key, slots in free.items() if slots > 0}
-        if not free:
-            return None  # a finishing handler wakes us
-        limit, now = sum(free.values()), time.time()
-        async with (await self._file()).transaction() as conn:
-            rows = list(
-                await conn.execute_fetchall(
-                    "SELECT id, topic, consumer, event, attempts FROM deliveries WHERE claimed = 0 "
-                    f"AND due_at <= ? AND (topic, consumer) IN ({_values(free)}) "
-                    "ORDER BY due_at, id LIMIT ?",
-                    (now, *_flat(free), limit),
+        acks, self._acks = self._acks, []
+        db, now, limit = await self._file(), time.time(), sum(free.values())
+        try:
+            # Only this instance claims its subscriptions' rows (one live instance per file
+            # and consumer), so rows read here are still unclaimed when the claim is written.
+            rows = await _due(db, free, now) if free else []
+            chosen = _pick(rows, free)
+            if not acks and not chosen:
+                return await _next_due(db, free)
+            async with db.transaction() as conn:
+                dead_lettered = [await self._settle(conn, *ack) for ack in acks]
+                await conn.executemany(
+                    "UPDATE deliveries SET claimed = 1 WHERE id = ? AND claimed = 0",
+                    [(row[0],) for row in chosen],
                 )
-            )
-            chosen = []
-            for row in rows:
-                if free[(row[1], row[2])] > 0:
-                    free[(row[1], row[2])] -= 1
-                    chosen.append(row)
-            await conn.executemany(
-                "UPDATE deliveries SET claimed = 1 WHERE id = ?", [(row[0],) for row in chosen]
-            )
-            free = {key: slots for key, slots in free.items() if slots > 0}
-            next_due = None
-            if free:
-                ((next_due,),) = await conn.execute_fetchall(
-                    "SELECT MIN(due_at) FROM deliveries WHERE claimed = 0 "
-                    f"AND (topic, consumer) IN ({_values(free)})",
-                    _flat(free),
-                )
+                next_due = await _next_due(conn, {k: n for k, n in free.items() if n > 0})
+        except BaseException:
+            self._acks[:0] = acks  # not recorded: settled with the next round
+            raise
+        if any(dead_lettered):
+            self._wake_peers()  # the dead-letter consumer may live in another instance
         for delivery_id, topic, consumer, raw, failed in chosen:
             self._spawn(_Claim(delivery_id, self._subs[(topic, consumer)], raw, failed))
-        if len(rows) == limit:
+        if rows and len(rows) == limit:
             self._wake.set()  # there may be more due than we fetched
         return next_due
 
@@ -306,41 +316,91 @@ class LocalPubSub(PubSub):
 
         def done(finished: asyncio.Task[None]) -> None:
             tasks.discard(finished)
-            self._wake.set()  # a slot is free
+            self._wake.set()  # a slot is free, and an answer waits to be recorded
 
         task.add_done_callback(done)
 
     async def _deliver(self, claim: _Claim) -> None:
+        """Run the handler; its answer is recorded by the dispatcher's next transaction, with
+        the others that came in meanwhile and the next claim. Until then the row stays
+        claimed: if the process dies first, the next start() delivers it again."""
         outcome, error = await _call(claim.sub, CloudEvent.from_json(claim.raw), claim.failed + 1)
-        try:
-            dead_lettered = await self._settle(claim, outcome, error)
-        except Exception:
-            # The row stays claimed, so the next start() delivers it again.
-            log.exception(
-                "pubsub.settle_failed", topic=claim.sub.topic, consumer=claim.sub.consumer
-            )
-            return
-        if dead_lettered:
-            self._wake_peers()  # the dead-letter consumer may live in another instance
+        self._acks.append((claim, outcome, error))
 
-    async def _settle(self, claim: _Claim, outcome: Delivery, error: str) -> bool:
+    async def _settle_answered(self) -> None:
+        """Record the answers still waiting (stop(), once the handlers finished)."""
+        acks, self._acks = self._acks, []
+        if not acks or self._db is None:
+            return
+        try:
+            async with self._db.transaction() as conn:
+                dead_lettered = [await self._settle(conn, *ack) for ack in acks]
+        except Exception:
+            # The rows stay claimed, so the next start() delivers them again.
+            log.exception("pubsub.settle_failed", deliveries=len(acks))
+            return
+        if any(dead_lettered):
+            self._wake_peers()
+
+    async def _settle(
+        self, conn: aiosqlite.Connection, claim: _Claim, outcome: Delivery, error: str
+    ) -> bool:
         """Record the handler's answer; returns whether the event was dead-lettered."""
         attempts = claim.failed + 1
-        assert self._db is not None  # stop() closes it only after the handlers finished
-        async with self._db.transaction() as conn:
-            if outcome is Delivery.SUCCESS:
-                await conn.execute("DELETE FROM deliveries WHERE id = ?", (claim.id,))
-                return False
-            if outcome is Delivery.DROP or attempts >= claim.sub.max_attempts:
-                reason = "drop" if outcome is Delivery.DROP else "max_attempts"
-                await _dead_letter(conn, claim, reason, error)
-                return True
-            await conn.execute(
-                "UPDATE deliveries SET claimed = 0, attempts = ?, due_at = ?, last_error = ? "
-                "WHERE id = ?",
-                (attempts, time.time() + self._tuning.backoff(attempts), error, claim.id),
-            )
+        if outcome is Delivery.SUCCESS:
+            await conn.execute("DELETE FROM deliveries WHERE id = ?", (claim.id,))
             return False
+        if outcome is Delivery.DROP or attempts >= claim.sub.max_attempts:
+            reason = "drop" if outcome is Delivery.DROP else "max_attempts"
+            await _dead_letter(conn, claim, reason, error)
+            return True
+        await conn.execute(
+            "UPDATE deliveries SET claimed = 0, attempts = ?, due_at = ?, last_error = ? "
+            "WHERE id = ?",
+            (attempts, time.time() + self._tuning.backoff(attempts), error, claim.id),
+        )
+        return False
+
+
+Row = tuple[int, str, str, bytes, int]  # id, topic, consumer, event, failed attempts
+
+
+async def _due(db: SqliteFile, free: dict[QueueKey, int], now: float) -> list[Row]:
+    """Due unclaimed rows of the subscriptions in `free`, oldest first, as many as slots."""
+    rows = await db.fetchall(
+        "SELECT id, topic, consumer, event, attempts FROM deliveries WHERE claimed = 0 "
+        f"AND due_at <= ? AND (topic, consumer) IN ({_values(free)}) "
+        "ORDER BY due_at, id LIMIT ?",
+        (now, *_flat(free), sum(free.values())),
+    )
+    return [(row[0], row[1], row[2], row[3], row[4]) for row in rows]
+
+
+def _pick(rows: list[Row], free: dict[QueueKey, int]) -> list[Row]:
+    """The rows each subscription has a slot for; takes the slots from `free`."""
+    chosen = []
+    for row in rows:
+        if free[(row[1], row[2])] > 0:
+            free[(row[1], row[2])] -= 1
+            chosen.append(row)
+    return chosen
+
+
+async def _next_due(
+    source: SqliteFile | aiosqlite.Connection, free: dict[QueueKey, int]
+) -> float | None:
+    """When the next unclaimed row of a subscription with a free slot is due (None: none)."""
+    if not free:
+        return None
+    sql = (
+        "SELECT MIN(due_at) FROM deliveries WHERE claimed = 0 "
+        f"AND (topic, consumer) IN ({_values(free)})"
+    )
+    if isinstance(source, SqliteFile):
+        ((next_due,),) = await source.fetchall(sql, _flat(free))
+    else:
+        ((next_due,),) = await source.execute_fetchall(sql, _flat(free))
+    return None if next_due is None else float(next_due)
 
 
 async def _dead_letter(conn: aiosqlite.Connection, claim: _Claim, reason: str, error: str) -> None:
