@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from shopfleet.catalog import product_reads
-from shopfleet.catalog.deps import CatalogDep
+from shopfleet.catalog.api import ShopSlug
+from shopfleet.catalog.deps import Catalog
 from shopfleet.catalog.service import stock
 from shopfleet.kit.auth import ShopId
 from shopfleet.kit.contracts import ids
@@ -30,8 +31,10 @@ OrderId = Annotated[ids.OrderRef, Path(description="The order's id.")]
 
 
 @router.post(LOOKUP_PATH, response_model=ProductLookupResult)
-async def lookup_products(shop: ShopId, body: ProductLookup, catalog: CatalogDep) -> Response:
+async def lookup_products(shop: ShopSlug, body: ProductLookup, request: Request) -> Response:
     """Current snapshots (price, availability) of up to 100 products."""
+    # Cart asks on every cart read: no dependency functions (each costs a solving step).
+    catalog: Catalog = request.app.state.catalog
     answer = await product_reads.lookup(catalog.listing, shop, body.ids)
     return Response(answer, media_type="application/json")
 

@@ -7,8 +7,8 @@ by the next read in any replica, with no invalidation to miss. The newest `updat
 there for a purged shop: its revision starts again from 0, but its new categories are all
 newer than any it had before (and an empty tree reads the same whoever built it).
 
-The JSON is what FastAPI makes of the `CategoryTree` the ORM path returns (`JSONResponse`
-of its JSON-mode dump), built once per version of the tree.
+The JSON is what FastAPI makes of the `CategoryTree` the ORM path returns (pydantic's
+JSON of it), built once per version of the tree.
 """
 
 from __future__ import annotations
@@ -17,15 +17,17 @@ from collections import OrderedDict
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter
 
 from shopfleet.categories import service
+from shopfleet.categories.models import CategoryTree
 from shopfleet.categories.store import categories_table, trees_table
 from shopfleet.kit.db import Database
 from shopfleet.kit.reads import FastReader
 
 # The tree's revision and its newest `updated_at` (only ever compared for equality).
 Version = tuple[int, object]
+_TREE_JSON = TypeAdapter(CategoryTree)  # how FastAPI writes a returned model (0.165)
 MAX_SHOPS = 512  # trees held; the least recently read goes first
 
 
@@ -58,7 +60,7 @@ class TreeCache:
             return held[1]
         async with self.db.reader() as session:
             tree = await service.get_tree(session, shop)
-        body = bytes(JSONResponse(tree.model_dump(mode="json")).body)
+        body = _TREE_JSON.dump_json(tree, by_alias=True)
         if await self.version(shop) == version:  # else changed while loading: keep nothing
             self._trees[shop] = (version, body)
             self._trees.move_to_end(shop)
