@@ -71,10 +71,8 @@ def create_app(
         blocks=blocks,
         platform=settings.platform,
         routers=[
-            # Internal routes first: cart's lookup on every cart read is matched at once
-            # instead of after every public route (the paths never overlap).
-            internal_api.router,
             api.router,
+            internal_api.router,
             purge_router("catalog", before_delete=before_purge),
             usage_router(usage),
         ],
