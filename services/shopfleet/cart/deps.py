@@ -68,7 +68,7 @@ async def _if_match(
     return IfMatch.parse(if_match)
 
 
-async def _trace(request: Request) -> list[tuple[bytes, bytes]]:
+async def trace_of(request: Request) -> list[tuple[bytes, bytes]]:
     """The request id and trace context, passed on to catalog."""
     state = request.scope.get("state", {})
     return [
@@ -83,4 +83,4 @@ CheckoutDep = Annotated[CheckoutHooks, Depends(_checkout)]
 Reader = Annotated[Shopper, Depends(_shopper)]
 Writer = Annotated[Shopper, Depends(_writer)]
 IfMatchDep = Annotated[IfMatch | None, Depends(_if_match)]
-Trace = Annotated[list[tuple[bytes, bytes]], Depends(_trace)]
+Trace = Annotated[list[tuple[bytes, bytes]], Depends(trace_of)]

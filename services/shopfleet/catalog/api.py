@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 
-from shopfleet.catalog import listing
+from shopfleet.catalog import listing, product_reads
 from shopfleet.catalog.cursors import decode_price_cursor
 from shopfleet.catalog.deps import CatalogDep
 from shopfleet.catalog.params import ListParams, list_params, query_parameters
@@ -86,13 +86,14 @@ async def list_products(
     return Response(page, media_type="application/json")
 
 
-@router.get("/products/{product_id}", tags=["products"])
+@router.get("/products/{product_id}", response_model=ProductPublic, tags=["products"])
 async def read_product(
-    shop: ShopId, product_id: ProductId, user: OptionalUser, session: ReaderDep
-) -> ProductPublic:
+    shop: ShopId, product_id: ProductId, user: OptionalUser, catalog: CatalogDep
+) -> Response:
     """A product, also a deleted one (`deleted: true`): orders refer to them."""
     admin = user is not None and user.is_admin
-    return await products.get_product(session, shop, product_id, admin=admin)
+    answer = await product_reads.read_product(catalog.listing, shop, product_id, admin=admin)
+    return Response(answer, media_type="application/json")
 
 
 @router.get("/images/{image_id}", tags=["products"], response_class=Response, openapi_extra=PUBLIC)

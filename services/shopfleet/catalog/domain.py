@@ -110,9 +110,16 @@ class Stocked(Protocol):
 
 def available(product: Stocked) -> int:
     """Units a buyer can have now: nothing of an inactive or deleted product."""
-    if not product.active or product.deleted_at is not None:
+    return units_available(
+        product.active, product.deleted_at is not None, product.on_hand, product.reserved
+    )
+
+
+def units_available(active: bool, deleted: bool, on_hand: int, reserved: int) -> int:
+    """`available` from the columns themselves (the fast read path has rows, not objects)."""
+    if not active or deleted:
         return 0
-    return max(0, product.on_hand - product.reserved)
+    return max(0, on_hand - reserved)
 
 
 def fell_low(before: int, after: int, threshold: int) -> bool:

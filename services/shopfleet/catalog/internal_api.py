@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request, Response
 
+from shopfleet.catalog import product_reads
+from shopfleet.catalog.api import ShopSlug
+from shopfleet.catalog.deps import Catalog
 from shopfleet.catalog.service import stock
 from shopfleet.kit.auth import ShopId
 from shopfleet.kit.contracts import ids
@@ -21,18 +24,19 @@ from shopfleet.kit.contracts.catalog import (
     ReservationResult,
     ReserveRequest,
 )
-from shopfleet.kit.db import ReaderDep, SessionDep
+from shopfleet.kit.db import SessionDep
 
 router = APIRouter(tags=["internal"])
 OrderId = Annotated[ids.OrderRef, Path(description="The order's id.")]
 
 
-@router.post(LOOKUP_PATH)
-async def lookup_products(
-    shop: ShopId, body: ProductLookup, session: ReaderDep
-) -> ProductLookupResult:
+@router.post(LOOKUP_PATH, response_model=ProductLookupResult)
+async def lookup_products(shop: ShopSlug, body: ProductLookup, request: Request) -> Response:
     """Current snapshots (price, availability) of up to 100 products."""
-    return await stock.lookup(session, shop, body.ids)
+    # Cart asks on every cart read: no dependency functions (each costs a solving step).
+    catalog: Catalog = request.app.state.catalog
+    answer = await product_reads.lookup(catalog.listing, shop, body.ids)
+    return Response(answer, media_type="application/json")
 
 
 @router.put(RESERVATION_PATH)

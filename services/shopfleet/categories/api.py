@@ -18,6 +18,7 @@ from shopfleet.categories.models import (
     CategoryUpdate,
     ProductsPage,
 )
+from shopfleet.categories.tree_cache import TreeCache
 from shopfleet.kit.auth import PUBLIC, SHOP_API_PREFIX, AdminUser, ShopId
 from shopfleet.kit.contracts import ids
 from shopfleet.kit.db import ReaderDep, SessionDep
@@ -28,7 +29,12 @@ async def _limits(request: Request) -> Limits:  # async: a def would run in a th
     return request.app.state.limits
 
 
+async def _trees(request: Request) -> TreeCache:
+    return request.app.state.trees
+
+
 LimitsDep = Annotated[Limits, Depends(_limits)]
+TreesDep = Annotated[TreeCache, Depends(_trees)]
 CategoryIdPath = Annotated[ids.CategoryId, Path(description="The category's id.")]
 
 router = APIRouter(prefix=SHOP_API_PREFIX, tags=["categories"])
@@ -65,19 +71,18 @@ def _unchanged(etag: str) -> Response:
 @router.get(
     "/categories", response_model=CategoryTree, responses=_NOT_MODIFIED, openapi_extra=PUBLIC
 )
-async def read_tree(
-    shop: ShopId, request: Request, response: Response, session: ReaderDep
-) -> CategoryTree | Response:
+async def read_tree(shop: ShopId, request: Request, trees: TreesDep) -> Response:
     """The shop's whole category tree, nested; siblings ordered by position, then name.
 
     Send the `ETag` back as `If-None-Match` to get 304 while the tree is unchanged.
     """
-    etag = _etag(await service.tree_revision(session, shop))
+    version = await trees.version(shop)
+    etag = _etag(version[0])
     if _not_modified(request, etag):
         return _unchanged(etag)
-    tree = await service.get_tree(session, shop)
-    _cache_headers(response, etag)
-    return tree
+    body = await trees.tree_json(shop, version)
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get(

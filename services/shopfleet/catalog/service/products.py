@@ -137,13 +137,6 @@ async def usage(db: Database, quotas: QuotaReader, shop: str) -> Usage:
     return Usage(products=QuotaUsage(used=used, limit=limit))
 
 
-async def get_product(
-    session: AsyncSession, shop: str, product_id: str, *, admin: bool
-) -> ProductPublic:
-    product = await find_product(session, shop, product_id)
-    return product_public(product, await store.images_of(session, product_id), admin=admin)
-
-
 async def update_product(
     session: AsyncSession, shop: str, product_id: str, changes: ProductUpdate
 ) -> ProductPublic:

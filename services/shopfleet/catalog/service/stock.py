@@ -9,8 +9,6 @@ again for the same order id answers the same outcome.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,22 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopfleet.catalog import domain, emit
 from shopfleet.catalog.domain import ReservationStatus
 from shopfleet.catalog.models import Reservation
-from shopfleet.catalog.schemas import ProductPublic, image_url, product_public
+from shopfleet.catalog.schemas import ProductPublic, product_public
 from shopfleet.catalog.service.products import live_product
 from shopfleet.catalog.store import products as product_store
 from shopfleet.catalog.store import stock as store
 from shopfleet.kit.contracts.catalog import (
-    ProductLookupResult,
-    ProductSnapshot,
     ReservationResult,
     ReserveRequest,
 )
-from shopfleet.kit.contracts.ids import PRODUCT_ID_PATTERN
 from shopfleet.kit.db import utcnow
-from shopfleet.kit.money import Money
 
 log = structlog.get_logger("shopfleet.catalog.reservations")
-PRODUCT_ID = re.compile(PRODUCT_ID_PATTERN)
 
 
 async def set_stock(
@@ -53,30 +46,6 @@ async def set_stock(
         await session.commit()
     images = await product_store.images_of(session, product_id)
     return product_public(product, images, admin=True)
-
-
-async def lookup(session: AsyncSession, shop: str, ids: Sequence[str]) -> ProductLookupResult:
-    """Snapshots of the products asked for; deleted ones read as inactive, unknown ones missing."""
-    wanted = [i for i in dict.fromkeys(ids) if PRODUCT_ID.fullmatch(i)]
-    found = {row.id: row for row in await store.snapshots(session, shop, wanted)}
-    items = [
-        ProductSnapshot(
-            id=row.id,
-            name=row.name,
-            slug=row.slug,
-            sku=row.sku,
-            price=Money(amount=row.price_amount, currency=row.currency),
-            available=domain.available(row),
-            active=row.active and row.deleted_at is None,
-            image_url=image_url(shop, row.thumbnail_image_id, "thumb")
-            if row.thumbnail_image_id
-            else None,
-            weight_grams=row.weight_grams,
-        )
-        for row in (found[i] for i in wanted if i in found)
-    ]
-    missing = [i for i in dict.fromkeys(ids) if i not in found]
-    return ProductLookupResult(items=items, missing=missing)
 
 
 def _result(row: Reservation) -> ReservationResult:

@@ -122,13 +122,6 @@ async def products_now(
     return list((await session.execute(query)).all())
 
 
-async def snapshots(
-    session: AsyncSession, shop: str, product_ids: Sequence[str]
-) -> list[sa.Row[Any]]:
-    query = sa.select(*SNAPSHOT_COLUMNS).where(_P.shop == shop, _P.id.in_(list(product_ids)))
-    return list((await session.execute(query)).all())
-
-
 async def locked_reservation(session: AsyncSession, shop: str, order_id: str) -> Reservation | None:
     return await session.scalar(
         sa.select(Reservation)
