@@ -33,7 +33,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +43,7 @@ from rich.table import Table
 
 from benchmarks.checkout import checkout_worker
 from benchmarks.load import run_for
-from benchmarks.procs import children, cpu_seconds
+from benchmarks.procs import children, cpu_seconds, wait_ready
 from benchmarks.run import ensure_wrk, free_port, parse_wrk
 from benchmarks.shoppers import prepare
 from shopfleet.dev.databases import drop_databases, ensure_database
@@ -189,20 +188,6 @@ async def databases(tag: str) -> dict[str, str]:
     return {n: await ensure_database(ADMIN_DSN, f"bench_mp_{tag}_{n}") for n in names}
 
 
-async def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 240) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise SystemExit(f"the embedded platform exited with {proc.returncode}")
-            with contextlib.suppress(aiohttp.ClientError):
-                async with session.get(url) as answer:
-                    if answer.status == 200:
-                        return
-            await asyncio.sleep(0.3)
-    raise SystemExit(f"{url} not ready in {timeout_s} s")
-
-
 def launch(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -243,7 +228,8 @@ async def run_embedded(
     proc = launch(cmd, env, tmp / "embedded.log")
     try:
         base = f"http://127.0.0.1:{port}"
-        await wait_ready(f"{base}/readyz", proc)
+        async with aiohttp.ClientSession() as session:
+            await wait_ready(session, f"{base}/readyz", proc, timeout_s=240)
         listing = measure_listing(
             wrk,
             "embedded",
