@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Body, Header, Path, Query, Response, status
 
 from shopfleet.kit.auth import SHOP_API_PREFIX, CurrentUser, OwnerOrAdmin, ShopId
 from shopfleet.kit.contracts import ids
@@ -17,6 +17,7 @@ from shopfleet.kit.contracts.orders import (
     OrderStatus,
     OrderSummary,
 )
+from shopfleet.orders.deps import OrdersDep
 from shopfleet.orders.models import (
     IDEMPOTENCY_KEY_PATTERN,
     CancelRequest,
@@ -25,14 +26,7 @@ from shopfleet.orders.models import (
     OrdersPage,
     OrderUpdate,
 )
-from shopfleet.orders.service import Orders
 
-
-async def _orders(request: Request) -> Orders:  # async: a def would run in a thread
-    return request.app.state.orders
-
-
-OrdersDep = Annotated[Orders, Depends(_orders)]
 OrderId = Annotated[ids.OrderId, Path(description="The order's id.")]
 
 router = APIRouter(prefix=SHOP_API_PREFIX, tags=["orders"])

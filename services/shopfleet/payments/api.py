@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from shopfleet.kit.auth import (
     PUBLIC,
@@ -16,6 +16,7 @@ from shopfleet.kit.auth import (
 )
 from shopfleet.kit.contracts import ids
 from shopfleet.kit.errors import field_problem
+from shopfleet.payments.deps import Payments
 from shopfleet.payments.domain.payment import PaymentStatus
 from shopfleet.payments.models import (
     ConfirmRequest,
@@ -27,15 +28,8 @@ from shopfleet.payments.models import (
     RefundCreate,
     RefundPublic,
 )
-from shopfleet.payments.service import PaymentsService
 from shopfleet.payments.webhooks import handle_stripe_webhook
 
-
-async def _payments(request: Request) -> PaymentsService:
-    return request.app.state.payments
-
-
-Payments = Annotated[PaymentsService, Depends(_payments)]
 Shown = TypeVar("Shown", PaymentPublic, PaymentDetail)
 
 
