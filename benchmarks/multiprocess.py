@@ -117,10 +117,12 @@ def cpu_of(pids: list[int]) -> float:
     return sum(cpu_seconds(pid) for pid in pids)
 
 
-def wrk_run(wrk: str, url: str, connections: int, duration: float, pids: dict[str, int]):  # type: ignore[no-untyped-def]
+def wrk_run(  # type: ignore[no-untyped-def]
+    wrk: str, url: str, connections: int, duration: float, pids: dict[str, int], head: list[str]
+):
     before = {label: cpu_seconds(pid) for label, pid in pids.items()}
     out = subprocess.run(
-        [wrk, "-t1", f"-c{connections}", f"-d{int(duration)}s", "--latency", url],
+        [wrk, "-t1", f"-c{connections}", f"-d{int(duration)}s", "--latency", *head, url],
         check=True,
         capture_output=True,
         text=True,
@@ -131,12 +133,21 @@ def wrk_run(wrk: str, url: str, connections: int, duration: float, pids: dict[st
 
 
 def measure_listing(
-    wrk: str, platform: str, path: str, url: str, args: argparse.Namespace, pids: dict[str, int]
+    wrk: str,
+    platform: str,
+    path: str,
+    url: str,
+    args: argparse.Namespace,
+    pids: dict[str, int],
+    app_token: str | None = None,
 ) -> Listing:
+    """`app_token`: called past the sidecar, the app wants what its sidecar would send."""
     console.print(f"[dim]{platform}: {path} …[/]")
-    subprocess.run([wrk, "-t1", "-c8", "-d2s", url], check=True, capture_output=True)  # warm-up
-    _, p50_1, p99_1, errors_1, _ = wrk_run(wrk, url, 1, args.latency_duration, pids)
-    rps, p50, _, errors, used = wrk_run(wrk, url, args.connections, args.duration, pids)
+    head = ["-H", f"dapr-api-token: {app_token}"] if app_token else []
+    warm_up = [wrk, "-t1", "-c8", "-d2s", *head, url]
+    subprocess.run(warm_up, check=True, capture_output=True)
+    _, p50_1, p99_1, errors_1, _ = wrk_run(wrk, url, 1, args.latency_duration, pids, head)
+    rps, p50, _, errors, used = wrk_run(wrk, url, args.connections, args.duration, pids, head)
     requests = max(rps * args.duration, 1)
     return Listing(
         platform,
@@ -274,14 +285,16 @@ async def run_multiprocess(
             pids[name], pids[f"{name}'s double"] = part.service.pid, part.sidecar.pid
         catalog, gateway = platform.parts["catalog"], platform.parts["gateway"]
         invoke = "/v1.0/invoke/catalog/method" + LISTING
+        sidecars_token = catalog.service.env["APP_API_TOKEN"]  # what catalog's double sends it
         targets = [
-            ("gateway → double → double → catalog", platform.url + LISTING),
-            ("gateway's double → catalog's double → catalog", gateway.sidecar_url + invoke),
-            ("catalog's double → catalog", catalog.sidecar_url + invoke),
-            ("catalog process alone", catalog.url + LISTING),
+            ("gateway → double → double → catalog", platform.url + LISTING, None),
+            ("gateway's double → catalog's double → catalog", gateway.sidecar_url + invoke, None),
+            ("catalog's double → catalog", catalog.sidecar_url + invoke, None),
+            ("catalog process alone", catalog.url + LISTING, sidecars_token),
         ]
         listings = [
-            measure_listing(wrk, "multi-process", label, url, args, pids) for label, url in targets
+            measure_listing(wrk, "multi-process", label, url, args, pids, token)
+            for label, url, token in targets
         ]
         checkouts = None
         if not args.no_checkout:
