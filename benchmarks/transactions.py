@@ -122,10 +122,10 @@ def serve() -> None:
     setattr(sqlite3, "connect", traced_connect)  # noqa: B010 - every connection, as opened
     signal.signal(signal.SIGUSR1, tracer.dump)
     atexit.register(tracer.dump)
-    from shopfleet.cli import main
+    from shopfleet.cli import app
 
     sys.argv = ["shopfleet", *sys.argv[2:]]
-    main()
+    app()
 
 
 def _mtime_ns(file: Path) -> int:
