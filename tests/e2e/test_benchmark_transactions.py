@@ -1,0 +1,23 @@
+"""`benchmarks.transactions` for real: `shopfleet up` started through its tracing `serve`
+subcommand, two complete checkouts, their write transactions counted by origin.
+
+It once could not start the platform at all (it imported an entry point the cli package no
+longer had) and nothing noticed: this runs it end to end. No figure is asserted but what
+every checkout must do: place and open an order, take the payment's webhook in orders'
+inbox, publish and deliver events.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from benchmarks.transactions import measure
+
+
+async def test_two_checkouts_are_counted_by_origin() -> None:
+    per_checkout = await measure(argparse.Namespace(checkouts=2, shoppers=1, poll_s=0.1))
+
+    assert per_checkout["request orders+events"] >= 1  # the order opened with its events
+    assert per_checkout["inbox orders+events"] >= 1  # payment succeeded → order paid
+    assert per_checkout["pubsub publish"] >= 1 and per_checkout["pubsub claim"] >= 1
+    assert all(n > 0 for n in per_checkout.values())
