@@ -6,9 +6,8 @@ silently ignored value. Timestamps are timezone-aware UTC on both SQLite and Pos
 
 from __future__ import annotations
 
-import re
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import pydantic
@@ -19,8 +18,6 @@ from sqlmodel import Field, SQLModel
 from sqlmodel.main import SQLModelConfig  # SQLModel's model_config type (ConfigDict + table)
 
 from shopfleet.kit.auth import Role
-from shopfleet.kit.contracts.ids import USER_ID_PATTERN
-from shopfleet.kit.cursors import pack_cursor, unpack_cursor
 from shopfleet.kit.db import UTCDateTime, utcnow
 from shopfleet.kit.text import Printable
 
@@ -122,24 +119,6 @@ class UsersPage(BaseModel):
     next_cursor: str | None = pydantic.Field(
         default=None, description="Pass as `cursor` for the next page; null on the last page."
     )
-
-
-def encode_cursor(created_at: datetime, user_id: str) -> str:
-    return pack_cursor([created_at.astimezone(UTC).isoformat(), user_id])
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The (created_at, id) a page ended at; ValueError for anything we did not issue."""
-    try:
-        stamp, user_id = unpack_cursor(cursor)
-        created_at = datetime.fromisoformat(stamp)
-    except (ValueError, TypeError) as exc:
-        raise ValueError("not a cursor issued by this API") from exc
-    if created_at.tzinfo is None or not isinstance(user_id, str):
-        raise ValueError("not a cursor issued by this API")
-    if not re.fullmatch(USER_ID_PATTERN, user_id):
-        raise ValueError("not a cursor issued by this API")
-    return created_at, user_id
 
 
 class RolesUpdate(BaseModel):

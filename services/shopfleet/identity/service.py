@@ -27,7 +27,6 @@ from shopfleet.identity.domain.accounts import (
     roles_after_set,
 )
 from shopfleet.identity.domain.refusals import (
-    BadCursor,
     EmailTaken,
     ShopNotFound,
     UserNotFound,
@@ -39,8 +38,6 @@ from shopfleet.identity.models import (
     UserPublic,
     UsersPage,
     UserUpdate,
-    decode_cursor,
-    encode_cursor,
 )
 from shopfleet.identity.passwords import PasswordHasher
 from shopfleet.identity.settings import IdentitySettings
@@ -49,6 +46,8 @@ from shopfleet.identity.throttle import LoginThrottle
 from shopfleet.identity.tokens import KeyRing
 from shopfleet.kit.auth import Role
 from shopfleet.kit.contracts.events import USER_REGISTERED, UserRegistered
+from shopfleet.kit.contracts.ids import USER_ID_PATTERN
+from shopfleet.kit.cursors import PageEnd
 from shopfleet.kit.errors import Problem
 from shopfleet.kit.outbox import Outbox
 from shopfleet.kit.reads import FastReader
@@ -201,18 +200,13 @@ async def list_users(
     email_prefix: str | None = None,
 ) -> UsersPage:
     """A page of the shop's users, oldest first; selects columns, never password hashes."""
-    after: tuple[datetime, str] | None = None
-    if cursor:
-        try:
-            after = decode_cursor(cursor)
-        except ValueError:
-            raise BadCursor() from None
+    after = PageEnd.from_cursor(cursor, USER_ID_PATTERN) if cursor else None
     prefix = normalize_email(email_prefix) if email_prefix else None
     rows = await IdentityStore(session).users(
         UsersQuery(shop, limit, after=after, role=role, email_prefix=prefix)
     )
     items, more = page_of(rows, limit)
-    next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if more else None
+    next_cursor = PageEnd(items[-1].created_at, items[-1].id).cursor() if more else None
     return UsersPage(items=items, next_cursor=next_cursor)
 
 

@@ -28,6 +28,7 @@ from shopfleet.identity.models import (
 from shopfleet.kit.auth import Role
 from shopfleet.kit.contracts.sessions import SessionChange
 from shopfleet.kit.contracts.tenants import TenantOwner, TenantQuotas
+from shopfleet.kit.cursors import PageEnd
 from shopfleet.kit.db import rowcount
 
 
@@ -53,11 +54,11 @@ class LoginRow:
 
 @dataclass(frozen=True, slots=True)
 class UsersQuery:
-    """A page of a shop's users: `after` is the (created_at, id) the last page ended at."""
+    """A page of a shop's users: `after` is where the last page ended."""
 
     shop: str
     limit: int
-    after: tuple[datetime, str] | None = None
+    after: PageEnd | None = None
     role: str | None = None
     email_prefix: str | None = None
 
@@ -164,7 +165,7 @@ class IdentityStore:
         if query.email_prefix:
             select = select.where(col(User.email).startswith(query.email_prefix, autoescape=True))
         if query.after is not None:
-            after, after_id = query.after
+            after, after_id = query.after.at, query.after.id
             select = select.where(
                 sa.or_(
                     col(User.created_at) > after,

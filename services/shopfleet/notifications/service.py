@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopfleet.kit.contracts.events import UserRegistered
 from shopfleet.kit.contracts.topics import EventPayload
+from shopfleet.kit.cursors import PageEnd
 from shopfleet.kit.db import Database, utcnow
 from shopfleet.notifications import store
 from shopfleet.notifications.domain import listing, messages, retries
@@ -91,13 +92,13 @@ async def list_for(
     """The reader's notifications (an admin's: `user`'s, if given), newest first;
     `unread` True/False filters."""
     owner = listing.whose(reader_id, is_admin=is_admin, asked=user)
-    after = listing.decode_cursor(cursor) if cursor else None
+    after = PageEnd.from_cursor(cursor) if cursor else None
     views, more, unread_count = await store.notifications_page(
         session, shop, owner, unread=unread, limit=limit, after=after
     )
     next_cursor = None
     if more:
-        next_cursor = listing.encode_cursor(listing.PageEnd(views[-1].created_at, views[-1].id))
+        next_cursor = PageEnd(views[-1].created_at, views[-1].id).cursor()
     return NotificationsPage(
         items=[_public(view, admin=is_admin) for view in views],
         unread_count=unread_count,

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopfleet.kit.contracts.events import UserRegistered
+from shopfleet.kit.cursors import PageEnd
 from shopfleet.kit.db import dialect_insert, rowcount, upsert
-from shopfleet.notifications.domain.listing import PageEnd
 from shopfleet.notifications.domain.messages import Draft
 from shopfleet.notifications.domain.retries import Attempted, DeliveryStatus
 from shopfleet.notifications.models import NotificationsModel
@@ -146,7 +146,7 @@ async def notifications_page(
     if unread is not None:
         query = query.where(_n.read_at.is_(None) if unread else _n.read_at.is_not(None))
     if after is not None:
-        at, last_id = after.created_at, after.notification_id
+        at, last_id = after.at, after.id
         query = query.where(
             sa.or_(_n.created_at < at, sa.and_(_n.created_at == at, _n.id < last_id))
         )

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopfleet.kit.auth import Principal
 from shopfleet.kit.contracts import events as ev
-from shopfleet.kit.contracts.orders import OrderSummary
+from shopfleet.kit.contracts.orders import ORDER_ID_PATTERN, OrderSummary
+from shopfleet.kit.cursors import PageEnd
 from shopfleet.kit.db import Database
 from shopfleet.kit.outbox import PermanentEventError
 from shopfleet.kit.quotas import QuotaReader
@@ -94,15 +95,15 @@ class Orders(Placing):
     ) -> OrdersPage:
         """Newest first. A shopper sees their own orders; an admin all, or one user's."""
         user = access.listed_user(_caller(principal), user)
-        after = None if cursor is None else access.read_cursor(cursor)
+        after = None if cursor is None else PageEnd.from_cursor(cursor, ORDER_ID_PATTERN)
         page = loads.ListQuery(shop=shop, user=user, status=status, after=after, limit=limit)
         async with self.db.reader() as session:
             items = await loads.list_page(session, page)
         if len(items) <= limit:
             return OrdersPage(items=items)
         last = items[limit - 1]
-        next_cursor = access.ListCursor(placed_at=last.placed_at, order_id=last.id)
-        return OrdersPage(items=items[:limit], next_cursor=next_cursor.packed())
+        next_cursor = PageEnd(last.placed_at, last.id).cursor()
+        return OrdersPage(items=items[:limit], next_cursor=next_cursor)
 
     # ------------------------------------------------------------------------- update, cancel
 

@@ -15,13 +15,12 @@ from shopfleet.kit.auth import (
     ShopId,
 )
 from shopfleet.kit.contracts import ids
-from shopfleet.kit.errors import field_problem
+from shopfleet.kit.cursors import PageEnd
 from shopfleet.payments.deps import Payments
 from shopfleet.payments.domain.payment import PaymentStatus
 from shopfleet.payments.models import (
     ConfirmRequest,
     IntentCreate,
-    PageKey,
     PaymentDetail,
     PaymentPublic,
     PaymentsPage,
@@ -100,18 +99,11 @@ async def list_payments(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> PaymentsPage:
     """Your payments, newest first (admins: every payment of the shop)."""
-    after = _page_key(cursor) if cursor else None
+    after = PageEnd.from_cursor(cursor) if cursor else None
     page = await payments.list_payments(
         shop, user, order_id=order_id, status=status_, limit=limit, after=after
     )
     return page.model_copy(update={"items": [_as_seen_by(user, p) for p in page.items]})
-
-
-def _page_key(cursor: str) -> PageKey:
-    try:
-        return PageKey.from_cursor(cursor)
-    except ValueError:
-        raise field_problem(400, "query.cursor", "not a cursor from this API") from None
 
 
 @router.post("/payments/{payment_id}/refunds", status_code=status.HTTP_201_CREATED)

@@ -8,7 +8,6 @@ webhook event ids already processed), plus the outbox and inbox.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -19,7 +18,6 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from shopfleet.kit.contracts import ids
-from shopfleet.kit.cursors import pack_cursor, unpack_cursor
 from shopfleet.kit.db import UTCDateTime, utcnow
 from shopfleet.kit.money import MAX_AMOUNT, Currency, Money
 from shopfleet.payments.domain.payment import (
@@ -191,29 +189,6 @@ class PaymentPublic(BaseModel):
 
 class PaymentDetail(PaymentPublic):
     refunds: list[RefundPublic]
-
-
-@dataclass(frozen=True, slots=True)
-class PageKey:
-    """Where a page of payments (newest first) ends: the next page starts after it."""
-
-    created_at: datetime
-    id: str
-
-    @classmethod
-    def from_cursor(cls, cursor: str) -> PageKey:
-        """ValueError for anything `cursor()` did not make."""
-        try:
-            created, last_id = unpack_cursor(cursor)
-            after = datetime.fromisoformat(created)
-        except TypeError:
-            raise ValueError(cursor) from None
-        if not isinstance(last_id, str) or after.tzinfo is None:
-            raise ValueError(cursor)
-        return cls(after, last_id)
-
-    def cursor(self) -> str:
-        return pack_cursor([self.created_at.isoformat(), self.id])
 
 
 class PaymentsPage(BaseModel):

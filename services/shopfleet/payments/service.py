@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopfleet.kit.auth import Principal
 from shopfleet.kit.blocks import Invoker
 from shopfleet.kit.contracts.orders import OrderSummary
+from shopfleet.kit.cursors import PageEnd
 from shopfleet.kit.db import Database, utcnow
 from shopfleet.kit.refusals import Refusal
 from shopfleet.payments.background import Background
@@ -43,7 +44,6 @@ from shopfleet.payments.domain.refunds import (
 )
 from shopfleet.payments.domain.settling import fail, forgotten_by_stripe, intent_refused
 from shopfleet.payments.models import (
-    PageKey,
     PaymentDetail,
     PaymentsPage,
     RefundPublic,
@@ -94,7 +94,7 @@ class PaymentsService:
         order_id: str | None,
         status: PaymentStatus | None,
         limit: int,
-        after: PageKey | None,
+        after: PageEnd | None,
     ) -> PaymentsPage:
         owner = seen_by(who.user_id, is_admin=who.is_admin)
         async with reading(self.db) as store:

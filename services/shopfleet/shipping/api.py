@@ -19,8 +19,9 @@ from shopfleet.kit.contracts import ids
 from shopfleet.kit.contracts.events import ShipmentStatus
 from shopfleet.kit.contracts.shipping import Address, Quote
 from shopfleet.kit.countries import CountryCode
+from shopfleet.kit.cursors import PageEnd
 from shopfleet.kit.db import ReaderDep, SessionDep
-from shopfleet.kit.errors import Problem, field_problem
+from shopfleet.kit.errors import Problem
 from shopfleet.shipping.deps import ShippingDep
 from shopfleet.shipping.models import (
     AddressList,
@@ -31,7 +32,6 @@ from shopfleet.shipping.models import (
     MethodList,
     MethodPublic,
     MethodUpdate,
-    PageKey,
     QuoteAsk,
     ShipmentCreate,
     ShipmentPublic,
@@ -213,19 +213,6 @@ async def quote(
 # ----------------------------------------------------------------------------- shipments
 
 
-def _page_key(cursor: str) -> PageKey:
-    try:
-        return PageKey.from_cursor(cursor)
-    except ValueError:
-        raise field_problem(
-            400,
-            "query.cursor",
-            "not a cursor of this listing: pass the next_cursor of the "
-            "previous page unchanged, or omit it to start at the first page",
-            slug="bad-cursor",
-        ) from None
-
-
 @router.get("/shipments", tags=["shipments"])
 async def list_shipments(
     shop: ShopId,
@@ -247,7 +234,7 @@ async def list_shipments(
         order_id=order_id,
         user_id=user_id,
         limit=limit,
-        after=_page_key(cursor) if cursor else None,
+        after=PageEnd.from_cursor(cursor) if cursor else None,
     )
 
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
@@ -29,7 +28,6 @@ from shopfleet.kit.contracts.catalog import MAX_LINE_QUANTITY
 from shopfleet.kit.contracts.events import ShipmentStatus
 from shopfleet.kit.contracts.shipping import Address
 from shopfleet.kit.countries import CountryCode
-from shopfleet.kit.cursors import pack_cursor, unpack_cursor
 from shopfleet.kit.db import UTCDateTime, utcnow
 from shopfleet.kit.money import Amount, Currency
 from shopfleet.kit.text import PrintableStr
@@ -397,29 +395,6 @@ class ShipmentsPage(BaseModel):
     next_cursor: str | None = PydanticField(
         default=None, description="Pass as `cursor` for the next page; null on the last page."
     )
-
-
-@dataclass(frozen=True, slots=True)
-class PageKey:
-    """Where a page of shipments (newest first) ends: the next page starts after it."""
-
-    created_at: datetime
-    id: str
-
-    @classmethod
-    def from_cursor(cls, cursor: str) -> PageKey:
-        """ValueError for anything `cursor()` did not make."""
-        try:
-            stamp, last_id = unpack_cursor(cursor)
-            created = datetime.fromisoformat(stamp).astimezone(UTC)
-        except (ValueError, TypeError, OverflowError):
-            raise ValueError(cursor) from None
-        if not isinstance(last_id, str):
-            raise ValueError(cursor)
-        return cls(created, last_id)
-
-    def cursor(self) -> str:
-        return pack_cursor([self.created_at.isoformat(), self.id])
 
 
 def record_columns(record: MethodRecord | ShipmentRecord) -> dict[str, Any]:

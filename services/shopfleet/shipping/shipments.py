@@ -18,13 +18,13 @@ from shopfleet.kit.contracts.events import (
     OrderCancelled,
     OrderPaid,
 )
+from shopfleet.kit.cursors import PageEnd
 from shopfleet.kit.db import utcnow
 from shopfleet.kit.outbox import Outbox
 from shopfleet.shipping.domain import shipments
 from shopfleet.shipping.domain.refusals import ShipmentExists, ShipmentNotFound, UnknownMethod
 from shopfleet.shipping.domain.shipments import Change, LeftAlready, RememberCancelled
 from shopfleet.shipping.models import (
-    PageKey,
     ShipmentCreate,
     ShipmentPublic,
     ShipmentsPage,
@@ -58,14 +58,14 @@ class Shipments:
         order_id: str | None,
         user_id: str | None,
         limit: int,
-        after: PageKey | None,
+        after: PageEnd | None,
     ) -> ShipmentsPage:
         """Newest first. A shopper sees their own; an admin all, or `user_id`'s if given."""
         owner = shipments.listed_user(who.user_id, is_admin=who.is_admin, asked=user_id)
         found, more = await ShippingStore(session).shipments_page(
             shop, user_id=owner, status=status, order_id=order_id, after=after, limit=limit
         )
-        next_cursor = PageKey(found[-1].created_at, found[-1].id).cursor() if more else None
+        next_cursor = PageEnd(found[-1].created_at, found[-1].id).cursor() if more else None
         return ShipmentsPage(items=[shipment_public(s) for s in found], next_cursor=next_cursor)
 
     async def create(

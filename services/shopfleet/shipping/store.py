@@ -16,6 +16,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shopfleet.kit.cursors import PageEnd
 from shopfleet.kit.db import dialect_insert
 from shopfleet.shipping.domain.methods import MethodRecord
 from shopfleet.shipping.domain.shipments import HistoryEntry, ShipmentRecord, ShipmentStatus
@@ -24,7 +25,6 @@ from shopfleet.shipping.models import (
     METHOD_COLUMNS,
     SHIPMENT_COLUMNS,
     AddressPublic,
-    PageKey,
     ShippingModel,
     record_columns,
 )
@@ -190,7 +190,7 @@ class ShippingStore:
         user_id: str | None,
         status: str | None,
         order_id: str | None,
-        after: PageKey | None,
+        after: PageEnd | None,
         limit: int,
     ) -> tuple[list[ShipmentRecord], bool]:
         """Newest first, after `after`; and whether more follow."""
@@ -205,8 +205,8 @@ class ShippingStore:
         if after is not None:
             query = query.where(
                 sa.or_(
-                    _shipments.created_at < after.created_at,
-                    sa.and_(_shipments.created_at == after.created_at, _shipments.id < after.id),
+                    _shipments.created_at < after.at,
+                    sa.and_(_shipments.created_at == after.at, _shipments.id < after.id),
                 )
             )
         query = query.order_by(_shipments.created_at.desc(), _shipments.id.desc())

@@ -180,7 +180,7 @@ async def test_reading_pages_and_the_unread_filter(notifications: NotificationsA
 async def test_bad_input_says_what_to_fix(notifications: NotificationsApi) -> None:
     user = new_user()
     notifications.assert_problem(
-        await notifications.list(user, cursor="not-a-cursor"), 422, "query.cursor"
+        await notifications.list(user, cursor="not-a-cursor"), 400, "query.cursor"
     )
     notifications.assert_problem(await notifications.list(user, limit=0), 422, "query.limit")
     notifications.assert_problem(await notifications.read(user, "nope"), 422)

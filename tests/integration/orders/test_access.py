@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from shopfleet.kit.cursors import pack_cursor
 from tests.integration.orders.conftest import FRENCH_ADDRESS, SHOP, Checkout, shipping_cost
 from tests.support.problems import assert_problem
 
@@ -43,7 +44,12 @@ async def test_own_history_newest_first_page_by_page(checkout: Checkout) -> None
     bad = await checkout.http.get(
         f"/shops/{SHOP}/api/v1/orders", headers=ada, params={"cursor": "nonsense"}
     )
-    assert_problem(bad, 422, "cursor")
+    assert_problem(bad, 400, "query.cursor")
+    beyond_time = pack_cursor(["9999-12-31T23:59:59-12:00", mine[0]])  # was a 500
+    bad = await checkout.http.get(
+        f"/shops/{SHOP}/api/v1/orders", headers=ada, params={"cursor": beyond_time}
+    )
+    assert_problem(bad, 400, "query.cursor")
     bad = await checkout.http.get(
         f"/shops/{SHOP}/api/v1/orders", headers=ada, params={"status": "lost", "limit": 0}
     )

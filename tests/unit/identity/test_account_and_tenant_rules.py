@@ -15,7 +15,6 @@ from shopfleet.identity.domain.accounts import (
     roles_after_set,
 )
 from shopfleet.identity.domain.refusals import (
-    BadCursor,
     CurrentPasswordRequired,
     EmailTaken,
     LastAdmin,
@@ -32,6 +31,7 @@ from shopfleet.identity.domain.tenants import (
     plan_existing_bootstrap,
 )
 from shopfleet.kit.contracts.tenants import TENANT_OWNED, TenantOwner, TenantQuotas
+from shopfleet.kit.cursors import BadCursor
 from shopfleet.kit.errors import Problem, field_problem, problem_for
 from shopfleet.kit.refusals import Refusal
 
@@ -194,8 +194,8 @@ def _same(a: Problem, b: Problem) -> None:
             field_problem(
                 400,
                 "query.cursor",
-                "not a valid cursor: pass the next_cursor of the previous "
-                "page unchanged, or omit it to start at the first page",
+                "not a cursor of this listing: pass the next_cursor of the previous page "
+                "unchanged, or omit it to start at the first page",
                 slug="bad-cursor",
             ),
         ),

@@ -7,15 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shopfleet.kit.cursors import pack_cursor
 from shopfleet.kit.refusals import status_of
 from shopfleet.notifications.domain.listing import (
-    BadCursor,
     NotificationNotFound,
     OthersNotificationsForbidden,
-    PageEnd,
-    decode_cursor,
-    encode_cursor,
     whose,
 )
 from shopfleet.notifications.domain.retries import (
@@ -67,29 +62,6 @@ def test_a_reader_lists_their_own_and_only_an_admin_another_users() -> None:
     with pytest.raises(OthersNotificationsForbidden) as refused:
         whose("u1", is_admin=False, asked="u2")
     assert status_of(refused.value) == 403
-
-
-def test_a_cursor_names_where_the_page_ended() -> None:
-    end = PageEnd(NOW, "n-42")
-    assert decode_cursor(encode_cursor(end)) == end
-
-
-@pytest.mark.parametrize(
-    "cursor",
-    [
-        "",
-        "garbage",
-        pack_cursor(["2026-06-01T12:00:00", "n1"]),  # no offset: not one of ours
-        pack_cursor(["2026-06-01T12:00:00+00:00", 7]),
-        pack_cursor(["yesterday", "n1"]),
-        pack_cursor([1, "n1"]),
-        pack_cursor(["2026-06-01T12:00:00+00:00"]),
-    ],
-)
-def test_a_cursor_we_did_not_issue_is_refused_naming_the_field(cursor: str) -> None:
-    with pytest.raises(BadCursor) as refused:
-        decode_cursor(cursor)
-    assert status_of(refused.value) == 422 and refused.value.field == "query.cursor"
 
 
 def test_someone_elses_notification_is_not_found() -> None:

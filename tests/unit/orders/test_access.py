@@ -8,12 +8,11 @@ from typing import get_args
 import pytest
 
 from shopfleet.kit.contracts.orders import OrderStatus
-from shopfleet.kit.cursors import pack_cursor
 from shopfleet.kit.refusals import status_of
 from shopfleet.orders.domain import access
-from shopfleet.orders.domain.access import Caller, ListCursor, OrderHeadline
+from shopfleet.orders.domain.access import Caller, OrderHeadline
 from shopfleet.orders.domain.order import Cause, Decision, Status, public_status
-from shopfleet.orders.domain.refusals import BadCursor, OrderNotFound, OthersOrdersForbidden
+from shopfleet.orders.domain.refusals import OrderNotFound, OthersOrdersForbidden
 from tests.unit.orders.records import ADMIN, NOW, SHOPPER, order
 
 SHOPPER_CALLS = Caller(user_id=SHOPPER, is_admin=False)
@@ -66,29 +65,6 @@ def test_payments_reads_the_expiry_only_while_the_order_awaits_payment() -> None
     with pytest.raises(OrderNotFound) as refused:
         access.summary_for_payments(None, "acme", "o1")
     assert refused.value.detail == "No order 'o1' in shop 'acme'."
-
-
-def test_a_list_cursor_round_trips() -> None:
-    cursor = ListCursor(placed_at=NOW, order_id=order().id)
-    assert access.read_cursor(cursor.packed()) == cursor
-
-
-@pytest.mark.parametrize(
-    "cursor",
-    [
-        "not base64 at all!",
-        pack_cursor(["2025-03-14T15:09:26+00:00"]),  # no id
-        pack_cursor(["2025-03-14T15:09:26", order().id]),  # no time zone
-        pack_cursor(["yesterday", order().id]),
-        pack_cursor([NOW.isoformat(), "../../etc"]),
-        pack_cursor([NOW.isoformat(), 7]),
-    ],
-)
-def test_a_cursor_this_list_did_not_issue_is_refused(cursor: str) -> None:
-    with pytest.raises(BadCursor) as refused:
-        access.read_cursor(cursor)
-    assert status_of(refused.value) == 422 and refused.value.field == "cursor"
-    assert refused.value.slug == "validation-error"
 
 
 def test_the_statuses_are_the_contracts_plus_the_internal_placing() -> None:

@@ -19,13 +19,12 @@ from shopfleet.kit.refusals import (
 )
 from shopfleet.payments.clients import orders_client
 from shopfleet.payments.domain.from_stripe import Intent, IntentError, StripeRefund
-from shopfleet.payments.models import PageKey
 from shopfleet.payments.provider import Declined, Rejected, Unavailable, intent_from
 from shopfleet.payments.stripe_accounts import PaymentsNotConfigured
 from shopfleet.payments.stripe_events import IntentObject, RefundObject
 from tests.support.invoker import Answer, ScriptedInvoker
 from tests.support.invoker import answer as invoked
-from tests.unit.payments.builders import NOW, ORDER_ID, order
+from tests.unit.payments.builders import ORDER_ID, order
 
 
 def answer(refusal: Refusal) -> tuple[int, str, str | None]:
@@ -126,11 +125,3 @@ async def test_orders_down_or_answering_nonsense_is_refused_as_today() -> None:
         await summary_from(invoked(500, {}))
     with pytest.raises(UpstreamRefusal, match="answered something unexpected"):
         await summary_from(invoked(200, {"order_id": ORDER_ID}))
-
-
-def test_a_page_cursor_comes_back_as_it_went_and_nothing_else_is_one() -> None:
-    key = PageKey(NOW, "p1")
-    assert PageKey.from_cursor(key.cursor()) == key
-    for garbage in ("x", "W10", PageKey(NOW.replace(tzinfo=None), "p1").cursor()):
-        with pytest.raises(ValueError):
-            PageKey.from_cursor(garbage)

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from shopfleet.kit.contracts.catalog import ProductSnapshot
-from shopfleet.kit.cursors import pack_cursor
 from shopfleet.kit.errors import problem_for
 from shopfleet.kit.money import Money
 from shopfleet.kit.refusals import Refusal
@@ -36,7 +35,7 @@ from shopfleet.shipping.domain.refusals import (
     TooManyAddresses,
     TooManyMethods,
 )
-from shopfleet.shipping.models import AddressPublic, PageKey
+from shopfleet.shipping.models import AddressPublic
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 PID, PID2 = "0f8fad5b-d9cb-469f-a165-70867728950e", "1f8fad5b-d9cb-469f-a165-70867728950e"
@@ -251,26 +250,3 @@ def test_one_more_is_refused_at_the_limit(check: Any, refusal: type[Refusal], sl
         check(50, 50)
     assert refused.value.slug == slug and "50" in refused.value.detail
     assert problem_for(refused.value).status == 409
-
-
-# ----------------------------------------------------------------------------- cursors
-
-
-def test_a_page_key_comes_back_from_its_cursor() -> None:
-    key = PageKey(T0, "s1")
-    assert PageKey.from_cursor(key.cursor()) == key
-
-
-@pytest.mark.parametrize(
-    "cursor",
-    [
-        "not base64 json!",
-        pack_cursor(["2026-03-01T12:00:00+00:00"]),
-        pack_cursor(["yesterday", "s1"]),
-        pack_cursor(["2026-03-01T12:00:00+00:00", 7]),
-        pack_cursor([12, "s1"]),
-    ],
-)
-def test_anything_else_is_not_a_cursor(cursor: str) -> None:
-    with pytest.raises(ValueError):
-        PageKey.from_cursor(cursor)

@@ -74,17 +74,6 @@ class WrongCurrentPassword(WrongFieldRefusal):
         super().__init__("body.current_password", "is not your current password")
 
 
-class BadCursor(WrongFieldRefusal):
-    default_slug = "bad-cursor"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "query.cursor",
-            "not a valid cursor: pass the next_cursor of the previous "
-            "page unchanged, or omit it to start at the first page",
-        )
-
-
 class WrongCredentials(UnauthenticatedRefusal):
     """A login that failed: the same answer for an unknown email and a wrong password."""
 

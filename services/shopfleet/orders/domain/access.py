@@ -1,17 +1,14 @@
-"""Who may read an order (a shopper, an admin, payments), and whose orders a list shows;
-the list's cursors."""
+"""Who may read an order (a shopper, an admin, payments), and whose orders a list shows."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from shopfleet.kit.contracts.orders import ORDER_ID_PATTERN, OrderSummary
-from shopfleet.kit.cursors import pack_cursor, unpack_cursor
+from shopfleet.kit.contracts.orders import OrderSummary
 from shopfleet.kit.money import Money
 from shopfleet.orders.domain.order import OrderRecord, Status, public_status
-from shopfleet.orders.domain.refusals import BadCursor, OrderNotFound, OthersOrdersForbidden
+from shopfleet.orders.domain.refusals import OrderNotFound, OthersOrdersForbidden
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,26 +64,3 @@ def listed_user(caller: Caller, user: str | None) -> str | None:
 
 
 # ----------------------------------------------------------------------------- lists
-
-
-@dataclass(frozen=True, slots=True)
-class ListCursor:
-    """Where a page of a list ends: its last order's time and id (newest first)."""
-
-    placed_at: datetime
-    order_id: str
-
-    def packed(self) -> str:
-        return pack_cursor([self.placed_at.isoformat(), self.order_id])
-
-
-def read_cursor(cursor: str) -> ListCursor:
-    """A cursor this list issued; refused otherwise (start again without it)."""
-    try:
-        at_text, last_id = unpack_cursor(cursor)
-        at = datetime.fromisoformat(at_text)
-        if at.tzinfo is None or not re.fullmatch(ORDER_ID_PATTERN, str(last_id)):
-            raise ValueError("bad cursor")
-    except (ValueError, TypeError):
-        raise BadCursor("cursor", "not a cursor from this list; start again without it") from None
-    return ListCursor(placed_at=at, order_id=last_id)

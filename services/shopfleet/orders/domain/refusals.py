@@ -29,10 +29,6 @@ class OthersOrdersForbidden(ForbiddenRefusal):
     """Only a shop Admin lists other users' orders."""
 
 
-class BadCursor(InvalidRefusal):
-    """A list cursor this API did not issue."""
-
-
 class TransitionRefused(StateRefusal):
     """A move the transition table does not allow (slug `conflict`)."""
 

@@ -10,9 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shopfleet.kit.cursors import PageEnd
 from shopfleet.kit.money import Money
 from shopfleet.kit.reads import FastReader
-from shopfleet.orders.domain.access import ListCursor, OrderHeadline
+from shopfleet.orders.domain.access import OrderHeadline
 from shopfleet.orders.domain.order import OrderRecord, Status
 from shopfleet.orders.models import ORDERS, HistoryEntry, OrderListItem, OrderPublic
 from shopfleet.orders.store.rows import FastRead, placed, statement
@@ -80,7 +81,7 @@ class ListQuery:
     shop: str
     user: str | None
     status: str | None
-    after: ListCursor | None
+    after: PageEnd | None
     limit: int
 
 
@@ -95,7 +96,7 @@ async def list_page(session: AsyncSession, page: ListQuery) -> list[OrderListIte
     if page.status is not None:
         query = query.where(orders.status == page.status)
     if page.after is not None:
-        at, last_id = page.after.placed_at, page.after.order_id
+        at, last_id = page.after.at, page.after.id
         older = sa.and_(orders.created_at == at, orders.id < last_id)
         query = query.where(sa.or_(orders.created_at < at, older))
     query = query.order_by(orders.created_at.desc(), orders.id.desc()).limit(page.limit + 1)

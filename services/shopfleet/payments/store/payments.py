@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopfleet.kit.contracts.orders import OrderSummary
+from shopfleet.kit.cursors import PageEnd
 from shopfleet.kit.db import Database
 from shopfleet.payments.domain.from_stripe import Intent
 from shopfleet.payments.domain.payment import (
@@ -22,7 +23,7 @@ from shopfleet.payments.domain.payment import (
     RefundStatus,
 )
 from shopfleet.payments.domain.settling import Capture, Fail, Move
-from shopfleet.payments.models import PageKey, Payment
+from shopfleet.payments.models import Payment
 from shopfleet.payments.store.refunds import RefundsStore
 from shopfleet.payments.store.rows import (
     changed,
@@ -140,9 +141,9 @@ class PaymentsStore:
         owner: str | None,
         order_id: str | None,
         status: PaymentStatus | None,
-        after: PageKey | None,
+        after: PageEnd | None,
         limit: int,
-    ) -> tuple[list[PaymentRecord], PageKey | None]:
+    ) -> tuple[list[PaymentRecord], PageEnd | None]:
         """A page of payments, newest first, and the key of the next page (None: the last)."""
         query = sa.select(payments_table).where(_payments.shop == shop)
         if owner is not None:
@@ -154,8 +155,8 @@ class PaymentsStore:
         if after is not None:
             query = query.where(
                 sa.or_(
-                    _payments.created_at < after.created_at,
-                    sa.and_(_payments.created_at == after.created_at, _payments.id < after.id),
+                    _payments.created_at < after.at,
+                    sa.and_(_payments.created_at == after.at, _payments.id < after.id),
                 )
             )
         query = query.order_by(_payments.created_at.desc(), _payments.id.desc())
@@ -163,7 +164,7 @@ class PaymentsStore:
         items = rows[:limit]
         if len(rows) <= limit:
             return items, None
-        return items, PageKey(items[-1].created_at, items[-1].id)
+        return items, PageEnd(items[-1].created_at, items[-1].id)
 
     async def due_payments(self, now: datetime, limit: int) -> list[PaymentRecord]:
         """Open payments with an intent the reconciler should ask Stripe about now."""
