@@ -151,8 +151,7 @@ def stderr_to(path: Path) -> Iterator[None]:
     try:
         yield
     finally:
-        if telemetry._buffered is not None:
-            telemetry._buffered.flush()
+        telemetry.flush_logs()
         os.dup2(saved, 2)
         os.close(saved)
 

@@ -109,6 +109,12 @@ quiet_requests: contextvars.ContextVar[bool] = contextvars.ContextVar(
 _direct_access: tuple[BufferedLogger, LineRenderer] | None = None
 
 
+def flush_logs() -> None:
+    """Write out what the log buffer holds now (before its file descriptor is redirected)."""
+    if _buffered is not None:
+        _buffered.flush()
+
+
 def _log_access(method: str, path: str, status: int, elapsed: float) -> None:
     """One line per request. Written directly, in the shape structlog would give it, when
     the renderer allows (JSON, uncoloured console): its processor chain cost more than the

@@ -20,7 +20,6 @@ from stripe.params import (
 )
 
 from shopfleet.kit.contracts.orders import OrderSummary
-from shopfleet.kit.errors import Problem, problem_for
 from shopfleet.kit.refusals import (
     DeclinedRefusal,
     InvalidRefusal,
@@ -118,10 +117,6 @@ class Unavailable(Exception):
         if self.status == 502:
             return ProviderFailing(detail, retry_after_s=RETRY_AFTER_S)
         return ProviderUnavailable(detail, retry_after_s=RETRY_AFTER_S)
-
-    def problem(self, what: str) -> Problem:
-        """The answer a client gets (its status, detail and Retry-After)."""
-        return problem_for(self.refusal(what))
 
 
 def refused_refund(exc: Rejected | Declined) -> RefundRefused:

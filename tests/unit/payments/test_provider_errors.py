@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import stripe
 
+from shopfleet.kit.errors import problem_for
 from shopfleet.payments.provider import Declined, Rejected, Unavailable, call
 
 
@@ -52,6 +53,6 @@ async def test_a_decline_keeps_its_code_and_message() -> None:
 
 
 async def test_an_unavailable_stripe_is_a_retriable_problem() -> None:
-    problem = Unavailable(503, "connection refused").problem("confirm the payment")
+    problem = problem_for(Unavailable(503, "connection refused").refusal("confirm the payment"))
     assert problem.status == 503 and problem.headers["Retry-After"]
     assert "confirm the payment" in problem.detail
