@@ -189,8 +189,11 @@ async def apply_product_updated(session: AsyncSession, shop: str, event: Product
     product = products.product_of(shop, event, now=utcnow())
     if not await store.upsert_product(session, product, _PRODUCT_UPDATES):
         return False  # we hold this version or a newer one
+    wanted = products.linkable(event.category_ids)
+    if await store.linked_categories(session, shop, event.product_id) == set(wanted):
+        return True  # most updates are stock moves: the links stay as they are
     await store.unlink_product(session, shop, event.product_id)
-    await store.link_product(session, shop, event.product_id, products.linkable(event.category_ids))
+    await store.link_product(session, shop, event.product_id, wanted)
     return True
 
 

@@ -112,6 +112,14 @@ async def upsert_product(
     return rowcount(await session.execute(stmt)) > 0
 
 
+async def linked_categories(session: AsyncSession, shop: str, product_id: str) -> set[str]:
+    """The categories the product is linked to now."""
+    linked = await session.scalars(
+        sa.select(_links.category_id).where(_links.shop == shop, _links.product_id == product_id)
+    )
+    return set(linked)
+
+
 async def unlink_product(session: AsyncSession, shop: str, product_id: str) -> None:
     await session.execute(
         sa.delete(links_table).where(_links.shop == shop, _links.product_id == product_id)

@@ -7,6 +7,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from shopfleet.kit.blocks import Blocks, CloudEvent, Delivery
 from shopfleet.kit.blocks.local import LocalPubSub, LocalSecrets, LocalStateStore
 from shopfleet.kit.blocks.local.invoker import LocalInvoker
@@ -164,3 +166,43 @@ async def test_events_arrive_through_the_local_pubsub(
         await pubsub.stop()
         await pubsub.close()
         await state.close()
+
+
+async def test_a_stock_move_keeps_the_links_without_rewriting_them(categories: Any) -> None:
+    """Every checkout moves a product's stock, so most `product.updated` events change only
+    `available`: the projection updates the row and leaves the links alone (it used to
+    delete and insert them again each time)."""
+    shoes = await categories.create("Shoes")
+    pid = str(uuid.uuid4())
+    first = categories.product_updated(pid, version=1, categories=[shoes["id"]], available=5)
+    assert await categories.deliver(first) == Delivery.SUCCESS
+
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+    try:
+        moved = categories.product_updated(pid, version=2, categories=[shoes["id"]], available=4)
+        assert await categories.deliver(moved) == Delivery.SUCCESS
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+
+    assert [p["available"] for p in await _listed(categories, shoes["id"])] == [4]
+    rewrites = [s for s in statements if "category_product_links" in s and "SELECT" not in s]
+    assert rewrites == []
+
+
+async def test_a_changed_category_set_relinks(categories: Any) -> None:
+    shoes, hats = await categories.create("Shoes"), await categories.create("Hats")
+    pid = str(uuid.uuid4())
+    for version, linked in ((1, [shoes["id"]]), (2, [shoes["id"], hats["id"]]), (3, [hats["id"]])):
+        event = categories.product_updated(pid, version=version, categories=linked)
+        assert await categories.deliver(event) == Delivery.SUCCESS
+        assert [p["id"] for p in await _listed(categories, hats["id"])] == (
+            [pid] if hats["id"] in linked else []
+        )
+        assert [p["id"] for p in await _listed(categories, shoes["id"])] == (
+            [pid] if shoes["id"] in linked else []
+        )
