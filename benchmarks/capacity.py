@@ -6,7 +6,7 @@ mix's reads with it (`mix_reads.READS_PER_CHECKOUT`), so a part's load is its ch
 plus its share of those reads, both net of what the part spends at rest; what it spends at
 rest (health probes, relays and consumers polling) is each replica's fixed cost, taken off
 the BUSY a replica has for work. PostgreSQL, RabbitMQ and Redis are outside the count. The
-sidecar is counted apart: here it is the Python double, whose CPU bounds daprd's from above.
+sidecar is counted apart: here it is the Python double (daprd's own CPU is not measured).
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ class PartLoad:
         return max(1, math.ceil(per_s * self.app_ms / 1000 / room))
 
     def sidecar_cores(self, per_s: float) -> float:
-        """Cores the doubles would take at `per_s`, at the same BUSY (daprd: at most this),
-        one double per replica."""
+        """Cores the doubles would take at `per_s`, at the same BUSY, one double per
+        replica (daprd's would differ: not measured)."""
         work = per_s * self.double_ms / 1000
         return (work + self.replicas(per_s) * self.idle_double_ms_per_s / 1000) / BUSY
 
