@@ -1,6 +1,8 @@
-"""The embedded platform against the multi-process one, in one run, and the sidecar hop.
+"""The embedded platform against the multi-process one, in one run, and the sidecar hop;
+and the multi-process platform's CPU per checkout by part, for the capacity section.
 
-`python -m benchmarks.multiprocess [--duration 10] [--connections 32] [--shoppers 16]`
+`python -m benchmarks.multiprocess [--duration 10] [--connections 32] [--shoppers 8]`
+`python -m benchmarks.multiprocess --quick --no-listing` (a short run: does it all work?)
 
 Both platforms run on PostgreSQL (a database per service, created for the run and dropped
 after it), so what differs is the process layout and the hops between the parts:
@@ -20,13 +22,19 @@ catalog), to catalog's double (double → catalog) and to the catalog process it
 complete checkouts (cart → order → intent → confirm → signed webhook → `paid`) with the
 driver of `benchmarks.checkout`. CPU seconds of every process of the platform (children
 included, the Stripe emulator apart) are read from /proc over each window.
+
+On the multi-process platform the CPU is also split by part and role
+(`benchmarks.part_cpu`: each service's and the gateway's app process and sidecar double):
+at rest before any load (`--idle-duration`), over the checkout window (with PostgreSQL
+commits and rows, RabbitMQ messages and Redis commands, `benchmarks.backing`), and over
+the shopper mix's reads run one at a time (`benchmarks.mix_reads`, `--read-duration`);
+`benchmarks.capacity_report` turns those into replicas and cores (`benchmarks.capacity`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import signal
 import statistics
@@ -41,9 +49,13 @@ import aiohttp
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.backing import Counters, CounterWindow
+from benchmarks.capacity_report import report_capacity
 from benchmarks.checkout import checkout_worker
 from benchmarks.load import run_for
-from benchmarks.procs import children, cpu_seconds, wait_ready
+from benchmarks.mix_reads import ReadCost, measure_reads
+from benchmarks.part_cpu import APP, DOUBLE, EMULATOR, Group, difference, idle_rates, snapshot
+from benchmarks.procs import cpu_seconds, wait_ready
 from benchmarks.run import ensure_wrk, free_port, parse_wrk
 from benchmarks.shoppers import prepare
 from shopfleet.dev.databases import drop_databases, ensure_database
@@ -92,34 +104,23 @@ class Checkouts:
     emulator_ms_per_checkout: float
     errors: int
     error_kinds: dict[str, int]
+    completed: int
+    requests: int  # answered in the window: a checkout's own and its status polls
+    cpu_ms_by_group: dict[Group, float]  # per checkout, by (part, app / double / emulator)
+    counters: Counters | None  # the backing services over the window (multi-process only)
 
 
-def tree(pids: list[int]) -> list[int]:
-    """`pids` and all their descendants."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError):
-                parents[int(entry.name)] = int(
-                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
-                )
-    found, frontier = set(pids), list(pids)
-    while frontier:
-        pid = frontier.pop()
-        for child, parent in parents.items():
-            if parent == pid and child not in found:
-                found.add(child)
-                frontier.append(child)
-    return sorted(found)
+@dataclass
+class MultiProcessRun:
+    listings: list[Listing]
+    checkouts: Checkouts | None
+    reads: list[ReadCost]
+    idle_ms_per_s: dict[Group, float]  # each part at rest, before any load
 
 
-def cpu_of(pids: list[int]) -> float:
-    return sum(cpu_seconds(pid) for pid in pids)
-
-
-def wrk_run(  # type: ignore[no-untyped-def]
+def wrk_run(
     wrk: str, url: str, connections: int, duration: float, pids: dict[str, int], head: list[str]
-):
+) -> tuple[float, float, float, int, dict[str, float]]:
     before = {label: cpu_seconds(pid) for label, pid in pids.items()}
     out = subprocess.run(
         [wrk, "-t1", f"-c{connections}", f"-d{int(duration)}s", "--latency", *head, url],
@@ -163,40 +164,72 @@ def measure_listing(
 
 
 async def measure_checkouts(
-    platform: str, base: str, creds_dir: Path, args: argparse.Namespace, pids: list[int]
+    platform: str,
+    base: str,
+    creds_dir: Path,
+    args: argparse.Namespace,
+    roots: dict[int, Group],
+    counters: CounterWindow | None = None,
 ) -> Checkouts:
+    """`roots`: the platform's processes (see benchmarks.part_cpu), each with its group."""
     console.print(f"[dim]{platform}: checkouts with {args.shoppers} shoppers …[/]")
     connector = aiohttp.TCPConnector(limit=args.shoppers * 2)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as session:
         people, ids = await prepare(session, creds_dir, args.shoppers, uuid.uuid4().hex[:6])
         workers = [checkout_worker(p, a, ids, args.poll_s) for p, a in people]
-        marks: dict[bool, tuple[float, float]] = {}
+        marks: dict[bool, dict[Group, float]] = {}
+        answered = [0]  # requests so far, all shoppers
+        for shopper, _ in people:
+            shopper.on_answer = lambda _ms: answered.__setitem__(0, answered[0] + 1)
+        requests: dict[bool, int] = {}
 
         def window(start: bool) -> None:
-            emulators = tree([child for pid in pids for child in children(pid)])
-            everything = tree(pids)
-            emulator = cpu_of(emulators)
-            marks[start] = (cpu_of(everything) - emulator, emulator)
+            marks[start] = snapshot(roots)
+            requests[start] = answered[0]
+            if counters is not None:
+                counters.mark(start)
 
-        tally, elapsed = await run_for(args.checkout_duration, workers, 5.0, window)
+        tally, elapsed = await run_for(args.checkout_duration, workers, args.warmup, window)
     done = len(tally.latencies_ms)
     latencies = sorted(tally.latencies_ms) or [float("nan")]
+    by_group = {
+        group: 1000 * cpu / max(done, 1)
+        for group, cpu in difference(marks[True], marks[False]).items()
+    }
     return Checkouts(
         platform,
         done / elapsed,
         statistics.median(latencies),
         latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-        1000 * (marks[False][0] - marks[True][0]) / max(done, 1),
-        1000 * (marks[False][1] - marks[True][1]) / max(done, 1),
+        sum(ms for (_, role), ms in by_group.items() if role != EMULATOR),
+        sum(ms for (_, role), ms in by_group.items() if role == EMULATOR),
         sum(tally.errors.values()),
         tally.errors,
+        done,
+        requests[False] - requests[True],
+        by_group,
+        await counters.result() if counters is not None else None,
     )
 
 
-async def databases(tag: str) -> dict[str, str]:
-    names = [n for n in SERVICES if migrations_dir(n) is not None]
-    return {n: await ensure_database(ADMIN_DSN, f"bench_mp_{tag}_{n}") for n in names}
+async def measure_mix_reads(
+    base: str, creds_dir: Path, args: argparse.Namespace, roots: dict[int, Group]
+) -> list[ReadCost]:
+    """The reads a checkout brings in the shopper mix, each alone (benchmarks.mix_reads)."""
+    connector = aiohttp.TCPConnector(limit=args.shoppers * 2)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as session:
+        people, ids = await prepare(session, creds_dir, args.shoppers, uuid.uuid4().hex[:6])
+        return await measure_reads(people, ids, roots, args.read_duration, args.read_warmup)
+
+
+def database_names(tag: str) -> dict[str, str]:
+    return {n: f"bench_mp_{tag}_{n}" for n in SERVICES if migrations_dir(n) is not None}
+
+
+async def databases(tag: str, admin_dsn: str) -> dict[str, str]:
+    return {n: await ensure_database(admin_dsn, db) for n, db in database_names(tag).items()}
 
 
 def launch(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -212,10 +245,10 @@ def keep_logs(tmp: Path, into: Path) -> None:
 
 
 async def run_embedded(
-    wrk: str, args: argparse.Namespace, tmp: Path
-) -> tuple[Listing, Checkouts | None]:
+    wrk: str | None, args: argparse.Namespace, tmp: Path
+) -> tuple[Listing | None, Checkouts | None]:
     tag = uuid.uuid4().hex[:6]
-    urls = await databases(f"emb_{tag}")
+    urls = await databases(f"emb_{tag}", args.pg_admin_dsn)
     port, data = free_port(), tmp / "embedded"
     env = {
         **os.environ,
@@ -241,17 +274,20 @@ async def run_embedded(
         base = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession() as session:
             await wait_ready(session, f"{base}/readyz", proc, timeout_s=240)
-        listing = measure_listing(
-            wrk,
-            "embedded",
-            "gateway → catalog (in-process)",
-            base + LISTING,
-            args,
-            {"shopfleet up": proc.pid},
-        )
+        listing = None
+        if wrk is not None:
+            listing = measure_listing(
+                wrk,
+                "embedded",
+                "gateway → catalog (in-process)",
+                base + LISTING,
+                args,
+                {"shopfleet up": proc.pid},
+            )
         checkouts = None
         if not args.no_checkout:
-            checkouts = await measure_checkouts("embedded", base, data, args, [proc.pid])
+            roots = {proc.pid: ("shopfleet up", APP)}  # the emulator is its child
+            checkouts = await measure_checkouts("embedded", base, data, args, roots)
         return listing, checkouts
     finally:
         proc.send_signal(signal.SIGINT)
@@ -259,18 +295,30 @@ async def run_embedded(
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
-        await drop_databases(ADMIN_DSN, [f"bench_mp_emb_{tag}_{n}" for n in urls])
+        await drop_databases(args.pg_admin_dsn, list(database_names(f"emb_{tag}").values()))
 
 
-async def run_multiprocess(
-    wrk: str, args: argparse.Namespace, tmp: Path
-) -> tuple[list[Listing], Checkouts | None]:
+def part_roots(platform: MultiProcessPlatform) -> dict[int, Group]:
+    """Each part's two processes (children included by benchmarks.part_cpu)."""
+    roots: dict[int, Group] = {}
+    for name, part in platform.parts.items():
+        assert part.service.pid is not None and part.sidecar.pid is not None
+        roots[part.service.pid] = (name, APP)
+        roots[part.sidecar.pid] = (name, DOUBLE)
+    return roots
+
+
+async def run_multiprocess(wrk: str | None, args: argparse.Namespace, tmp: Path) -> MultiProcessRun:
+    """`wrk` None: no listing runs."""
     tag = uuid.uuid4().hex[:6]
-    urls = await databases(f"mp_{tag}")
+    urls = await databases(f"mp_{tag}", args.pg_admin_dsn)
     options = DevOptions(
         run_dir=tmp / "multiprocess",
         prefix=f"bench-mp-{tag}.",
         database_urls=urls,
+        admin_dsn=args.pg_admin_dsn,
+        redis_url=args.redis_url,
+        amqp_url=args.amqp_url,
         env=NO_LIMITS,
         log_level="WARNING",
         db_pool_size=POOL,
@@ -279,37 +327,64 @@ async def run_multiprocess(
     console.print("[dim]multi-process: starting every service with its sidecar double …[/]")
     try:
         await platform.start()
-        pids: dict[str, int] = {}
-        for name, part in platform.parts.items():
-            assert part.service.pid is not None and part.sidecar.pid is not None
-            pids[name], pids[f"{name}'s double"] = part.service.pid, part.sidecar.pid
-        catalog, gateway = platform.parts["catalog"], platform.parts["gateway"]
-        invoke = "/v1.0/invoke/catalog/method" + LISTING
-        sidecars_token = catalog.service.env["APP_API_TOKEN"]  # what catalog's double sends it
-        targets = [
-            ("gateway → double → double → catalog", platform.url + LISTING, None),
-            ("gateway's double → catalog's double → catalog", gateway.sidecar_url + invoke, None),
-            ("catalog's double → catalog", catalog.sidecar_url + invoke, None),
-            ("catalog process alone", catalog.url + LISTING, sidecars_token),
-        ]
-        listings = [
-            measure_listing(wrk, "multi-process", label, url, args, pids, token)
-            for label, url, token in targets
-        ]
+        roots = part_roots(platform)
+        idle = {}
+        if not args.no_checkout:  # the capacity figures are per checkout
+            console.print(f"[dim]multi-process: at rest, {args.idle_duration:g} s …[/]")
+            idle = await idle_rates(roots, args.idle_duration)
+        pids = {
+            name if role == APP else f"{name}'s double": pid for pid, (name, role) in roots.items()
+        }
+        listings = []
+        if wrk is not None:
+            catalog, gateway = platform.parts["catalog"], platform.parts["gateway"]
+            invoke = "/v1.0/invoke/catalog/method" + LISTING
+            sidecars_token = catalog.service.env["APP_API_TOKEN"]  # what catalog's double sends
+            targets = [
+                ("gateway → double → double → catalog", platform.url + LISTING, None),
+                (
+                    "gateway's double → catalog's double → catalog",
+                    gateway.sidecar_url + invoke,
+                    None,
+                ),
+                ("catalog's double → catalog", catalog.sidecar_url + invoke, None),
+                ("catalog process alone", catalog.url + LISTING, sidecars_token),
+            ]
+            listings = [
+                measure_listing(wrk, "multi-process", label, url, args, pids, token)
+                for label, url, token in targets
+            ]
         checkouts = None
         if not args.no_checkout:
-            checkouts = await measure_checkouts(
-                "multi-process", platform.url, platform.run_dir, args, list(pids.values())
+            counters = CounterWindow(
+                args.pg_admin_dsn,
+                database_names(f"mp_{tag}"),
+                options.amqp_url,
+                options.prefix,
+                options.redis_url,
             )
-        return listings, checkouts
+            checkouts = await measure_checkouts(
+                "multi-process", platform.url, platform.run_dir, args, roots, counters
+            )
+        reads = []
+        if args.read_duration > 0 and not args.no_checkout:
+            reads = await measure_mix_reads(platform.url, platform.run_dir, args, roots)
+        return MultiProcessRun(listings, checkouts, reads, idle)
     finally:
         await platform.stop()
         await platform.purge_namespace()
-        await drop_databases(ADMIN_DSN, [f"bench_mp_mp_{tag}_{n}" for n in urls])
+        await drop_databases(args.pg_admin_dsn, list(database_names(f"mp_{tag}").values()))
 
 
 def report(listings: list[Listing], checkouts: list[Checkouts], args: argparse.Namespace) -> None:
     out = Console(width=170)
+    if listings:
+        report_listings(out, listings, args)
+    if checkouts:
+        report_checkouts(out, checkouts, args)
+
+
+def report_listings(out: Console, listings: list[Listing], args: argparse.Namespace) -> None:
     table = Table(title=f"GET {LISTING}")
     columns = (
         "platform",
@@ -350,64 +425,100 @@ def report(listings: list[Listing], checkouts: list[Checkouts], args: argparse.N
         f"({full.p50_1_ms / emb.p50_1_ms:.1f}×); throughput {full.rps / emb.rps:.2f}× the "
         f"embedded; CPU per request {full.cpu_ms_per_req / emb.cpu_ms_per_req:.1f}× the embedded"
     )
-    if checkouts:
-        table = Table(title=f"Complete checkouts, {args.shoppers} shoppers")
-        columns = (
-            "platform",
-            "per s",
-            "p50 ms",
-            "p99 ms",
-            "CPU ms/checkout",
-            "emulator CPU ms/checkout",
-            "errors",
+
+
+def report_checkouts(out: Console, checkouts: list[Checkouts], args: argparse.Namespace) -> None:
+    table = Table(title=f"Complete checkouts, {args.shoppers} shoppers")
+    columns = (
+        "platform",
+        "per s",
+        "p50 ms",
+        "p99 ms",
+        "CPU ms/checkout",
+        "emulator CPU ms/checkout",
+        "errors",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column == "platform" else "right")
+    for c in checkouts:
+        table.add_row(
+            c.platform,
+            f"{c.per_s:.1f}",
+            f"{c.p50_ms:.0f}",
+            f"{c.p99_ms:.0f}",
+            f"{c.cpu_ms_per_checkout:.0f}",
+            f"{c.emulator_ms_per_checkout:.0f}",
+            str(c.errors),
         )
-        for column in columns:
-            table.add_column(column, justify="left" if column == "platform" else "right")
-        for c in checkouts:
-            table.add_row(
-                c.platform,
-                f"{c.per_s:.1f}",
-                f"{c.p50_ms:.0f}",
-                f"{c.p99_ms:.0f}",
-                f"{c.cpu_ms_per_checkout:.0f}",
-                f"{c.emulator_ms_per_checkout:.0f}",
-                str(c.errors),
-            )
-        out.print(table)
-        for c in checkouts:
-            for what, count in sorted(c.error_kinds.items(), key=lambda kv: -kv[1])[:5]:
-                out.print(f"[red]{c.platform}: {count} × {what}")
+    out.print(table)
+    for c in checkouts:
+        for what, count in sorted(c.error_kinds.items(), key=lambda kv: -kv[1])[:5]:
+            out.print(f"[red]{c.platform}: {count} × {what}")
 
 
 async def main_async(args: argparse.Namespace) -> None:
     configure_logging("WARNING", "console")
-    wrk = ensure_wrk()
+    wrk = None if args.no_listing else ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="shopfleet-bench-mp-") as name:
         tmp = Path(name)
         emb_listing, emb_checkouts = await run_embedded(wrk, args, tmp)
-        mp_listings, mp_checkouts = await run_multiprocess(wrk, args, tmp)
+        multi = await run_multiprocess(wrk, args, tmp)
         if args.keep_logs:
             keep_logs(tmp, args.keep_logs)
     report(
-        [emb_listing, *mp_listings],
-        [c for c in (emb_checkouts, mp_checkouts) if c is not None],
+        [x for x in (emb_listing, *multi.listings) if x is not None],
+        [c for c in (emb_checkouts, multi.checkouts) if c is not None],
         args,
     )
+    report_capacity(Console(width=190), multi)
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="throughput run, s")
-    parser.add_argument("--latency-duration", type=float, default=5.0, help="1-connection run")
+    parser.add_argument("--duration", type=float, help="throughput run, s (10; --quick: 1)")
+    parser.add_argument("--latency-duration", type=float, help="1-connection run (5; --quick: 1)")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--shoppers", type=int, default=8)
-    parser.add_argument("--checkout-duration", type=float, default=30.0)
+    parser.add_argument("--shoppers", type=int, help="(8; --quick: 2)")
+    parser.add_argument("--checkout-duration", type=float, help="(30; --quick: 5)")
+    parser.add_argument("--warmup", type=float, help="before each checkout window (5; --quick: 2)")
+    parser.add_argument(
+        "--read-duration",
+        type=float,
+        help="each of the mix's reads alone on the multi-process platform (8; --quick: 2; 0: none)",
+    )
+    parser.add_argument("--read-warmup", type=float, help="(2; --quick: 1)")
+    parser.add_argument(
+        "--idle-duration", type=float, help="the multi-process platform at rest (10; --quick: 2)"
+    )
     parser.add_argument(
         "--poll-s", type=float, default=0.2, help="order status poll interval (polls are load)"
     )
     parser.add_argument("--no-checkout", action="store_true")
+    parser.add_argument("--no-listing", action="store_true", help="no wrk runs")
+    parser.add_argument("--quick", action="store_true", help="a short run: does it all work?")
+    parser.add_argument("--pg-admin-dsn", default=ADMIN_DSN)
+    parser.add_argument("--redis-url", default=DevOptions.redis_url, help="the doubles' Redis")
+    parser.add_argument("--amqp-url", default=DevOptions.amqp_url, help="the doubles' RabbitMQ")
     parser.add_argument("--keep-logs", type=Path, metavar="DIR", help="copy every log here")
-    asyncio.run(main_async(parser.parse_args()))
+    args = parser.parse_args(argv)
+    defaults = {  # full run, --quick
+        "duration": (10.0, 1.0),
+        "latency_duration": (5.0, 1.0),
+        "shoppers": (8, 2),
+        "checkout_duration": (30.0, 5.0),
+        "warmup": (5.0, 2.0),
+        "read_duration": (8.0, 2.0),
+        "read_warmup": (2.0, 1.0),
+        "idle_duration": (10.0, 2.0),
+    }
+    for name, (full, quick) in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
+    return args
+
+
+def main() -> None:
+    asyncio.run(main_async(parse_args()))
 
 
 if __name__ == "__main__":
