@@ -70,9 +70,6 @@ async def reserve(
 ) -> ReservationResult:
     lines = [line.model_dump() for line in request.lines]
     wanted = domain.merged(lines)
-    existing = await session.get(Reservation, (shop, order_id))
-    if existing is not None:
-        return _answer_again(existing, wanted)
     now = utcnow()
     row = Reservation(
         shop=shop,
@@ -86,7 +83,7 @@ async def reserve(
     session.add(row)
     try:
         await session.flush()
-    except IntegrityError:  # the same order id, reserved concurrently: answer its outcome
+    except IntegrityError:  # the same order id, reserved before or concurrently: its outcome
         await session.rollback()
         existing = await session.get(Reservation, (shop, order_id))
         if existing is None:
@@ -95,7 +92,8 @@ async def reserve(
 
     taken: list[tuple[sa.Row[Any], int]] = []
     short: list[tuple[str, int]] = []
-    savepoint = await session.begin_nested()
+    # One line that is short took nothing: only several lines need a savepoint to undo.
+    savepoint = await session.begin_nested() if len(wanted) > 1 else None
     for product_id, quantity in wanted:
         changed = await store.reserve_line(session, shop, product_id, quantity, now)
         if changed is None:
@@ -103,13 +101,15 @@ async def reserve(
         else:
             taken.append((changed, quantity))
     if short:
-        await savepoint.rollback()
+        if savepoint is not None:
+            await savepoint.rollback()
         row.status = ReservationStatus.REJECTED.value
         products = await store.products_now(session, shop, [pid for pid, _ in short])
         now_available = {product.id: domain.available(product) for product in products}
         row.shortages = domain.shortages(short, now_available)
     else:
-        await savepoint.commit()
+        if savepoint is not None:
+            await savepoint.commit()
         for product, quantity in taken:
             await _stock_changed(session, product, domain.RESERVE, quantity)
     await session.commit()
@@ -129,7 +129,7 @@ async def commit(session: AsyncSession, shop: str, order_id: str) -> Reservation
     move = domain.decide_commit(order_id, ReservationStatus(row.status))
     if move is not None:
         await _apply(session, shop, row, move)
-        row.status = ReservationStatus.COMMITTED.value
+        row.status, row.updated_at = ReservationStatus.COMMITTED.value, utcnow()
         await session.commit()
     return _result(row)
 
@@ -144,7 +144,7 @@ async def release(session: AsyncSession, shop: str, order_id: str) -> Reservatio
     move = domain.decide_release(ReservationStatus(row.status))
     if move is not None:
         await _apply(session, shop, row, move)
-        row.status = ReservationStatus.RELEASED.value
+        row.status, row.updated_at = ReservationStatus.RELEASED.value, utcnow()
         await session.commit()
     return _result(row)
 
@@ -152,8 +152,9 @@ async def release(session: AsyncSession, shop: str, order_id: str) -> Reservatio
 async def _apply(
     session: AsyncSession, shop: str, row: Reservation, move: domain.StockMove
 ) -> None:
+    """Move the reservation's lines; the caller sets its status and time (one UPDATE of the
+    row at commit, not one flushed before the lines and another after)."""
     now = utcnow()
-    row.updated_at = now
     for product_id, quantity in domain.merged(row.lines):
         product = await store.move_line(session, shop, product_id, quantity, move, now)
         if product is None:  # cannot happen while reservations are the only way to reserve
