@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -51,9 +50,7 @@ def create_app(
         clock=clock,
     )
     # Orders', payments', shipping's and identity's events; declared before pub/sub starts.
-    for subscription in subscriptions(
-        db, now=lambda: datetime.fromtimestamp(clock(), UTC), wake=worker.notify
-    ):
+    for subscription in subscriptions(db, worker):
         blocks.pubsub.subscribe(subscription)
     hooks = ([worker.start], [worker.stop]) if settings.worker_enabled else ([], [])
     app = service_app(

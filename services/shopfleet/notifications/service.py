@@ -36,10 +36,11 @@ async def remember_user(session: AsyncSession, shop: str, user: UserRegistered) 
 
 async def tell(
     session: AsyncSession, shop: str, event_id: str, payload: EventPayload, *, due: datetime
-) -> str | None:
-    """Record what `payload` tells its shopper, with a pending delivery due at `due`; the new
-    notification's id, or None when the event tells nothing, or this event or another
-    telling the same fact was recorded before."""
+) -> Claimed | None:
+    """Record what `payload` tells its shopper, with a pending delivery due at `due` (a
+    worker that will send it at once leases it so: `due` is its lease's end); the new
+    notification as the worker sends it, or None when the event tells nothing, or this
+    event or another telling the same fact was recorded before."""
     draft = messages.compose(payload)
     if draft is None:
         return None  # nothing the shopper needs to hear
@@ -47,7 +48,19 @@ async def tell(
     stored = await store.insert_notification(
         session, shop, event_id, draft, notification_id=notification_id, now=utcnow(), due=due
     )
-    return notification_id if stored else None
+    if not stored:
+        return None
+    email, display_name = await store.recipient(session, shop, draft.user_id)
+    return Claimed(
+        id=notification_id,
+        shop=shop,
+        user_id=draft.user_id,
+        title=draft.title,
+        message=draft.message,
+        attempts=0,
+        email=email,
+        display_name=display_name,
+    )
 
 
 # ----------------------------------------------------------------------------- reads
@@ -120,6 +133,13 @@ async def mark_read(
 # ----------------------------------------------------------------------------- deliveries
 
 
+async def any_due(db: Database, *, now: datetime) -> bool:
+    """Whether a delivery is due, read without a write transaction (a replica's idle
+    round then costs no write lock)."""
+    async with db.reader() as session:
+        return await store.any_due(session, now=now)
+
+
 async def claim_due(db: Database, *, now: datetime, limit: int, lease_s: float) -> list[Claimed]:
     """Lease up to `limit` due deliveries for `lease_s`, in one short transaction."""
     lease_until = now + timedelta(seconds=lease_s)
@@ -127,16 +147,8 @@ async def claim_due(db: Database, *, now: datetime, limit: int, lease_s: float) 
         return await store.claim_due(session, now=now, limit=limit, lease_until=lease_until)
 
 
-async def record_attempt(
-    db: Database,
-    claimed: Claimed,
-    failure: retries.Failure | None,
-    policy: retries.RetryPolicy,
-    *,
-    now: datetime,
-) -> retries.Attempted:
-    """Record how sending `claimed` went (`failure` None: it was sent)."""
-    attempted = retries.after_attempt(claimed.attempts, failure, policy, now=now)
+async def record_attempts(db: Database, attempts: list[tuple[Claimed, retries.Attempted]]) -> None:
+    """Record how sending each claimed delivery went, all in one transaction."""
     async with db.session() as session, session.begin():
-        await store.record_attempt(session, claimed, attempted)
-    return attempted
+        for claimed, attempted in attempts:
+            await store.record_attempt(session, claimed, attempted)

@@ -52,7 +52,12 @@ class NotificationsSettings(ServiceSettings):
     )
     max_backoff_s: float = Field(default=3600.0, gt=0, description="The longest wait.")
     poll_interval_s: float = Field(
-        default=1.0, gt=0, le=60, description="How often the worker looks for due deliveries."
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often the worker looks for due deliveries (retries, ran-out "
+        "leases; a read, which claims only when one is due). A notification an event "
+        "records is handed to the running worker at once.",
     )
     batch_size: int = Field(default=20, ge=1, le=500)
     concurrency: int = Field(default=4, ge=1, le=64, description="Sends at once per worker.")

@@ -177,6 +177,23 @@ async def mark_read(
 # ----------------------------------------------------------------------------- deliveries
 
 
+async def recipient(
+    session: AsyncSession, shop: str, user_id: str
+) -> tuple[str | None, str | None]:
+    """Where to reach a user: their e-mail address and name (None, None: not known yet)."""
+    query = sa.select(_u.email, _u.display_name).where(_u.shop == shop, _u.user_id == user_id)
+    row = (await session.execute(query)).first()
+    return (None, None) if row is None else (row.email, row.display_name)
+
+
+async def any_due(session: AsyncSession, *, now: datetime) -> bool:
+    """Whether a delivery is due (a look that writes nothing, before a claim that would)."""
+    due = sa.select(_d.notification_id).where(
+        _d.status == DeliveryStatus.PENDING.value, _d.next_attempt_at <= now
+    )
+    return (await session.execute(due.limit(1))).first() is not None
+
+
 async def claim_due(
     session: AsyncSession, *, now: datetime, limit: int, lease_until: datetime
 ) -> list[Claimed]:
