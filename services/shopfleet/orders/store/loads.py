@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopfleet.kit.money import Money
 from shopfleet.kit.reads import FastReader
 from shopfleet.orders.domain.access import ListCursor, OrderHeadline
-from shopfleet.orders.domain.order import OrderRecord, Status
+from shopfleet.orders.domain.order import OrderRecord, Status, Stock
 from shopfleet.orders.models import ORDERS, HistoryEntry, OrderListItem, OrderPublic
 from shopfleet.orders.store.rows import FastRead, placed, statement
 
@@ -66,6 +66,11 @@ class FastReads:
             placed_at=row["created_at"],
             expires_at=row["expires_at"],
         )
+
+    async def stock(self, shop: str, order_id: str) -> Stock | None:
+        values = {"shop": shop, "order_id": order_id}
+        rows = await self.reads.rows(FastRead.STOCK, statement, values)
+        return Stock(rows[0]["stock"]) if rows else None
 
     async def history(self, shop: str, order_id: str) -> list[HistoryEntry]:
         values = {"shop": shop, "order_id": order_id}
