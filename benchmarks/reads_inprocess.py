@@ -10,8 +10,9 @@ gateway's first middleware to the service's answer is measured, and only the HTT
 redirected as it is when `shopfleet up` runs under a benchmark.
 
 For each read a signed-in shopper makes (a product, a page of 20, the category tree, the
-cart, the own user), `--clients` tasks send `--requests` requests in all; the CPU of the
-process per request (`time.process_time`) is printed per read, for `--rounds` rounds.
+cart, the own user, an own order: the checkout polls it until paid), `--clients` tasks
+send `--requests` requests in all; the CPU of the process per request
+(`time.process_time`) is printed per read, for `--rounds` rounds.
 `--profile` writes a cProfile of the whole measured part (read it with `pstats`).
 """
 
@@ -32,6 +33,7 @@ from pathlib import Path
 import orjson
 
 from benchmarks.procs import RATE_LIMITS_OFF
+from benchmarks.shoppers import ADDRESS
 from shopfleet.kit import telemetry
 from shopfleet.kit.settings import PlatformSettings
 from shopfleet.platform import EmbeddedPlatform
@@ -104,8 +106,9 @@ class Client:
         return orjson.loads(answer) if answer else {}
 
 
-async def shopper(app: EmbeddedPlatform) -> tuple[Client, list[str]]:
-    """A registered, signed-in shopper with one product in the cart; the demo products."""
+async def shopper(app: EmbeddedPlatform) -> tuple[Client, list[str], str]:
+    """A registered, signed-in shopper with one product in the cart and one order placed;
+    the demo products and the order's id."""
     client = Client(app)
     products = [p["id"] for p in (await client.ok("GET", f"{API}/products?limit=100"))["items"]]
     email, password = "reads@example.com", "a long bench password"
@@ -113,17 +116,22 @@ async def shopper(app: EmbeddedPlatform) -> tuple[Client, list[str]]:
     await client.ok("POST", f"{API}/auth/register", account)
     tokens = await client.ok("POST", f"{API}/auth/login", {"email": email, "password": password})
     client.token = tokens["access_token"].encode()
-    await client.ok("POST", f"{API}/cart/items", {"product_id": products[0], "quantity": 1})
-    return client, products
+    line = {"product_id": products[0], "quantity": 1}
+    await client.ok("POST", f"{API}/cart/items", line)
+    placing = {"shipping_method": "standard", "shipping_address": ADDRESS}
+    order = await client.ok("POST", f"{API}/orders", placing)
+    await client.ok("POST", f"{API}/cart/items", line)  # the order emptied it: as before
+    return client, products, order["id"]
 
 
-def reads(products: list[str]) -> dict[str, str]:
+def reads(products: list[str], order_id: str) -> dict[str, str]:
     return {
         "GET /products/{id}": f"{API}/products/{products[1]}",
         "GET /products?limit=20": f"{API}/products?limit=20",
         "GET /categories": f"{API}/categories",
         "GET /cart": f"{API}/cart",
         "GET /users/me": f"{API}/users/me",
+        "GET /orders/{id}": f"{API}/orders/{order_id}",
     }
 
 
@@ -164,8 +172,8 @@ async def main(args: argparse.Namespace) -> None:
         telemetry.configure_logging(settings.log_level, settings.log_format)
         platform = EmbeddedPlatform(settings, freeze_gc=True)
         async with platform.running():
-            client, products = await shopper(platform)
-            targets = reads(products)
+            client, products, order_id = await shopper(platform)
+            targets = reads(products, order_id)
             for target in targets.values():  # warm caches (token, statements)
                 await cpu_per_request(client, target, args.clients * 20, args.clients)
             # CPU time of the event loop's thread: wall time would count waits for the GIL.

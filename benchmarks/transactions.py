@@ -19,6 +19,11 @@ The driver signs `--shoppers` shoppers in, runs `--checkouts` complete checkouts
 until the order is paid), waits until the counts stop moving (the last events are
 delivered), and prints the transactions per checkout. The counts are taken in the
 platform process with SIGUSR1 (written to a JSON file), so nothing is measured twice.
+
+`--statements` also counts every statement per database and kind (SELECT, INSERT, UPDATE,
+DELETE, BEGIN, …), in a transaction or not (the fast read path's reads run in autocommit),
+and prints them per checkout for the databases named (`--statements orders,payments`;
+`all` for every one).
 """
 
 from __future__ import annotations
@@ -47,6 +52,14 @@ COUNTS_ENV = "BENCH_TRANSACTIONS_FILE"
 console = Console(stderr=True)
 
 _WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
+STATEMENT_PREFIX = "statement "  # the statements' counts share the file: "statement db KIND"
+
+
+def statement_kind(statement: str) -> str:
+    """SELECT, INSERT, UPDATE, … (the statement's first word; `WITH …` counts as SELECT)."""
+    words = statement.split(None, 1)
+    kind = words[0].upper() if words else "?"
+    return "SELECT" if kind == "WITH" else kind
 
 
 def classify(file: str, statements: list[str]) -> str:
@@ -85,10 +98,12 @@ class _Tracer:
 
     def connection(self, path: str) -> Any:
         file, in_tx = Path(path).name, False
+        database = f"{STATEMENT_PREFIX}{file.removesuffix('.db')}"
         open_tx: list[str] = []
 
         def trace(statement: str) -> None:
             nonlocal in_tx
+            self.counts[f"{database} {statement_kind(statement)}"] += 1
             head = statement.lstrip()[:8].upper()
             if head.startswith("BEGIN"):
                 in_tx = True
@@ -188,17 +203,40 @@ async def _checkouts(shopper: Any, address: str, products: list[str], n: int, po
 
 
 def report(per_checkout: Counter[str], args: argparse.Namespace) -> None:
+    if args.statements:
+        report_statements(per_checkout, args.statements.split(","))
     table = Table(title=f"Write transactions per checkout ({args.shoppers} shopper(s))")
     table.add_column("origin")
     table.add_column("per checkout", justify="right")
     groups: Counter[str] = Counter()
-    for origin, n in sorted(per_checkout.items()):
+    transactions = {k: v for k, v in per_checkout.items() if not k.startswith(STATEMENT_PREFIX)}
+    for origin, n in sorted(transactions.items()):
         table.add_row(origin, f"{n:.2f}")
         groups[origin.split()[0]] += n
     table.add_section()
     for group, n in sorted(groups.items()):
         table.add_row(f"all {group}", f"{n:.2f}")
-    table.add_row("all", f"{sum(per_checkout.values()):.2f}")
+    table.add_row("all", f"{sum(transactions.values()):.2f}")
+    Console().print(table)
+
+
+def report_statements(per_checkout: Counter[str], databases: list[str]) -> None:
+    """Statements per checkout by database and kind (`databases`: names, or `all`)."""
+    by_db: dict[str, Counter[str]] = {}
+    for key, n in per_checkout.items():
+        if key.startswith(STATEMENT_PREFIX):
+            db, kind = key.removeprefix(STATEMENT_PREFIX).rsplit(" ", 1)
+            if "all" in databases or db in databases:
+                by_db.setdefault(db, Counter())[kind] += n
+    kinds = sorted({kind for counts in by_db.values() for kind in counts})
+    table = Table(title="Statements per checkout")
+    table.add_column("database")
+    for kind in kinds:
+        table.add_column(kind, justify="right")
+    table.add_column("all", justify="right")
+    for db, counts in sorted(by_db.items()):
+        row = [f"{counts[kind]:.2f}" for kind in kinds]
+        table.add_row(db, *row, f"{sum(counts.values()):.2f}")
     Console().print(table)
 
 
@@ -210,6 +248,11 @@ def main() -> None:
     parser.add_argument("--checkouts", type=int, default=20)
     parser.add_argument("--shoppers", type=int, default=1)
     parser.add_argument("--poll-s", type=float, default=0.1, help="order status poll interval")
+    parser.add_argument(
+        "--statements",
+        default="",
+        help="also count statements per checkout for these databases (comma-separated; 'all')",
+    )
     args = parser.parse_args()
     report(asyncio.run(measure(args)), args)
 

@@ -36,6 +36,7 @@ log = structlog.get_logger("shopfleet.reads")
 _LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError, OSError)
 
 Builder = Callable[[Any], sa.Select[Any]]
+Query = tuple[Hashable, Builder, Mapping[str, Any]]  # (key, build, values): see `FastReader`
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,7 @@ class FastReader:
 
     `rows(key, build, values)`: `build(key)` makes a Core statement with bind parameters;
     it is compiled once per key and run with `values` in autocommit (one snapshot).
+    `many(*queries)`: several such reads in one trip.
     """
 
     def __init__(
@@ -169,6 +171,34 @@ class FastReader:
         async with self.db.reader() as session:  # an in-memory database: SQLAlchemy's own
             result = await session.execute(build(key), dict(values))
             return result.mappings().all()
+
+    async def many(self, *queries: Query) -> list[Sequence[NamedRow]]:
+        """The rows of each `(key, build, values)`, in order, in one trip: one thread hop
+        on SQLite, one pooled connection on PostgreSQL (each statement its own snapshot,
+        as with `rows`)."""
+        compiled = [self.compiled(key, build) for key, build, _ in queries]
+        args = [c.args(values) for c, (_, _, values) in zip(compiled, queries, strict=True)]
+        statements = [(c.sql, a) for c, a in zip(compiled, args, strict=True)]
+        if self._pool is not None:
+            try:
+                raws = await self._fetch_many(statements)
+            except _LOST as exc:
+                log.warning("read connection lost; retrying once", error=str(exc))
+                raws = await self._fetch_many(statements)
+        elif self._threads is not None:
+            loop = asyncio.get_running_loop()
+            raws = await loop.run_in_executor(self._threads, self._sqlite_fetch_many, statements)
+        else:  # an in-memory database: one at a time, through SQLAlchemy
+            return [await self.rows(*query) for query in queries]
+        return [c.rows(raw) for c, raw in zip(compiled, raws, strict=True)]
+
+    async def _fetch_many(self, statements: list[tuple[str, list[Any]]]) -> list[Any]:
+        assert self._pool is not None
+        async with self._pool.acquire(timeout=self.acquire_timeout_s) as conn:
+            return [await conn.fetch(sql, *args) for sql, args in statements]
+
+    def _sqlite_fetch_many(self, statements: list[tuple[str, list[Any]]]) -> list[Any]:
+        return [self._sqlite_fetch(sql, args) for sql, args in statements]
 
     async def _fetch(self, sql: str, args: list[Any]) -> list[asyncpg.Record]:
         assert self._pool is not None

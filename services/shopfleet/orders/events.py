@@ -5,7 +5,8 @@ commit together, so a redelivered event (same id) changes nothing; the transitio
 keeps a different but older event (out of order) from moving an order backwards. After
 the commit, whatever the change left for catalog (commit or release the stock) is done at
 once (`settle_stock`, the router's after-commit hook); if catalog is down, the sweeper
-does it later.
+does it later. The hook is told the stock state the handler's change left, so it does not
+read the order again; a duplicate's hook (no handler ran) reads it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from shopfleet.kit.blocks.ports import Subscription
 from shopfleet.kit.contracts import events as ev
 from shopfleet.kit.db import Database
 from shopfleet.kit.subscriptions import DatabaseInbox, EventRouter, Received
+from shopfleet.orders.domain.order import Stock
 from shopfleet.orders.service import Orders
 
 CONSUMER = "orders"
@@ -30,35 +32,60 @@ class OfAnOrder(Protocol):
     def order_id(self) -> str: ...
 
 
+class StockLeft:
+    """The stock state each handler's change left, by event id, until its hook takes it.
+
+    An entry whose hook never runs (the transaction failed and the event was never
+    delivered again) would stay: past `limit` entries they are all forgotten, and hooks
+    then read the order as a duplicate's does."""
+
+    def __init__(self, limit: int = 1000) -> None:
+        self.limit = limit
+        self._left: dict[str, Stock] = {}
+
+    def put(self, event_id: str, stock: Stock | None) -> None:
+        if stock is None:
+            return
+        if len(self._left) >= self.limit:
+            self._left.clear()
+        self._left[event_id] = stock
+
+    def take(self, event_id: str) -> Stock | None:
+        return self._left.pop(event_id, None)
+
+
 def subscriptions(db: Database, orders: Orders) -> list[Subscription]:
     """What `create_app` subscribes, before the platform starts pub/sub."""
     router = EventRouter(CONSUMER, DatabaseInbox(db))
+    left = StockLeft()
 
     async def settle_stock(event: Received[OfAnOrder]) -> None:
-        await orders.settle_stock(event.shop, event.payload.order_id)
+        await orders.settle_stock(event.shop, event.payload.order_id, left.take(event.id))
 
     @router.on(ev.PAYMENT_SUCCEEDED, after_commit=settle_stock)
     async def payment_succeeded(
         session: AsyncSession, event: Received[ev.PaymentSucceeded]
     ) -> None:
-        await orders.on_payment_succeeded(session, event.shop, event.payload)
+        left.put(event.id, await orders.on_payment_succeeded(session, event.shop, event.payload))
 
     @router.on(ev.PAYMENT_FAILED, after_commit=settle_stock)
     async def payment_failed(session: AsyncSession, event: Received[ev.PaymentFailed]) -> None:
-        await orders.on_payment_failed(session, event.shop, event.payload)
+        left.put(event.id, await orders.on_payment_failed(session, event.shop, event.payload))
 
     @router.on(ev.PAYMENT_REFUNDED, after_commit=settle_stock)
     async def payment_refunded(session: AsyncSession, event: Received[ev.PaymentRefunded]) -> None:
-        await orders.on_payment_refunded(session, event.shop, event.payload)
+        left.put(event.id, await orders.on_payment_refunded(session, event.shop, event.payload))
 
     @router.on(ev.SHIPMENT_CREATED, after_commit=settle_stock)
     async def shipment_created(session: AsyncSession, event: Received[ev.ShipmentCreated]) -> None:
-        await orders.on_shipment_created(session, event.shop, event.payload)
+        left.put(event.id, await orders.on_shipment_created(session, event.shop, event.payload))
 
     @router.on(ev.SHIPMENT_STATUS_CHANGED, after_commit=settle_stock)
     async def shipment_status_changed(
         session: AsyncSession, event: Received[ev.ShipmentStatusChanged]
     ) -> None:
-        await orders.on_shipment_status_changed(session, event.shop, event.payload)
+        left.put(
+            event.id, await orders.on_shipment_status_changed(session, event.shop, event.payload)
+        )
 
     return router.subscriptions()

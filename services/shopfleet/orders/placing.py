@@ -26,7 +26,8 @@ from shopfleet.kit.refusals import UnavailableRefusal
 from shopfleet.kit.tenant_data import QuotaUsage, Usage
 from shopfleet.orders.domain import checkout, pricing
 from shopfleet.orders.domain.checkout import Draft
-from shopfleet.orders.domain.refusals import OrderInProgress
+from shopfleet.orders.domain.order import OrderRecord
+from shopfleet.orders.domain.refusals import OrderChanged, OrderInProgress
 from shopfleet.orders.models import OrderCreate, OrderPublic
 from shopfleet.orders.store import loads, placings, writes
 from shopfleet.orders.upstreams import Upstreams
@@ -62,9 +63,9 @@ class Placing:
                 if done is not None:
                     return done, False
             draft = await self._gather(shop, user_id, body)
-            order_id = await self._insert_placing(draft, key, digest)
-            if order_id is not None:
-                return await self._reserve_and_open(draft, order_id), True
+            placing = await self._insert_placing(draft, key, digest)
+            if placing is not None:
+                return await self._reserve_and_open(draft, placing), True
         raise OrderInProgress(
             "An order with this Idempotency-Key is being placed; retry in a few seconds."
         )
@@ -98,7 +99,7 @@ class Placing:
 
     async def _insert_placing(
         self, draft: Draft, key: str | None, digest: str | None
-    ) -> str | None:
+    ) -> OrderRecord | None:
         """The order row in status `placing`, before any stock is reserved: if we crash
         after reserving, the sweeper finds it and releases. None: the key is taken.
 
@@ -129,7 +130,8 @@ class Placing:
         except IntegrityError:
             return None  # the key, or this cart's version, was taken meanwhile: look again
 
-    async def _reserve_and_open(self, draft: Draft, order_id: str) -> OrderPublic:
+    async def _reserve_and_open(self, draft: Draft, placing: OrderRecord) -> OrderPublic:
+        order_id = placing.id
         try:
             result = await self.upstreams.reserve(draft.shop, order_id, draft.reservation())
         except BaseException:
@@ -140,18 +142,25 @@ class Placing:
             await self._abandon(draft.shop, order_id)
             raise refused
         try:
-            return await self._open(draft.shop, order_id)
+            return await self._open(placing)
         except BaseException:
             await self._abandon(draft.shop, order_id)
             raise
 
-    async def _open(self, shop: str, order_id: str) -> OrderPublic:
-        """Stock is reserved: the order becomes `pending_payment` with its events."""
-        async with self.db.session() as session, session.begin():
-            placing = checkout.still_placing(await placings.load_placing(session, shop, order_id))
-            now = self.now()
-            decision = checkout.decide_open(placing, self.payment_window, now)
-            return await loads.public(session, await writes.save(session, placing, decision, now))
+    async def _open(self, placing: OrderRecord) -> OrderPublic:
+        """Stock is reserved: the order becomes `pending_payment` with its events.
+
+        Neither the row nor its history is read back: the row is `placing` as inserted (the
+        move is conditional on its status and version; only the sweeper, abandoning it,
+        touches it meanwhile), and its one history row is the one this move writes."""
+        now = self.now()
+        decision = checkout.decide_open(placing, self.payment_window, now)
+        try:
+            async with self.db.session() as session, session.begin():
+                opened = await writes.save(session, placing, decision, now)
+        except OrderChanged:  # the sweeper gave up on it meanwhile
+            raise checkout.placing_gone() from None
+        return OrderPublic.of(opened, [writes.history_entry(placing, opened, decision, now)])
 
     async def _abandon(self, shop: str, order_id: str) -> None:
         """Undo a placing that failed: release whatever was reserved, forget the row. If

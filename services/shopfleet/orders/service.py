@@ -25,6 +25,7 @@ from shopfleet.kit.db import Database
 from shopfleet.kit.outbox import PermanentEventError
 from shopfleet.kit.quotas import QuotaReader
 from shopfleet.kit.reads import FastReader
+from shopfleet.orders import order_reads
 from shopfleet.orders.domain import access, checkout, pricing, saga
 from shopfleet.orders.domain.order import Decision, OrderRecord, Stock
 from shopfleet.orders.models import OrderPublic, OrdersPage, OrderUpdate
@@ -63,7 +64,8 @@ class Orders(Placing):
         quotas: QuotaReader | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.db, self.upstreams, self.fast = db, upstreams, loads.FastReads(reads)
+        self.db, self.upstreams, self.reads = db, upstreams, reads
+        self.fast = loads.FastReads(reads)
         self.quotas = quotas
         self.payment_window, self.placing_timeout = payment_window, placing_timeout
         self.max_unpaid_orders = max_unpaid_orders
@@ -78,6 +80,10 @@ class Orders(Placing):
         found = await self.fast.order(shop, order_id)
         order = access.visible(found, _caller(principal), order_id)
         return OrderPublic.of(order, await self.fast.history(shop, order_id))
+
+    async def read_json(self, shop: str, principal: Principal, order_id: str) -> bytes:
+        """`get`'s answer as JSON, built from the rows (no model): what the route sends."""
+        return await order_reads.read_order(self.reads, shop, order_id, _caller(principal))
 
     async def summary(self, shop: str, order_id: str) -> OrderSummary:
         found = await self.fast.headline(shop, order_id)
@@ -148,17 +154,19 @@ class Orders(Placing):
 
     # ------------------------------------------------------------------------- stock
 
-    async def settle_stock(self, shop: str, order_id: str) -> None:
+    async def settle_stock(self, shop: str, order_id: str, left: Stock | None = None) -> None:
         """Tell catalog what the order's `stock` says is pending; never raises (the
-        sweeper retries what could not be done now)."""
+        sweeper retries what could not be done now). `left`: the stock a change committed
+        just now left (not read again); None: read it."""
         try:
-            await self._settle_stock(stock.OrderKey(shop, order_id))
+            await self._settle_stock(stock.OrderKey(shop, order_id), left)
         except Exception:
             log.warning("stock settlement deferred", order_id=order_id, exc_info=True)
 
-    async def _settle_stock(self, key: stock.OrderKey) -> None:
-        async with self.db.reader() as session:
-            pending = saga.stock_call(await stock.stock_of(session, key))
+    async def _settle_stock(self, key: stock.OrderKey, left: Stock | None) -> None:
+        if left is None:
+            left = await self.fast.stock(key.shop, key.order_id)
+        pending = saga.stock_call(left)
         if pending is None:
             return
         settled = saga.stock_settled(pending, await self._tell_catalog(key, pending))
@@ -220,8 +228,9 @@ class Orders(Placing):
         shop: str,
         event: Event,
         decide: Callable[[OrderRecord, Event, datetime], Decision],
-    ) -> None:
-        """One step of the saga, in the event handler's transaction (its inbox row too)."""
+    ) -> Stock:
+        """One step of the saga, in the event handler's transaction (its inbox row too);
+        the stock state it leaves (what catalog must be told once it commits)."""
         order = await loads.load(session, shop, event.order_id, lock=True)
         if order is None:
             raise PermanentEventError(f"no order '{event.order_id}' in shop '{shop}'")
@@ -229,30 +238,31 @@ class Orders(Placing):
         decision = decide(order, event, now)
         if decision.warning:
             log.warning(decision.warning, order_id=order.id, note=decision.note)
-        await writes.save(session, order, decision, now)
+        return (await writes.save(session, order, decision, now)).stock
 
     async def on_payment_succeeded(
         self, session: AsyncSession, shop: str, payment: ev.PaymentSucceeded
-    ) -> None:
-        await self._react(session, shop, payment, saga.decide_payment_succeeded)
+    ) -> Stock:
+        return await self._react(session, shop, payment, saga.decide_payment_succeeded)
 
     async def on_payment_failed(
         self, session: AsyncSession, shop: str, failure: ev.PaymentFailed
-    ) -> None:
-        await self._react(session, shop, failure, saga.decide_payment_failed)
+    ) -> Stock:
+        return await self._react(session, shop, failure, saga.decide_payment_failed)
 
     async def on_payment_refunded(
         self, session: AsyncSession, shop: str, refund: ev.PaymentRefunded
-    ) -> None:
-        await self._react(session, shop, refund, saga.decide_payment_refunded)
+    ) -> Stock:
+        return await self._react(session, shop, refund, saga.decide_payment_refunded)
 
     async def on_shipment_created(
         self, session: AsyncSession, shop: str, shipment: ev.ShipmentCreated
-    ) -> None:
-        await self._react(session, shop, shipment, saga.decide_shipment_created)
+    ) -> Stock:
+        return await self._react(session, shop, shipment, saga.decide_shipment_created)
 
     async def on_shipment_status_changed(
         self, session: AsyncSession, shop: str, change: ev.ShipmentStatusChanged
-    ) -> None:
-        if saga.shipment_moves_orders(change.status):  # other statuses: not even a lookup
-            await self._react(session, shop, change, saga.decide_shipment_status_changed)
+    ) -> Stock | None:
+        if not saga.shipment_moves_orders(change.status):  # other statuses: not even a lookup
+            return None
+        return await self._react(session, shop, change, saga.decide_shipment_status_changed)

@@ -217,6 +217,11 @@ def payment_public(payment: PaymentRecord) -> PaymentPublic:
     )
 
 
+def payment_detail(payment: PaymentRecord, refunds: list[RefundRecord]) -> PaymentDetail:
+    shown = payment_public(payment).model_dump()
+    return PaymentDetail(**shown, refunds=[refund_public(r) for r in refunds])
+
+
 def refund_public(refund: RefundRecord) -> RefundPublic:
     return RefundPublic(
         id=refund.id,

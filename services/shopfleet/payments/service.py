@@ -47,6 +47,7 @@ from shopfleet.payments.models import (
     PaymentDetail,
     PaymentsPage,
     RefundPublic,
+    payment_detail,
     payment_public,
     refund_public,
 )
@@ -83,8 +84,7 @@ class PaymentsService:
             found = await store.payment(shop, payment_id, owner=owner)
             payment = existing_payment(found, payment_id)
             refunds = await store.refunds.of_payment(shop, payment_id)
-        shown = payment_public(payment).model_dump()
-        return PaymentDetail(**shown, refunds=[refund_public(r) for r in refunds])
+        return payment_detail(payment, refunds)
 
     async def list_payments(
         self,
@@ -115,8 +115,8 @@ class PaymentsService:
         async with reading(self.db) as store:
             existing = await store.open_payment(shop, order_id)
         match plan_intent(order, existing):
-            case MakeIntent(payment_id=payment_id):
-                return await self._make_intent(shop, order, payment_id, payment_method)
+            case MakeIntent():  # none yet, or `existing` is still waiting for its intent
+                return await self._make_intent(shop, order, existing, payment_method)
             case FollowTotal() as follow:
                 await self._follow_total(shop, follow)
                 return await self.detail(shop, follow.payment_id), False
@@ -124,28 +124,31 @@ class PaymentsService:
                 return await self.detail(shop, payment_id), False
 
     async def _make_intent(
-        self, shop: str, order: OrderSummary, payment_id: str | None, payment_method: str | None
+        self,
+        shop: str,
+        order: OrderSummary,
+        payment: PaymentRecord | None,
+        payment_method: str | None,
     ) -> tuple[PaymentDetail, bool]:
-        if payment_id is None:
+        if payment is None:
             check_after = self.settlement.check_after()
-            payment_id = await insert_open_payment(
-                self.db, shop, order, payment_method, check_after
-            )
+            payment = await insert_open_payment(self.db, shop, order, payment_method, check_after)
         account = await self.accounts.account(shop)
         try:
-            intent = await account.create_intent(payment_id, order, payment_method)
+            intent = await account.create_intent(payment.id, order, payment_method)
         except Unavailable as exc:
             raise exc.refusal("create the payment") from None
         except Rejected as exc:
             refused = intent_refused(exc.code or "invalid_request", exc.message)
             async with writing(self.db) as store:
-                await store.fail(payment_id, refused, utcnow())
+                await store.fail(payment, refused, utcnow())
             raise exc.refusal() from None
         async with writing(self.db) as store:
-            made = await store.attach_intent(payment_id, intent, utcnow())
-        if not made:  # a concurrent call made its intent first, or the order was cancelled
+            made = await store.attach_intent(payment, intent, utcnow())
+        if made is None:  # a concurrent call made its intent first, or the order was cancelled
             self.background.spawn(self.settlement.cancel_at_stripe(shop, intent.id))
-        return await self.detail(shop, payment_id), made
+            return await self.detail(shop, payment.id), False
+        return payment_detail(made, []), True  # a payment just made has no refunds
 
     async def _follow_total(self, shop: str, follow: FollowTotal) -> None:
         account = await self.accounts.account(shop)
@@ -171,10 +174,16 @@ class PaymentsService:
         async with writing(self.db) as store:
             check_after = self.settlement.check_after()
             await store.start_processing(payment_id, plan.payment_method, check_after, utcnow())
-        await self._confirm_at_stripe(account, payment_id, plan)
+        settled = await self._confirm_at_stripe(account, payment_id, plan)
+        if settled is not None:  # this confirm moved it: as stored (an open payment's: no refunds)
+            return payment_detail(settled, [])
         return await self.detail(shop, payment_id)
 
-    async def _confirm_at_stripe(self, account: Account, payment_id: str, plan: Confirm) -> None:
+    async def _confirm_at_stripe(
+        self, account: Account, payment_id: str, plan: Confirm
+    ) -> PaymentRecord | None:
+        """Confirm at Stripe and settle what it answered: the payment as that left it, if
+        it moved it (see `Settlement.settle`)."""
         new_method = plan.payment_method if plan.set_method_first else None
         try:
             intent = await account.confirm(plan.intent_id, new_method)
@@ -188,13 +197,13 @@ class PaymentsService:
                 intent = await account.retrieve(plan.intent_id)
             except (Rejected, Unavailable, Declined):
                 intent = Intent(plan.intent_id, "requires_confirmation")
-            await self.settlement.settle_now(account.shop, intent.id, told(intent))
+            settled = await self.settlement.settle_now(account.shop, intent.id, told(intent))
             if unconfirmed(intent):
                 raise exc.refusal() from None
-            return
+            return settled
         except Unavailable as exc:
             raise exc.refusal("confirm the payment") from None
-        await self.settlement.settle_now(account.shop, intent.id, told(intent))
+        return await self.settlement.settle_now(account.shop, intent.id, told(intent))
 
     # ------------------------------------------------------------------------- refunds
 

@@ -88,59 +88,74 @@ class Settlement:
         """Apply what Stripe says of an intent (the one path for every source)."""
         await self.settle(session, shop, intent.id, told(intent))
 
-    async def settle_now(self, shop: str, intent_id: str, decide: Decide) -> None:
+    async def settle_now(self, shop: str, intent_id: str, decide: Decide) -> PaymentRecord | None:
         """`settle`, in a transaction of its own."""
         async with self.db.session() as session, session.begin():
-            await self.settle(session, shop, intent_id, decide)
+            return await self.settle(session, shop, intent_id, decide)
 
     async def settle(
         self, session: AsyncSession, shop: str, intent_id: str, decide: Decide
-    ) -> None:
+    ) -> PaymentRecord | None:
         """Decide on the intent's payment as it is, and store the change (decide again if
-        the payment moved meanwhile)."""
+        the payment moved meanwhile).
+
+        The payment as the change left it when the change moved an open payment (one that
+        has no refunds: only a captured payment is refunded), so a caller answers it
+        without reading it again; None otherwise (nothing changed, or a late capture)."""
         store = PaymentsStore(session)
         for _attempt in range(SETTLE_ATTEMPTS):
             payment = await store.payment_by_intent(shop, intent_id)
             if payment is None:
                 log.info("stripe intent is not this shop's", shop=shop, intent=intent_id)
-                return
+                return None
             change = decide(payment)
-            if change is None or await self._apply(store, payment, change):
-                return
+            if change is None:
+                return None
+            stored = await self._apply(store, payment, change)
+            if stored is not None:
+                return stored if payment.is_open else None
+        return None
 
-    async def _apply(self, store: PaymentsStore, payment: PaymentRecord, change: Change) -> bool:
-        """Store the change if the payment is still where it was decided on; its event too."""
+    async def _apply(
+        self, store: PaymentsStore, payment: PaymentRecord, change: Change
+    ) -> PaymentRecord | None:
+        """Store the change if the payment is still where it was decided on; its event too.
+        The payment as stored then (None: it had moved)."""
         match change:
             case Move():
-                return await store.move(payment.id, change, utcnow())
+                return await store.move(payment, change, utcnow())
             case Fail():
                 return await self._fail(store, payment, change)
             case Capture():
                 return await self._capture(store, payment, change)
 
-    async def _fail(self, store: PaymentsStore, payment: PaymentRecord, failure: Fail) -> bool:
+    async def _fail(
+        self, store: PaymentsStore, payment: PaymentRecord, failure: Fail
+    ) -> PaymentRecord | None:
         now = utcnow()
-        if not await store.fail(payment.id, failure, now):
-            return False
+        stored = await store.fail(payment, failure, now)
+        if stored is None:
+            return None
         event = payment_failed(payment, failure, now)
         await Outbox.add(store.session, PAYMENT_FAILED, event, shop=payment.shop)
-        return True
+        return stored
 
     async def _capture(
         self, store: PaymentsStore, payment: PaymentRecord, capture: Capture
-    ) -> bool:
+    ) -> PaymentRecord | None:
         now = utcnow()
-        if not await store.capture(payment.id, capture, now):
-            return False
+        stored = await store.capture(payment, capture, now)
+        if stored is None:
+            return None
         if not capture.late:
             event = payment_succeeded(payment, capture.received, now)
             await Outbox.add(store.session, PAYMENT_SUCCEEDED, event, shop=payment.shop)
-            return True
+            return stored
         # Money taken for a payment we had given up: recorded above, and given back.
         log.warning("captured after cancel: refunding", payment=payment.id, shop=payment.shop)
         reason = RefundReason.ORDER_CANCELLED
         await self.reserve_refund(store, payment.shop, payment.id, None, reason)
-        return True
+        return stored
 
     async def cancel_open(self, store: PaymentsStore, payment: PaymentRecord) -> None:
         """Cancel an open payment; its intent at Stripe once the transaction commits."""

@@ -64,8 +64,9 @@ async def test_a_crash_after_reserving_is_undone_by_the_sweeper(checkout: Checko
         {"shipping_method": "standard", "shipping_address": checkout.shipping_address()}
     )
     gathered = await service._gather(SHOP, checkout.sub(shopper), body)
-    order_id = await service._insert_placing(gathered, None, None)
-    assert order_id is not None
+    placing = await service._insert_placing(gathered, None, None)
+    assert placing is not None
+    order_id = placing.id
     lines = [ReservationLine(product_id=mug, quantity=2)]
     await service.upstreams.reserve(SHOP, order_id, ReserveRequest(lines=lines))  # ...and crash
     assert (await checkout.stock(mug))["reserved"] == 2

@@ -221,3 +221,24 @@ async def test_an_order_above_what_one_card_payment_can_charge_is_refused(
         payments.api("/payments"), params={"order_id": order_id}, headers=payments.shopper
     )
     assert listed.json()["items"] == []
+
+
+async def test_making_and_confirming_answer_the_payment_as_stored(payments: Payments) -> None:
+    """The intent's and the confirm's answers are built from what they wrote (not read
+    again): each is what a read of the payment answers right after."""
+    order_id = payments.order(amount=1250, currency="EUR")
+    made = await payments.intent(order_id, payment_method="pm_card_visa")
+    assert made.status_code == 201, made.text
+    payment_id = made.json()["id"]
+    for headers in (payments.shopper, payments.admin):  # the admin's: no client secret
+        made_as_seen = await payments.intent(order_id, headers=headers)
+        assert made_as_seen.status_code == 200, made_as_seen.text
+        assert made_as_seen.json() == (await payments.get(payment_id, headers)).json()
+    assert made.json() == (await payments.get(payment_id)).json()
+
+    confirmed = await payments.confirm(payment_id)
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["status"] == "succeeded"
+    assert confirmed.json() == (await payments.get(payment_id)).json()
+    again = await payments.confirm(payment_id)  # confirmed already: read, same answer
+    assert again.status_code == 200 and again.json() == confirmed.json()

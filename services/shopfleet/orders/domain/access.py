@@ -21,9 +21,15 @@ class Caller:
 
 def visible(order: OrderRecord | None, caller: Caller, order_id: str) -> OrderRecord:
     """The order, if the caller may see it: their own, or any for an admin."""
-    if order is None or not (caller.is_admin or order.user_id == caller.user_id):
-        raise OrderNotFound(f"You have no order '{order_id}' in this shop.")
+    check_visible(None if order is None else order.user_id, caller, order_id)
+    assert order is not None
     return order
+
+
+def check_visible(owner: str | None, caller: Caller, order_id: str) -> None:
+    """Refused unless the order exists (`owner`: its user) and the caller may see it."""
+    if owner is None or not (caller.is_admin or owner == caller.user_id):
+        raise OrderNotFound(f"You have no order '{order_id}' in this shop.")
 
 
 @dataclass(frozen=True, slots=True)

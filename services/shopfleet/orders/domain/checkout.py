@@ -94,8 +94,13 @@ def draft(
 def still_placing(order: OrderRecord | None) -> OrderRecord:
     """The order being placed; refused if it is gone or placed (the sweeper gave up on it)."""
     if order is None or order.status != Status.PLACING:
-        raise DependencyUnavailable("orders", "the order be placed")
+        raise placing_gone()
     return order
+
+
+def placing_gone() -> DependencyUnavailable:
+    """Why a placing cannot open: its row is gone (the sweeper gave up on it)."""
+    return DependencyUnavailable("orders", "the order be placed")
 
 
 def reservation_refused(result: ReservationResult, lines: Sequence[OrderLine]) -> Refusal | None:

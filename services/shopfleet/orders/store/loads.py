@@ -14,7 +14,7 @@ from shopfleet.kit.cursors import PageEnd
 from shopfleet.kit.money import Money
 from shopfleet.kit.reads import FastReader
 from shopfleet.orders.domain.access import OrderHeadline
-from shopfleet.orders.domain.order import OrderRecord, Status
+from shopfleet.orders.domain.order import OrderRecord, Status, Stock
 from shopfleet.orders.models import ORDERS, HistoryEntry, OrderListItem, OrderPublic
 from shopfleet.orders.store.rows import FastRead, placed, statement
 
@@ -67,6 +67,11 @@ class FastReads:
             placed_at=row["created_at"],
             expires_at=row["expires_at"],
         )
+
+    async def stock(self, shop: str, order_id: str) -> Stock | None:
+        values = {"shop": shop, "order_id": order_id}
+        rows = await self.reads.rows(FastRead.STOCK, statement, values)
+        return Stock(rows[0]["stock"]) if rows else None
 
     async def history(self, shop: str, order_id: str) -> list[HistoryEntry]:
         values = {"shop": shop, "order_id": order_id}

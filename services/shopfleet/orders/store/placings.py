@@ -20,12 +20,11 @@ orders = ORDERS.c
 
 async def insert_placing(
     session: AsyncSession, draft: Draft, *, key: str | None, digest: str | None, now: datetime
-) -> str:
-    """The order's row in status `placing` (stock not reserved yet); its id."""
-    order_id = new_id()
+) -> OrderRecord:
+    """The order's row in status `placing` (stock not reserved yet), as written."""
     total, shipping = draft.total, draft.shipping()
-    values = dict(
-        id=order_id,
+    placing = OrderRecord(
+        id=new_id(),
         shop=draft.shop,
         user_id=draft.user_id,
         status=Status.PLACING,
@@ -35,19 +34,44 @@ async def insert_placing(
         shipping_amount=shipping.cost.amount,
         total_amount=total.amount,
         refunded_amount=0,
-        lines=[line.model_dump(mode="json") for line in draft.priced.lines],
+        lines=tuple(draft.priced.lines),
         shipping_method_id=shipping.method_id,
+        shipping_method=shipping,
+        shipping_address=draft.address,
+        request_hash=digest,
+        payment_id=None,
+        cancel_reason=None,
+        cancel_cause=None,
+        version=1,
+        created_at=now,
+        updated_at=now,
+        expires_at=None,
+        paid_at=None,
+    )
+    values = dict(
+        id=placing.id,
+        shop=placing.shop,
+        user_id=placing.user_id,
+        status=placing.status,
+        stock=placing.stock,
+        currency=placing.currency,
+        subtotal_amount=placing.subtotal_amount,
+        shipping_amount=placing.shipping_amount,
+        total_amount=placing.total_amount,
+        refunded_amount=0,
+        lines=[line.model_dump(mode="json") for line in placing.lines],
+        shipping_method_id=placing.shipping_method_id,
         shipping_method=shipping.model_dump(mode="json"),
         shipping_address=draft.address.model_dump(mode="json"),
         idempotency_key=key,
         request_hash=digest,
         cart_version=draft.cart_version,
-        version=1,
+        version=placing.version,
         created_at=now,
         updated_at=now,
     )
     await session.execute(sa.insert(ORDERS).values(values))
-    return order_id
+    return placing
 
 
 async def forget_placing(session: AsyncSession, shop: str, order_id: str) -> None:
@@ -93,13 +117,6 @@ async def open_orders(session: AsyncSession, shop: str, user_id: str) -> list[Op
         )
         for row in rows
     ]
-
-
-async def load_placing(session: AsyncSession, shop: str, order_id: str) -> OrderRecord | None:
-    """The order in whatever status, `placing` included, locked."""
-    query = sa.select(ORDERS).where(orders.shop == shop, orders.id == order_id)
-    found = (await session.execute(query.with_for_update())).mappings().first()
-    return None if found is None else record_of(found)
 
 
 async def find_by_key(

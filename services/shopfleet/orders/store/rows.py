@@ -28,6 +28,7 @@ class FastRead(StrEnum):
     ORDER = "order"
     HEADLINE = "headline"  # what payments reads: no lines, no addresses
     HISTORY = "history"
+    STOCK = "stock"  # what catalog must still be told (`stock.py`)
 
 
 HEADLINE_COLUMNS = (
@@ -48,6 +49,8 @@ def statement(which: FastRead) -> sa.Select[Any]:
     if which is FastRead.HISTORY:
         by_order = (history.shop == shop, history.order_id == order_id)
         return sa.select(HISTORY).where(*by_order).order_by(history.id)
+    if which is FastRead.STOCK:
+        return sa.select(orders.stock).where(orders.shop == shop, orders.id == order_id)
     columns = HEADLINE_COLUMNS if which is FastRead.HEADLINE else tuple(ORDERS.c)
     return sa.select(*columns).where(orders.shop == shop, orders.id == order_id)
 

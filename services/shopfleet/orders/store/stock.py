@@ -21,12 +21,6 @@ class OrderKey:
     order_id: str
 
 
-async def stock_of(session: AsyncSession, key: OrderKey) -> Stock | None:
-    query = sa.select(orders.stock).where(orders.shop == key.shop, orders.id == key.order_id)
-    stock = await session.scalar(query)
-    return None if stock is None else Stock(stock)
-
-
 async def set_stock(session: AsyncSession, key: OrderKey, *, was: Stock, now: Stock) -> bool:
     """Record catalog's answer, unless another settlement recorded one first."""
     same = (orders.shop == key.shop, orders.id == key.order_id, orders.stock == was)

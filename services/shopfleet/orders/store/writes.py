@@ -20,9 +20,10 @@ from shopfleet.orders.domain.order import (
     OrderEvent,
     OrderRecord,
     Status,
+    public_status,
 )
 from shopfleet.orders.domain.refusals import OrderChanged
-from shopfleet.orders.models import HISTORY, ORDERS
+from shopfleet.orders.models import HISTORY, ORDERS, HistoryEntry
 
 orders = ORDERS.c
 
@@ -55,12 +56,27 @@ async def save(
     elif decision.changes:
         await session.execute(sa.update(ORDERS).where(*unchanged).values(values))
     stored = decision.applied_to(order, now)
-    note = decision.note[:MAX_NOTE] if decision.note else None
-    entry = dict(status=stored.status, cause=decision.cause, actor=decision.actor, note=note)
-    await session.execute(sa.insert(HISTORY).values(_history_of(order, now) | entry))
+    entry = history_entry(order, stored, decision, now)
+    keys = {"shop": order.shop, "order_id": order.id}
+    await session.execute(sa.insert(HISTORY).values(keys | entry.model_dump()))
     for event in decision.events:
         await _publish(session, order.shop, event)
     return stored
+
+
+def history_entry(
+    order: OrderRecord, stored: OrderRecord, decision: Decision, now: datetime
+) -> HistoryEntry:
+    """The history row `save` writes for `decision` (`order` as read, `stored` after)."""
+    assert decision.cause is not None  # a decision without a cause writes nothing
+    return HistoryEntry(
+        status=public_status(stored.status),
+        previous=None if order.status == Status.PLACING else public_status(order.status),
+        cause=decision.cause,
+        actor=decision.actor,
+        note=decision.note[:MAX_NOTE] if decision.note else None,
+        at=now,
+    )
 
 
 async def _publish(session: AsyncSession, shop: str, event: OrderEvent) -> None:
@@ -76,9 +92,3 @@ async def _publish(session: AsyncSession, shop: str, event: OrderEvent) -> None:
             await Outbox.add(session, ev.ORDER_CANCELLED, event, shop=shop)
         case _:
             assert_never(event)
-
-
-def _history_of(order: OrderRecord, now: datetime) -> dict[str, object]:
-    """A history row's columns for `order`, as read before the change."""
-    previous = None if order.status == Status.PLACING else order.status
-    return {"shop": order.shop, "order_id": order.id, "previous": previous, "at": now}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +27,7 @@ from shopfleet.payments.domain.settling import Capture, Fail, Move
 from shopfleet.payments.models import Payment
 from shopfleet.payments.store.refunds import RefundsStore
 from shopfleet.payments.store.rows import (
+    applied,
     changed,
     payment_record,
     payments_table,
@@ -40,9 +42,9 @@ _payments, _refunds = payments_table.c, refunds_table.c
 
 async def insert_open_payment(
     db: Database, shop: str, order: OrderSummary, payment_method: str | None, check_after: datetime
-) -> str:
-    """A new payment of the order, waiting for its intent; or the id of the one a concurrent
-    call inserted first (the unique `(shop, open_order_id)` lets only one in)."""
+) -> PaymentRecord:
+    """A new payment of the order, waiting for its intent (as written); or the one a
+    concurrent call inserted first (the unique `(shop, open_order_id)` lets only one in)."""
     row = Payment(
         shop=shop,
         order_id=order.order_id,
@@ -54,16 +56,17 @@ async def insert_open_payment(
         payment_method=payment_method,
         check_after=check_after,
     )
+    values = row.model_dump()
     try:
         async with db.session() as session, session.begin():
-            await session.execute(sa.insert(payments_table).values(row.model_dump()))
+            await session.execute(sa.insert(payments_table).values(values))
     except IntegrityError:
         async with db.reader() as session:
             found = await PaymentsStore(session).open_payment(shop, order.order_id)
         if found is None:
             raise
-        return found.id
-    return row.id
+        return found
+    return PaymentRecord(**{**values, "status": PaymentStatus.CREATING})
 
 
 @asynccontextmanager
@@ -182,21 +185,27 @@ class PaymentsStore:
 
     # ------------------------------------------------------------------------- payments: writes
 
-    async def attach_intent(self, payment_id: str, intent: Intent, now: datetime) -> bool:
-        """The new intent is the payment's, unless another call's (or a cancel) came first."""
+    async def attach_intent(
+        self, payment: PaymentRecord, intent: Intent, now: datetime
+    ) -> PaymentRecord | None:
+        """The new intent is the payment's, unless another call's (or a cancel) came first;
+        the payment as it is then (None: not attached). A payment still `creating` has
+        nothing else that changes (only a cancel or a failure moves it, and then this
+        update finds it gone), so `payment` and this change are the whole row."""
+        values = dict(
+            provider_intent_id=intent.id,
+            client_secret=intent.client_secret,
+            payment_method=intent.payment_method,
+            status=PaymentStatus.PENDING.value,
+            updated_at=now,
+        )
         statement = (
             sa.update(payments_table)
-            .where(_payments.id == payment_id, _payments.provider_intent_id.is_(None))
+            .where(_payments.id == payment.id, _payments.provider_intent_id.is_(None))
             .where(_payments.status == PaymentStatus.CREATING.value)
-            .values(
-                provider_intent_id=intent.id,
-                client_secret=intent.client_secret,
-                payment_method=intent.payment_method,
-                status=PaymentStatus.PENDING.value,
-                updated_at=now,
-            )
+            .values(values)
         )
-        return await changed(self.session, statement)
+        return applied(payment, values) if await changed(self.session, statement) else None
 
     async def follow_amount(self, payment_id: str, amount: int, now: datetime) -> None:
         pending = frozenset({PaymentStatus.PENDING})
@@ -215,37 +224,46 @@ class PaymentsStore:
             updated_at=now,
         )
 
-    async def capture(self, payment_id: str, capture: Capture, now: datetime) -> bool:
+    # `capture`, `fail` and `move` store a change decided on `payment` (as read in this
+    # transaction) while it is in the change's sources; each answers `payment` with the
+    # change applied, or None if it had left them.
+
+    async def capture(
+        self, payment: PaymentRecord, capture: Capture, now: datetime
+    ) -> PaymentRecord | None:
         # A late capture keeps why the payment had failed.
         cleared = {} if capture.late else {"failure_code": None, "failure_message": None}
-        return await update_payment(
-            self.session,
-            payment_id,
-            capture.sources,
+        values = dict(
             status=PaymentStatus.SUCCEEDED.value,
             captured_amount=capture.received,
             **settled_columns(now),
             **cleared,
         )
+        return await self._change(payment, capture.sources, values)
 
-    async def fail(self, payment_id: str, failure: Fail, now: datetime) -> bool:
+    async def fail(
+        self, payment: PaymentRecord, failure: Fail, now: datetime
+    ) -> PaymentRecord | None:
         """Failed: its order may be paid by a new payment (the open slot is freed)."""
-        return await update_payment(
-            self.session,
-            payment_id,
-            failure.sources,
+        values = dict(
             status=PaymentStatus.FAILED.value,
             open_order_id=None,
             failure_code=failure.code[:64],
             failure_message=failure.message[:500],
             **settled_columns(now),
         )
+        return await self._change(payment, failure.sources, values)
 
-    async def move(self, payment_id: str, move: Move, now: datetime) -> bool:
-        target = move.target.value
-        return await update_payment(
-            self.session, payment_id, move.sources, status=target, updated_at=now
-        )
+    async def move(self, payment: PaymentRecord, move: Move, now: datetime) -> PaymentRecord | None:
+        values = dict(status=move.target.value, updated_at=now)
+        return await self._change(payment, move.sources, values)
+
+    async def _change(
+        self, payment: PaymentRecord, sources: frozenset[PaymentStatus], values: dict[str, Any]
+    ) -> PaymentRecord | None:
+        if not await update_payment(self.session, payment.id, sources, **values):
+            return None
+        return applied(payment, values)
 
     async def cancel_open(self, payment_id: str, now: datetime) -> bool:
         """Cancel an open payment (its order was cancelled); frees the order's slot."""

@@ -3,6 +3,7 @@ both stores make."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +37,14 @@ def settled_columns(now: datetime) -> dict[str, Any]:
 def payment_record(row: sa.Row[Any], *, without: str | None = None) -> PaymentRecord:
     columns = {name: value for name, value in row._mapping.items() if name != without}
     return PaymentRecord(**{**columns, "status": PaymentStatus(columns["status"])})
+
+
+def applied(payment: PaymentRecord, values: dict[str, Any]) -> PaymentRecord:
+    """`payment` with the column values an update wrote (names are the record's fields)."""
+    changes = dict(values)
+    if "status" in changes:
+        changes["status"] = PaymentStatus(changes["status"])
+    return dataclasses.replace(payment, **changes)
 
 
 def refund_record(row: sa.Row[Any]) -> RefundRecord:
