@@ -415,9 +415,13 @@ async def test_published_rows_awaiting_their_mark_are_not_published_again(
     relay = relay_for(relays, db, pubsub, mark_delay_s=60.0)
     await relay.start()
     ids: list[str] = []
+
+    async def commit_and_wait() -> None:
+        ids.extend(await add_events(db, 2))
+        await eventually(lambda: len(pubsub.published) == len(ids))
+
     for _ in range(3):  # three rounds, each woken by its commit, none writing marks
-        ids += await add_events(db, 2)
-        await eventually(lambda n=len(ids): len(pubsub.published) == n)
+        await commit_and_wait()
     await asyncio.sleep(0.1)  # polls come and go
     assert pubsub.ids() == ids
     assert await unmarked(db) == set(ids)
