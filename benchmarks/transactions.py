@@ -8,8 +8,9 @@ connection of the process (each service's database, the local pub/sub file, the 
 store) reports its statements. A write transaction is what runs from a `BEGIN` to its
 `COMMIT` (or `ROLLBACK`); at its end it is classed by its file and what it wrote:
 
-- pub/sub (`pubsub.db`): publish (rows routed to queues), claim (due rows claimed),
-  settle (acks: rows deleted), retry, dead-letter;
+- pub/sub (`pubsub.db`): publish (rows routed to queues), claim (due rows claimed, or
+  rows a publish handed straight to idle handlers), settle (acks: rows deleted), retry,
+  dead-letter; a transaction that does several is named by all (`publish+claim+settle`);
 - a service's database: inbox (an event's effect with its inbox row, `+events` when it
   also queued events in the outbox), relay (outbox rows marked published or failed),
   request (a request's writes, `+events` when it queued events), other;
@@ -66,17 +67,21 @@ def classify(file: str, statements: list[str]) -> str:
     """The origin of one committed write transaction, from its file and its statements."""
     text = "\n".join(statements)
     if file == "pubsub.db":
-        if "claimed = 1" in text:
-            return "pubsub claim"
         if "INSERT INTO dead_letters" in text:
             return "pubsub dead-letter"
-        if "claimed = 0, attempts" in text:
-            return "pubsub retry"
-        if "DELETE FROM deliveries" in text:
-            return "pubsub settle"
-        if "INSERT INTO deliveries" in text:
-            return "pubsub publish"
-        return "pubsub other"
+        # One transaction may do several of these (a publish that also claims rows for idle
+        # handlers and records earlier answers): named by all of them, in this order.
+        kinds = [
+            kind
+            for kind, present in (
+                ("publish", "INSERT INTO deliveries" in text),
+                ("claim", "claimed = 1" in text or "RETURNING id, consumer, claimed" in text),
+                ("settle", "DELETE FROM deliveries" in text),
+                ("retry", "claimed = 0, attempts" in text),
+            )
+            if present
+        ]
+        return f"pubsub {'+'.join(kinds) or 'other'}"
     if file.startswith("state"):
         return "state store"
     service = file.removesuffix(".db")

@@ -19,5 +19,8 @@ async def test_two_checkouts_are_counted_by_origin() -> None:
 
     assert per_checkout["request orders+events"] >= 1  # the order opened with its events
     assert per_checkout["inbox orders+events"] >= 1  # payment succeeded → order paid
-    assert per_checkout["pubsub publish"] >= 1 and per_checkout["pubsub claim"] >= 1
+    pubsub = [origin for origin in per_checkout if origin.startswith("pubsub ")]
+    # A publish may also claim rows for idle handlers and settle earlier answers.
+    assert any("publish" in origin for origin in pubsub)
+    assert any("claim" in origin for origin in pubsub)
     assert all(n > 0 for n in per_checkout.values())

@@ -5,7 +5,8 @@ A service writes its domain rows and the events they cause in one transaction
 committed events, then marks them published. A crash between the two publishes an event
 again but never loses one (at-least-once), so consumers de-duplicate by event id in the
 same transaction as their effect (kit/inbox.py; services subscribe through the router of
-kit/subscriptions.py).
+kit/subscriptions.py). On SQLite the marks are written lazily (`_SqliteFileMarks`): a
+crash republishes what was published in the last `mark_delay_s` or so.
 """
 
 from __future__ import annotations
@@ -192,9 +193,13 @@ class OutboxRelay:
     round's rows with one UPDATE; with a pub/sub of `atomic_batches`, published at once).
 
     On PostgreSQL each round claims its batch with `FOR UPDATE SKIP LOCKED`, so replicas
-    share the work without publishing the same rows at once; on SQLite the round's
-    `BEGIN IMMEDIATE` serializes relays. A failed row is retried after a per-row backoff
-    while later rows go on; when a round publishes nothing but failures, the relay backs off.
+    share the work without publishing the same rows at once, and marks it in the same
+    transaction. On SQLite (one process per file) relays on a file take turns and mark
+    lazily: what they published is remembered in memory and left out of later rounds, and
+    the marks are written together once the oldest is `mark_delay_s` old (or a batch has
+    gathered, a publish failed, or the relay stops), so a round costs no write transaction
+    of the service's. A failed row is retried after a per-row backoff while later rows go
+    on; when a round publishes nothing but failures, the relay backs off.
     """
 
     def __init__(
@@ -210,16 +215,19 @@ class OutboxRelay:
         retention: timedelta = timedelta(days=7),
         inbox_retention: timedelta | None = timedelta(days=30),
         purge_interval_s: float = 3600.0,
+        mark_delay_s: float = 1.0,
     ) -> None:
         self.db, self.pubsub, self.source = db, pubsub, source
         self.batch_size, self.poll_interval_s = batch_size, poll_interval_s
         self.max_backoff_s, self.publish_timeout_s = max_backoff_s, publish_timeout_s
         self.retention, self.inbox_retention = retention, inbox_retention
-        self.purge_interval_s = purge_interval_s
+        self.purge_interval_s, self.mark_delay_s = purge_interval_s, mark_delay_s
         self._wake, self._stop = asyncio.Event(), asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._retry_at: dict[str, float] = {}  # event id -> monotonic time it may be tried again
         self._next_purge = 0.0
+        # SQLite: shared with the other relays on the file (see _SqliteFileMarks)
+        self._marks = _sqlite_marks(db) if db.is_sqlite else None
 
     def notify(self) -> None:
         """Wake the relay now (events were just committed) instead of at the next poll."""
@@ -252,7 +260,7 @@ class OutboxRelay:
             self._wake.clear()  # before the round: a notify during it is not lost
             stopping = self._stop.is_set()
             try:
-                seen, published, failed = await self._round()
+                seen, published, failed = await self._round(stopping=stopping)
             except Exception:
                 log.exception("outbox.relay.round_failed", service=self.db.service)
                 seen, published, failed = 0, 0, 1
@@ -266,33 +274,49 @@ class OutboxRelay:
                 delay = min(self.max_backoff_s, self.poll_interval_s * 2**failed_rounds)
                 await _wait(self._stop, delay)
             elif seen < self.batch_size:
-                await _wait(self._wake, self.poll_interval_s)
+                await _wait(self._wake, min(self.poll_interval_s, self._marks_due_in()))
             # else: a full batch, more may be pending: go again at once
 
-    async def _round(self) -> tuple[int, int, int]:
-        """One batch: returns (rows claimed, published, failed)."""
+    def _marks_due_in(self) -> float:
+        """Seconds until the lazy marks are due (infinite: none are waiting)."""
+        if self._marks is None:
+            return float("inf")
+        return self._marks.due_in(self.mark_delay_s)
+
+    def _pending(self, skip: set[str]) -> sa.Select[Any]:
+        """The next batch of unpublished rows, except the ones in `skip` and those waiting
+        for their retry."""
         now = time.monotonic()
         self._retry_at = {k: at for k, at in self._retry_at.items() if at > now}
         query = sa.select(OUTBOX).where(OUTBOX.c.published_at.is_(None))
-        if self._retry_at:
-            query = query.where(OUTBOX.c.id.not_in(list(self._retry_at)))
-        query = query.order_by(OUTBOX.c.created_at, OUTBOX.c.id).limit(self.batch_size)
-        if self.db.is_sqlite:
-            # SQLite has one writer: holding its lock while publishing would stall every
-            # write of this service for as long as the broker takes. A SQLite file is used
-            # by one process (the embedded platform), whose relays on it take turns: read,
-            # publish, then mark in a short transaction.
-            async with _sqlite_round_lock(self.db):
-                async with self.db.reader() as session:
-                    rows = (await session.execute(query)).all()
-                published, failures = await self._publish(rows)
-                async with self.db.session() as session, session.begin():
-                    await self._settle(session, published, failures)
-        else:  # SKIP LOCKED: concurrent relays each take their own rows until they commit
-            async with self.db.session() as session, session.begin():
-                rows = (await session.execute(query.with_for_update(skip_locked=True))).all()
-                published, failures = await self._publish(rows)
-                await self._settle(session, published, failures)
+        if skip or self._retry_at:
+            query = query.where(OUTBOX.c.id.not_in([*skip, *self._retry_at]))
+        return query.order_by(OUTBOX.c.created_at, OUTBOX.c.id).limit(self.batch_size)
+
+    async def _round(self, *, stopping: bool = False) -> tuple[int, int, int]:
+        """One batch: returns (rows claimed, published, failed)."""
+        if self._marks is not None:
+            return await self._sqlite_round(self._marks, stopping)
+        # SKIP LOCKED: concurrent relays each take their own rows until they commit
+        async with self.db.session() as session, session.begin():
+            query = self._pending(set()).with_for_update(skip_locked=True)
+            rows = (await session.execute(query)).all()
+            published, failures = await self._publish(rows)
+            await self._settle(session, published, failures)
+        return len(rows), len(published), len(failures)
+
+    async def _sqlite_round(self, marks: _SqliteFileMarks, stopping: bool) -> tuple[int, int, int]:
+        # SQLite has one writer: holding its lock while publishing would stall every write
+        # of this service for as long as the broker takes. A SQLite file is used by one
+        # process (the embedded platform), whose relays on it take turns: read, publish,
+        # and mark later, many rounds' rows in one short transaction.
+        async with marks.lock:
+            async with self.db.reader() as session:
+                rows = (await session.execute(self._pending(marks.unmarked))).all()
+            published, failures = await self._publish(rows)
+            marks.published(published)
+            if failures or stopping or marks.due(self.mark_delay_s, self.batch_size):
+                await marks.write(self, failures)
         return len(rows), len(published), len(failures)
 
     async def _publish(
@@ -376,13 +400,56 @@ class OutboxRelay:
         return await delete_before(self.db, OUTBOX.c.published_at, older_than)
 
 
-_SQLITE_ROUNDS: dict[str, asyncio.Lock] = {}
+class _SqliteFileMarks:
+    """The relays of one SQLite file in this process: their turn (`lock`) and the rows
+    they published and have not marked yet, which every relay on the file leaves out.
+
+    Marking costs a write transaction of the service's; lazily, one marks many rounds.
+    Until then the rows live only here: a crash loses the memory, and the next relay
+    publishes them again (consumers' inboxes absorb the duplicates).
+    """
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.unmarked: set[str] = set()
+        self._oldest = 0.0  # monotonic time the oldest unmarked row was published
+
+    def published(self, ids: Sequence[str]) -> None:
+        if ids and not self.unmarked:
+            self._oldest = time.monotonic()
+        self.unmarked.update(ids)
+
+    def due_in(self, delay_s: float) -> float:
+        if not self.unmarked:
+            return float("inf")
+        return max(0.0, self._oldest + delay_s - time.monotonic())
+
+    def due(self, delay_s: float, batch_size: int) -> bool:
+        return len(self.unmarked) >= batch_size or (
+            bool(self.unmarked) and self.due_in(delay_s) == 0.0
+        )
+
+    async def write(self, relay: OutboxRelay, failures: list[tuple[Row[Any], Exception]]) -> None:
+        """Mark every unmarked row, and record `failures`, in one transaction; if it fails,
+        the rows stay unmarked here and go with the next attempt."""
+        marking = list(self.unmarked)
+        async with relay.db.session() as session, session.begin():
+            await relay._settle(session, marking, failures)
+        self.unmarked.difference_update(marking)
+        self._oldest = time.monotonic()
 
 
-def _sqlite_round_lock(db: Database) -> asyncio.Lock:
-    """One lock per SQLite file in this process, shared by every relay on it."""
+# Per SQLite file, keyed by its URL (several Database handles may open one file); alive
+# while a relay on the file is.
+_SQLITE_FILES: weakref.WeakValueDictionary[str, _SqliteFileMarks] = weakref.WeakValueDictionary()
+
+
+def _sqlite_marks(db: Database) -> _SqliteFileMarks:
     key = db.engine.url.render_as_string(hide_password=False)
-    return _SQLITE_ROUNDS.setdefault(key, asyncio.Lock())
+    marks = _SQLITE_FILES.get(key)
+    if marks is None:
+        marks = _SQLITE_FILES[key] = _SqliteFileMarks()
+    return marks
 
 
 async def _wait(flag: asyncio.Event, timeout_s: float) -> None:

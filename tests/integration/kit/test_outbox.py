@@ -388,6 +388,59 @@ async def test_migration_helpers_create_and_drop_the_tables(db: Database) -> Non
         assert not {"outbox", "inbox", "counters"} & await conn.run_sync(tables)
 
 
+# ----------------------------------------------------------------------------- lazy marks
+
+
+async def unmarked(db: Database) -> set[str]:
+    return {id_ for id_, row in (await outbox_rows(db)).items() if row.published_at is None}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # PostgreSQL marks in its round
+async def test_marks_are_written_later_with_no_further_events(
+    db: Database, relays: list[OutboxRelay]
+) -> None:
+    pubsub = FakePubSub()
+    await relay_for(relays, db, pubsub, poll_interval_s=30.0, mark_delay_s=0.2).start()
+    ids = await add_events(db, 3)
+    await eventually(lambda: len(pubsub.published) == 3)
+    await all_marked_published(db)  # nothing woke the relay but its own mark timer
+    assert pubsub.ids() == ids
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # PostgreSQL marks in its round
+async def test_published_rows_awaiting_their_mark_are_not_published_again(
+    db: Database, relays: list[OutboxRelay]
+) -> None:
+    pubsub = FakePubSub()
+    relay = relay_for(relays, db, pubsub, mark_delay_s=60.0)
+    await relay.start()
+    ids: list[str] = []
+
+    async def commit_and_wait() -> None:
+        ids.extend(await add_events(db, 2))
+        await eventually(lambda: len(pubsub.published) == len(ids))
+
+    for _ in range(3):  # three rounds, each woken by its commit, none writing marks
+        await commit_and_wait()
+    await asyncio.sleep(0.1)  # polls come and go
+    assert pubsub.ids() == ids
+    assert await unmarked(db) == set(ids)
+    await relay.stop()  # stopping writes what is owed
+    assert await unmarked(db) == set()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # PostgreSQL marks in its round
+async def test_a_full_batch_of_unmarked_rows_is_marked_at_once(
+    db: Database, relays: list[OutboxRelay]
+) -> None:
+    pubsub = FakePubSub()
+    await relay_for(relays, db, pubsub, batch_size=5, mark_delay_s=60.0).start()
+    ids = await add_events(db, 5)
+    await eventually(lambda: len(pubsub.published) == 5)
+    await all_marked_published(db)
+    assert pubsub.ids() == ids
+
+
 # ----------------------------------------------------------------------------- inbox
 
 

@@ -5,10 +5,14 @@ recorded in the file, and `publish` inserts one delivery row per queue of the to
 one transaction (no queue: the event is dropped, as an exchange with no binding does).
 A dispatcher task claims due rows and runs handlers, at most `max_concurrency` at once
 per subscription. SUCCESS deletes the row; RETRY or an exception reschedules it with
-exponential back-off; DROP, or the last of `max_attempts`, dead-letters it. The dispatcher
-records the answers that came in since its last round and claims the next due rows in one
-write transaction (a checkout's deliveries took one for each before), and writes nothing
-when there is nothing to record or claim.
+exponential back-off; DROP, or the last of `max_attempts`, dead-letters it.
+
+Write transactions are few: a publish inserts the rows of this instance's subscriptions
+that have a free slot already claimed, and hands them to their handlers once it commits
+(no claim of their own); answers are recorded by the next write transaction on the file
+(a publish, or the dispatcher's claim of due rows). Successes may wait for it up to
+`settle_delay_s` (the row stays claimed meanwhile, so a crash delivers it again; consumers
+de-duplicate by their inbox); other answers are recorded at once.
 
 Dead-lettering matches Dapr: the original CloudEvent (same id, shop, data and `topic`
 naming the topic it failed on) is published unchanged to the subscription's dead-letter
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import os
 import time
 import weakref
@@ -31,6 +36,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import aiosqlite
+import orjson
 import structlog
 
 from shopfleet.kit.blocks.local.sqlite import SqliteFile
@@ -82,6 +88,7 @@ class Tuning:
     retry_base_s: float = 0.5  # first back-off; doubles per failed attempt
     retry_max_s: float = 30.0
     poll_s: float = 1.0  # fallback for rows another process queued
+    settle_delay_s: float = 0.5  # longest a success waits to be recorded with other writes
 
     def backoff(self, attempts: int) -> float:
         return min(self.retry_max_s, self.retry_base_s * 2.0 ** (attempts - 1))
@@ -116,20 +123,24 @@ class LocalPubSub(PubSub):
         retry_base_s: float = 0.5,
         retry_max_s: float = 30.0,
         poll_s: float = 1.0,
+        settle_delay_s: float = 0.5,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         self.path = Path(path)
-        self._tuning = Tuning(max_concurrency, retry_base_s, retry_max_s, poll_s)
+        self._tuning = Tuning(max_concurrency, retry_base_s, retry_max_s, poll_s, settle_delay_s)
         self._db: SqliteFile | None = None  # opened on first use (or by `open`)
         self._opening = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subs: dict[QueueKey, Subscription] = {}
         self._declared: set[QueueKey] = set()
         self._inflight: dict[QueueKey, set[asyncio.Task[None]]] = {}
+        self._reserved: dict[QueueKey, int] = {}  # slots of rows being claimed, not yet running
         self._acks: list[tuple[_Claim, Delivery, str]] = []  # answered, not yet recorded
+        self._acks_due = float("inf")  # wall time by which the answers must be recorded
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
+        self._handler_context = contextvars.Context()
         self._stopped = False
         self._file_key = str(self.path.resolve())
         self._peers.setdefault(self._file_key, weakref.WeakSet()).add(self)
@@ -143,6 +154,7 @@ class LocalPubSub(PubSub):
         retry_base_s: float = 0.5,
         retry_max_s: float = 30.0,
         poll_s: float = 1.0,
+        settle_delay_s: float = 0.5,
     ) -> LocalPubSub:
         """A LocalPubSub with its file already open (so a bad path fails here)."""
         pubsub = cls(
@@ -151,6 +163,7 @@ class LocalPubSub(PubSub):
             retry_base_s=retry_base_s,
             retry_max_s=retry_max_s,
             poll_s=poll_s,
+            settle_delay_s=settle_delay_s,
         )
         await pubsub._file()
         return pubsub
@@ -167,19 +180,74 @@ class LocalPubSub(PubSub):
         await self.publish_batch([event])
 
     async def publish_batch(self, events: Sequence[CloudEvent]) -> None:
-        """All of `events` in one transaction (all or none), queued in their order."""
+        """All of `events` in one transaction (all or none), queued in their order; rows
+        for this instance's subscriptions with a free slot go straight to their handlers."""
         if not all(event.topic for event in events):
             raise ValueError("an event needs a topic")
         if not events:
             return
-        async with (await self._file()).transaction() as conn:
-            await self._declare(conn)
-            now = time.time()
-            routed = [await _route(conn, event.topic, event.to_json(), now) for event in events]
-        for event, queues in zip(events, routed, strict=True):
-            if not queues:
-                log.debug("pubsub.unrouted", topic=event.topic, event_id=event.id)
-        self._wake_peers()
+        file = await self._file()
+        takers = self._hand_off_to(events)  # reserves the slots: nothing else may take them
+        acks, self._acks = self._acks, []
+        claims: list[_Claim] = []
+        try:
+            async with file.transaction() as conn:
+                await self._declare(conn)
+                dead_lettered = [await self._settle(conn, *ack) for ack in acks]
+                now = time.time()
+                waiting = 0  # rows no handler was given
+                for event, consumers in zip(events, takers, strict=True):
+                    raw = event.to_json()
+                    queued, taken = await _route(conn, event.topic, raw, now, consumers)
+                    waiting += queued - len(taken)
+                    if not queued:
+                        log.debug("pubsub.unrouted", topic=event.topic, event_id=event.id)
+                    claims += [
+                        _Claim(id_, self._subs[(event.topic, c)], raw, 0) for id_, c in taken
+                    ]
+        except BaseException:
+            self._acks[:0] = acks  # not recorded: settled with the next write
+            raise
+        finally:
+            self._release(takers, events)
+        self._acks_due = float("inf") if not self._acks else self._acks_due
+        for claim in claims:
+            self._spawn(claim)
+        if waiting or any(dead_lettered):
+            self._wake_peers()
+
+    def _hand_off_to(self, events: Sequence[CloudEvent]) -> list[list[str]]:
+        """Per event, the consumers of this instance it goes to at once (their slots
+        reserved): only while the dispatcher runs, on its loop."""
+        takers: list[list[str]] = [[] for _ in events]
+        if self._dispatcher is None or self._stopped or self._loop is not _running_loop():
+            return takers
+        free = self._free_slots()
+        for event, consumers in zip(events, takers, strict=True):
+            for topic, consumer in free:
+                if topic == event.topic and free[(topic, consumer)] > 0:
+                    free[(topic, consumer)] -= 1
+                    consumers.append(consumer)
+                    self._reserve((topic, consumer), 1)
+        return takers
+
+    def _release(self, takers: list[list[str]], events: Sequence[CloudEvent]) -> None:
+        for event, consumers in zip(events, takers, strict=True):
+            for consumer in consumers:
+                self._reserve((event.topic, consumer), -1)
+
+    def _reserve(self, key: QueueKey, slots: int) -> None:
+        self._reserved[key] = self._reserved.get(key, 0) + slots
+
+    def _free_slots(self) -> dict[QueueKey, int]:
+        """Per subscription, how many more rows it may run now (none listed: no slot)."""
+        free = {
+            key: self._tuning.max_concurrency
+            - len(self._inflight.get(key, ()))
+            - self._reserved.get(key, 0)
+            for key in self._subs
+        }
+        return {key: slots for key, slots in free.items() if slots > 0}
 
     async def start(self) -> None:
         if self._dispatcher is not None:
@@ -192,6 +260,9 @@ class LocalPubSub(PubSub):
                 "WHERE topic = ? AND consumer = ? AND claimed = 1",
                 list(self._subs),
             )
+        # Handlers run in the context start() was called in, whoever's publish hands them
+        # their event (a request's context must not leak into them).
+        self._handler_context = contextvars.copy_context()
         self._dispatcher = asyncio.create_task(self._run(), name="local-pubsub-dispatcher")
 
     async def stop(self, *, grace_s: float | None = None) -> None:
@@ -275,43 +346,52 @@ class LocalPubSub(PubSub):
 
     async def _dispatch_due(self) -> float | None:
         """Settle the answered deliveries and claim due rows for subscriptions with free
-        slots, in one write transaction (none when there is nothing to write); returns when
-        the next row is due."""
-        free = {
-            key: self._tuning.max_concurrency - len(self._inflight.get(key, ()))
-            for key in self._subs
-        }
-        free = {key: slots for key, slots in free.items() if slots > 0}
-        acks, self._acks = self._acks, []
+        slots, in one write transaction (none when there is nothing to write, or only
+        successes that may wait); returns when it should run again."""
+        free = self._free_slots()
         db, now, limit = await self._file(), time.time(), sum(free.values())
+        # Only this instance claims its subscriptions' rows (one live instance per file and
+        # consumer), so rows read here are still unclaimed when the claim is written.
+        rows = await _due(db, free, now) if free else []
+        chosen = _pick(rows, self._free_slots())  # a publish may have taken slots meanwhile
+        if not chosen and not self._acks_pressing(now):
+            return _earliest(await _next_due(db, self._free_slots()), self._acks_due)
+        for row in chosen:
+            self._reserve((row[1], row[2]), 1)
+        acks, self._acks, self._acks_due = self._acks, [], float("inf")
         try:
-            # Only this instance claims its subscriptions' rows (one live instance per file
-            # and consumer), so rows read here are still unclaimed when the claim is written.
-            rows = await _due(db, free, now) if free else []
-            chosen = _pick(rows, free)
-            if not acks and not chosen:
-                return await _next_due(db, free)
             async with db.transaction() as conn:
                 dead_lettered = [await self._settle(conn, *ack) for ack in acks]
                 await conn.executemany(
                     "UPDATE deliveries SET claimed = 1 WHERE id = ? AND claimed = 0",
                     [(row[0],) for row in chosen],
                 )
-                next_due = await _next_due(conn, {k: n for k, n in free.items() if n > 0})
         except BaseException:
             self._acks[:0] = acks  # not recorded: settled with the next round
+            self._acks_due = now
             raise
+        finally:
+            for row in chosen:
+                self._reserve((row[1], row[2]), -1)
         if any(dead_lettered):
             self._wake_peers()  # the dead-letter consumer may live in another instance
         for delivery_id, topic, consumer, raw, failed in chosen:
             self._spawn(_Claim(delivery_id, self._subs[(topic, consumer)], raw, failed))
         if rows and len(rows) == limit:
             self._wake.set()  # there may be more due than we fetched
-        return next_due
+        return await _next_due(db, self._free_slots())
+
+    def _acks_pressing(self, now: float) -> bool:
+        """Whether the answers waiting must be recorded now: a retry or a dead letter
+        (they change what is delivered next), or a success that waited long enough."""
+        return bool(self._acks) and (
+            now >= self._acks_due
+            or any(outcome is not Delivery.SUCCESS for _, outcome, _ in self._acks)
+        )
 
     def _spawn(self, claim: _Claim) -> None:
         tasks = self._inflight.setdefault((claim.sub.topic, claim.sub.consumer), set())
-        task = asyncio.create_task(self._deliver(claim))
+        task = asyncio.create_task(self._deliver(claim), context=self._handler_context.copy())
         tasks.add(task)
 
         def done(finished: asyncio.Task[None]) -> None:
@@ -325,6 +405,8 @@ class LocalPubSub(PubSub):
         the others that came in meanwhile and the next claim. Until then the row stays
         claimed: if the process dies first, the next start() delivers it again."""
         outcome, error = await _call(claim.sub, CloudEvent.from_json(claim.raw), claim.failed + 1)
+        if not self._acks:
+            self._acks_due = time.time() + self._tuning.settle_delay_s
         self._acks.append((claim, outcome, error))
 
     async def _settle_answered(self) -> None:
@@ -433,14 +515,40 @@ async def _call(sub: Subscription, event: CloudEvent, attempt: int) -> tuple[Del
     return outcome, f"handler answered {outcome.value}"
 
 
-async def _route(conn: aiosqlite.Connection, topic: str, raw: bytes, now: float) -> int:
-    """Queue `raw` for every consumer of `topic`; returns how many."""
-    cursor = await conn.execute(
-        "INSERT INTO deliveries (topic, consumer, event, due_at) "
-        "SELECT topic, consumer, ?, ? FROM queues WHERE topic = ?",
-        (raw, now, topic),
+async def _route(
+    conn: aiosqlite.Connection, topic: str, raw: bytes, now: float, takers: Sequence[str] = ()
+) -> tuple[int, list[tuple[int, str]]]:
+    """Queue `raw` for every consumer of `topic`, already claimed for `takers`; returns how
+    many rows were queued, and the (id, consumer) of the claimed ones."""
+    if not takers:
+        cursor = await conn.execute(
+            "INSERT INTO deliveries (topic, consumer, event, due_at) "
+            "SELECT topic, consumer, ?, ? FROM queues WHERE topic = ?",
+            (raw, now, topic),
+        )
+        return cursor.rowcount, []
+    rows = list(
+        await conn.execute_fetchall(
+            "INSERT INTO deliveries (topic, consumer, event, due_at, claimed) "
+            "SELECT topic, consumer, ?, ?, consumer IN (SELECT value FROM json_each(?)) "
+            "FROM queues WHERE topic = ? RETURNING id, consumer, claimed",
+            (raw, now, orjson.dumps(list(takers)).decode(), topic),  # JSON text, not JSONB
+        )
     )
-    return cursor.rowcount
+    return len(rows), [(id_, consumer) for id_, consumer, claimed in rows if claimed]
+
+
+def _earliest(first: float | None, second: float) -> float | None:
+    """The earlier of two wall times (None and infinity: never)."""
+    earliest = min(first if first is not None else float("inf"), second)
+    return None if earliest == float("inf") else earliest
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _values(keys: dict[QueueKey, int]) -> str:
