@@ -11,9 +11,7 @@ again, and the consumer's inbox takes it once.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -34,8 +32,7 @@ from tests.integration.kit.test_outbox import (
     increment,
     unmarked,
 )
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.support.processes import spawn_module
 
 
 async def test_relay_killed_mid_publish_loses_nothing(
@@ -59,21 +56,7 @@ async def test_relay_killed_mid_publish_loses_nothing(
     await declare.start()
     await declare.stop()
 
-    writer = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.integration.kit.outbox_writer",
-        url,
-        str(pubsub_file),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        env={
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(
-                [str(ROOT), str(ROOT / "services"), os.environ.get("PYTHONPATH", "")]
-            ),
-        },
-    )
+    writer = await spawn_module("tests.integration.kit.outbox_writer", url, str(pubsub_file))
     assert writer.stdout is not None
     printed: list[str] = []
     while len(printed) < 60:
@@ -146,20 +129,10 @@ async def test_kill_before_the_lazy_mark_republishes_and_the_inbox_takes_it_once
     await declare.start()
     await declare.stop()
 
-    writer = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
+    writer = await spawn_module(
         "tests.integration.kit.lazy_mark_writer",
         orders.engine.url.render_as_string(hide_password=False),
         str(pubsub_file),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        env={
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(
-                [str(ROOT), str(ROOT / "services"), os.environ.get("PYTHONPATH", "")]
-            ),
-        },
     )
     assert writer.stdout is not None
     line = await asyncio.wait_for(writer.stdout.readline(), timeout=30)

@@ -6,11 +6,8 @@ not record may go twice)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -21,8 +18,7 @@ from shopfleet.notifications.senders import Outgoing, Sender
 from shopfleet.notifications.store import deliveries_table, notifications_table
 from tests.integration.notifications.handing_worker import LEASE_S
 from tests.support.clock import FakeClock
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.support.processes import spawn_module
 
 
 class Recording(Sender):
@@ -52,20 +48,7 @@ async def test_a_killed_worker_loses_no_notification(
     url = await database_url_factory("notifications-kill")
     db = Database(url, service="notifications", migrations=MIGRATIONS)
     await db.migrate()
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.integration.notifications.handing_worker",
-        url,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        env={
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(
-                [str(ROOT), str(ROOT / "services"), os.environ.get("PYTHONPATH", "")]
-            ),
-        },
-    )
+    child = await spawn_module("tests.integration.notifications.handing_worker", url)
     assert child.stdout is not None
     printed: list[str] = []
     while sum(line.startswith("committed") for line in printed) < 40:

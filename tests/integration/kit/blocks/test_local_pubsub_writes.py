@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import os
 import signal
 import sqlite3
-import sys
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,10 +20,9 @@ from shopfleet.kit.blocks.ports import CloudEvent, Delivery, Subscription
 from shopfleet.kit.db import Database
 from shopfleet.kit.outbox import idempotent_handler
 from tests.integration.kit.test_outbox import MIGRATIONS, counter, eventually, increment
+from tests.support.processes import spawn_module
 
 from .test_pubsub_contract import Recorder, order_placed, wait_until
-
-ROOT = Path(__file__).resolve().parents[4]
 
 
 def queued(path: Path) -> list[tuple[str, int]]:
@@ -178,20 +175,10 @@ async def test_kill_before_a_success_is_recorded_delivers_again_and_the_inbox_ta
     )
     await db.migrate()
     path = tmp_path / "pubsub.db"
-    subscriber = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
+    subscriber = await spawn_module(
         "tests.integration.kit.blocks.local_subscriber",
         db.engine.url.render_as_string(hide_password=False),
         str(path),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        env={
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(
-                [str(ROOT), str(ROOT / "services"), os.environ.get("PYTHONPATH", "")]
-            ),
-        },
     )
     assert subscriber.stdout is not None
     line = await asyncio.wait_for(subscriber.stdout.readline(), timeout=30)
