@@ -189,7 +189,7 @@ async def measure(args: argparse.Namespace) -> Counter[str]:
             people, product_ids = await prepare(up.session, up.data_dir, args.shoppers, "tx")
             for shopper, address in people:  # a first checkout each warms every path up
                 await checkout(shopper, address, product_ids, args.poll_s)
-            before = await settled(up.proc.pid, counts_file)
+            before = await settled(up.proc.pid, counts_file, limit_s=args.settle_limit_s)
             per_shopper = args.checkouts // args.shoppers
             await asyncio.gather(
                 *(
@@ -197,7 +197,7 @@ async def measure(args: argparse.Namespace) -> Counter[str]:
                     for shopper, address in people
                 )
             )
-            after = await settled(up.proc.pid, counts_file)
+            after = await settled(up.proc.pid, counts_file, limit_s=args.settle_limit_s)
     done = per_shopper * args.shoppers
     return Counter({k: v / done for k, v in (after - before).items()})
 
@@ -253,6 +253,13 @@ def main() -> None:
     parser.add_argument("--checkouts", type=int, default=20)
     parser.add_argument("--shoppers", type=int, default=1)
     parser.add_argument("--poll-s", type=float, default=0.1, help="order status poll interval")
+    parser.add_argument(
+        "--settle-limit-s",
+        type=float,
+        default=30.0,
+        help="how long to wait for the counts to stop moving (shipments keep moving orders "
+        "along for minutes after a checkout, so they rarely stop: the wait ends here)",
+    )
     parser.add_argument(
         "--statements",
         default="",
