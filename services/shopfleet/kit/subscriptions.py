@@ -14,7 +14,8 @@ handler through the consumer's inbox, so that each event id takes effect once, a
 answers pub/sub: SUCCESS (done, or done before), DROP (`PermanentEventError`, or an
 exception the router was told means unprocessable) or RETRY (anything else; with
 `DatabaseInbox` the handler's writes rolled back with the inbox row). After SUCCESS, a
-duplicate's too, it runs the route's `after_commit` hook.
+duplicate's too, it runs the route's `after_commit` hook with what the handler returned
+(None for a duplicate: the handler did not run).
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ class Received(Generic[P_co]):
     payload: P_co
 
 
-Handler = Callable[[S, Received[P]], Awaitable[None]]
-AfterCommit = Callable[[Received[P]], Awaitable[None]]
+Handler = Callable[[S, Received[P]], Awaitable[Any]]
+# The delivery, and what its handler returned on it (None: a duplicate, the handler did not run).
+AfterCommit = Callable[[Received[P], Any], Awaitable[None]]
 
 
 class ConsumerInbox(Protocol[S_co]):
@@ -119,8 +121,9 @@ class EventRouter(Generic[S]):
         self, topic: Topic[P], *, after_commit: AfterCommit[P] | None = None
     ) -> Callable[[Handler[S, P]], Handler[S, P]]:
         """Route `topic` to the decorated handler. `after_commit` runs after each delivery
-        answered SUCCESS (a duplicate's too); if it raises, the delivery answers RETRY, and
-        the redelivery, a duplicate then, runs only the hook again."""
+        answered SUCCESS (a duplicate's too), given what the handler returned (None for a
+        duplicate); if it raises, the delivery answers RETRY, and the redelivery, a
+        duplicate then, runs only the hook again."""
 
         def register(handler: Handler[S, P]) -> Handler[S, P]:
             if topic.name in self._routes:
@@ -147,22 +150,26 @@ class EventRouter(Generic[S]):
                 log.warning("inbox.dropped", error=error, **context)
                 return Delivery.DROP
             received = Received(event.id, event.shop, event.topic, payload)
-            work = self.inbox.once(
-                self.consumer, event.id, lambda scope: route.handler(scope, received)
-            )
+            returned: list[Any] = []  # the handler's result, if it ran and committed
+
+            async def effect(scope: S) -> None:
+                returned[:] = [await route.handler(scope, received)]
+
+            work = self.inbox.once(self.consumer, event.id, effect)
             outcome = await answer(work, context, unprocessable=self.unprocessable)
             if outcome is Delivery.SUCCESS and route.after_commit is not None:
-                return await _after_commit(route.after_commit, received, context)
+                result = returned[0] if returned else None
+                return await _after_commit(route.after_commit, received, result, context)
             return outcome
 
         return deliver
 
 
 async def _after_commit(
-    hook: AfterCommit[P], received: Received[P], context: dict[str, str]
+    hook: AfterCommit[P], received: Received[P], result: Any, context: dict[str, str]
 ) -> Delivery:
     try:
-        await hook(received)
+        await hook(received, result)
     except Exception:
         log.exception("inbox.after_commit_failed", **context)
         return Delivery.RETRY

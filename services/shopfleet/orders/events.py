@@ -32,60 +32,42 @@ class OfAnOrder(Protocol):
     def order_id(self) -> str: ...
 
 
-class StockLeft:
-    """The stock state each handler's change left, by event id, until its hook takes it.
-
-    An entry whose hook never runs (the transaction failed and the event was never
-    delivered again) would stay: past `limit` entries they are all forgotten, and hooks
-    then read the order as a duplicate's does."""
-
-    def __init__(self, limit: int = 1000) -> None:
-        self.limit = limit
-        self._left: dict[str, Stock] = {}
-
-    def put(self, event_id: str, stock: Stock | None) -> None:
-        if stock is None:
-            return
-        if len(self._left) >= self.limit:
-            self._left.clear()
-        self._left[event_id] = stock
-
-    def take(self, event_id: str) -> Stock | None:
-        return self._left.pop(event_id, None)
-
-
 def subscriptions(db: Database, orders: Orders) -> list[Subscription]:
     """What `create_app` subscribes, before the platform starts pub/sub."""
     router = EventRouter(CONSUMER, DatabaseInbox(db))
-    left = StockLeft()
 
-    async def settle_stock(event: Received[OfAnOrder]) -> None:
-        await orders.settle_stock(event.shop, event.payload.order_id, left.take(event.id))
+    async def settle_stock(event: Received[OfAnOrder], left: Stock | None) -> None:
+        """`left`: the stock the handler's change committed (None for a duplicate: read)."""
+        await orders.settle_stock(event.shop, event.payload.order_id, left)
 
     @router.on(ev.PAYMENT_SUCCEEDED, after_commit=settle_stock)
     async def payment_succeeded(
         session: AsyncSession, event: Received[ev.PaymentSucceeded]
-    ) -> None:
-        left.put(event.id, await orders.on_payment_succeeded(session, event.shop, event.payload))
+    ) -> Stock | None:
+        return await orders.on_payment_succeeded(session, event.shop, event.payload)
 
     @router.on(ev.PAYMENT_FAILED, after_commit=settle_stock)
-    async def payment_failed(session: AsyncSession, event: Received[ev.PaymentFailed]) -> None:
-        left.put(event.id, await orders.on_payment_failed(session, event.shop, event.payload))
+    async def payment_failed(
+        session: AsyncSession, event: Received[ev.PaymentFailed]
+    ) -> Stock | None:
+        return await orders.on_payment_failed(session, event.shop, event.payload)
 
     @router.on(ev.PAYMENT_REFUNDED, after_commit=settle_stock)
-    async def payment_refunded(session: AsyncSession, event: Received[ev.PaymentRefunded]) -> None:
-        left.put(event.id, await orders.on_payment_refunded(session, event.shop, event.payload))
+    async def payment_refunded(
+        session: AsyncSession, event: Received[ev.PaymentRefunded]
+    ) -> Stock | None:
+        return await orders.on_payment_refunded(session, event.shop, event.payload)
 
     @router.on(ev.SHIPMENT_CREATED, after_commit=settle_stock)
-    async def shipment_created(session: AsyncSession, event: Received[ev.ShipmentCreated]) -> None:
-        left.put(event.id, await orders.on_shipment_created(session, event.shop, event.payload))
+    async def shipment_created(
+        session: AsyncSession, event: Received[ev.ShipmentCreated]
+    ) -> Stock | None:
+        return await orders.on_shipment_created(session, event.shop, event.payload)
 
     @router.on(ev.SHIPMENT_STATUS_CHANGED, after_commit=settle_stock)
     async def shipment_status_changed(
         session: AsyncSession, event: Received[ev.ShipmentStatusChanged]
-    ) -> None:
-        left.put(
-            event.id, await orders.on_shipment_status_changed(session, event.shop, event.payload)
-        )
+    ) -> Stock | None:
+        return await orders.on_shipment_status_changed(session, event.shop, event.payload)
 
     return router.subscriptions()

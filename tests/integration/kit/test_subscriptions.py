@@ -48,7 +48,7 @@ def payment_failed(event_id: str = "ev-1", **changes: object) -> CloudEvent:
 def router_counting(db: Database, after: list[int | None]) -> EventRouter[AsyncSession]:
     router = EventRouter("orders", DatabaseInbox(db))
 
-    async def read_committed(event: Received[ev.PaymentFailed]) -> None:
+    async def read_committed(event: Received[ev.PaymentFailed], _: object) -> None:
         after.append(await counter(db))  # another session: sees only what committed
 
     @router.on(ev.PAYMENT_FAILED, after_commit=read_committed)

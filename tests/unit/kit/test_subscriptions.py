@@ -116,28 +116,31 @@ async def test_the_after_commit_hook_runs_after_success_and_duplicates_only() ->
     inbox, after = MemoryInbox(), []
     router = EventRouter("alerts", inbox)
 
-    async def settle(event: Received[ev.StockLow]) -> None:
-        after.append((event.id, list(inbox.committed)))  # the effect is committed by now
+    async def settle(event: Received[ev.StockLow], returned: object) -> None:
+        # the effect is committed by now; the hook gets what the handler returned
+        after.append((event.id, list(inbox.committed), returned))
 
     @router.on(ev.STOCK_LOW, after_commit=settle)
-    async def low(writes: Writes, event: Received[ev.StockLow]) -> None:
+    async def low(writes: Writes, event: Received[ev.StockLow]) -> str:
         if event.payload.available < 0:
             raise PermanentEventError("negative stock")
         writes.append(event.id)
+        return f"wrote {event.id}"
 
     assert await deliver(router, stock_low("ev-1")) is Delivery.SUCCESS
     assert await deliver(router, stock_low("ev-1")) is Delivery.SUCCESS  # a duplicate
     negative = {**STOCK, "available": -1}
     assert await deliver(router, stock_low("ev-2", negative)) is Delivery.DROP
     assert await deliver(router, stock_low("ev-3", {"bad": 1})) is Delivery.DROP
-    assert after == [("ev-1", ["ev-1"]), ("ev-1", ["ev-1"])]
+    # A duplicate's hook runs too, given None: its handler did not run.
+    assert after == [("ev-1", ["ev-1"], "wrote ev-1"), ("ev-1", ["ev-1"], None)]
 
 
 async def test_a_failing_hook_retries_and_the_redelivery_runs_only_the_hook() -> None:
     inbox, hook_failures, effects = MemoryInbox(), [RuntimeError("catalog down")], []
     router = EventRouter("alerts", inbox)
 
-    async def settle(event: Received[ev.StockLow]) -> None:
+    async def settle(event: Received[ev.StockLow], _: object) -> None:
         if hook_failures:
             raise hook_failures.pop()
 
